@@ -1,0 +1,3 @@
+"""API routes of the chat app."""
+
+urlpatterns: list = []

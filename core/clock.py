@@ -1,0 +1,34 @@
+"""The one clock. Code asks `now()` rather than the system, so tests can move time.
+
+With settings.TEST_CLOCK_FILE set (tests only), the file holds an offset in seconds
+that every process adds to the real time; a test writes it to make five minutes pass.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+
+def now() -> datetime:
+    return timezone.now() + timedelta(seconds=_offset_seconds())
+
+
+def _offset_seconds() -> float:
+    path = settings.TEST_CLOCK_FILE
+    if not path:
+        return 0.0
+    try:
+        with open(path) as handle:
+            return float(handle.read().strip() or 0)
+    except FileNotFoundError:
+        return 0.0
+
+
+def advance(seconds: float) -> None:
+    """Move the test clock forward (tests only)."""
+    path = settings.TEST_CLOCK_FILE
+    if not path:
+        raise RuntimeError("advance() needs VOLTAI_TEST_CLOCK_FILE")
+    with open(path, "w") as handle:
+        handle.write(str(_offset_seconds() + seconds))

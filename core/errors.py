@@ -1,0 +1,211 @@
+"""The one error hierarchy and the one place that turns errors into responses.
+
+Services raise `ApplicationError` subclasses; they never build error payloads or import
+DRF. `api_exception_handler` (DRF views) and `core.middleware.ApplicationErrorMiddleware`
+(plain Django views) render every error as
+`{"error": code, "message": sentence, ...extra fields}`.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    code: str = "internal_error"
+    http_status: int = 500
+    default_message: str = "Something went wrong on our side; the error has been logged."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        self.message = message or self.default_message
+        self.extra = extra
+        super().__init__(self.message)
+
+    def payload(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.extra}
+
+
+class InvalidRequest(ApplicationError):
+    code = "invalid_request"
+    http_status = 400
+    default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, *, details: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message, details=details or {})
+
+
+class UnknownTopic(ApplicationError):
+    code = "unknown_topic"
+    http_status = 400
+
+    def __init__(self, unknown_topics: list[str]) -> None:
+        names = ", ".join(repr(name) for name in unknown_topics)
+        super().__init__(f"No topic in this organization matches {names}.", unknown_topics=unknown_topics)
+
+
+class AuthenticationFailed(ApplicationError):
+    code = "authentication_failed"
+    http_status = 401
+    default_message = "A valid API key is required in the X-API-KEY header."
+
+
+class PermissionDenied(ApplicationError):
+    code = "permission_denied"
+    http_status = 403
+    default_message = "You do not have permission to do this."
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    http_status = 404
+    default_message = "Nothing exists at this address."
+
+
+class ChatNotFound(ApplicationError):
+    code = "chat_not_found"
+    http_status = 404
+    default_message = "No chat with this chat_id exists for this user."
+
+
+class DocumentNotFound(ApplicationError):
+    code = "document_not_found"
+    http_status = 404
+    default_message = "No document with this id exists in this organization."
+
+
+class MethodNotAllowed(ApplicationError):
+    code = "method_not_allowed"
+    http_status = 405
+
+
+class Conflict(ApplicationError):
+    code = "conflict"
+    http_status = 409
+
+
+class PayloadTooLarge(ApplicationError):
+    code = "payload_too_large"
+    http_status = 413
+    default_message = "The request body is larger than this server accepts."
+
+
+class UnsupportedMediaType(ApplicationError):
+    code = "unsupported_media_type"
+    http_status = 415
+    default_message = "Send the body as application/json."
+
+
+class UserBusy(ApplicationError):
+    code = "user_session_limit_exceeded"
+    http_status = 429
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(
+            f"user_id '{user_id}' already has an active request. Please wait for it to complete.",
+            user_id=user_id,
+        )
+
+
+class SeatsExhausted(ApplicationError):
+    code = "session_limit_exceeded"
+    http_status = 429
+
+    def __init__(self, *, total_seats: int, active_seats: int) -> None:
+        super().__init__(
+            "You have exceeded the session quota limit for your organization. Please try again later.",
+            total_seats=total_seats,
+            active_seats=active_seats,
+            available_seats=max(total_seats - active_seats, 0),
+        )
+
+
+class LlmUnavailable(ApplicationError):
+    code = "llm_unavailable"
+    http_status = 502
+    default_message = "The language model endpoint failed to answer. Please try again later."
+
+
+class LlmTimeout(ApplicationError):
+    code = "llm_timeout"
+    http_status = 504
+    default_message = "The language model endpoint did not answer in time. Please try again later."
+
+
+class ServiceUnavailable(ApplicationError):
+    code = "service_unavailable"
+    http_status = 503
+    default_message = "The database is unreachable right now. Please retry in a few seconds."
+
+
+def error_for_exception(exc: BaseException) -> ApplicationError:
+    """Map any exception to the ApplicationError that describes it to a client."""
+    if isinstance(exc, ApplicationError):
+        return exc
+    if isinstance(exc, drf_exceptions.ParseError):
+        return InvalidRequest(f"Malformed request body: {exc.detail}")
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return InvalidRequest("Some fields are missing or invalid.", details=_flatten_details(exc.detail))
+    if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+        return AuthenticationFailed()
+    if isinstance(exc, drf_exceptions.PermissionDenied):
+        return PermissionDenied()
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return UnsupportedMediaType(f"Unsupported Content-Type {exc.detail!s}; send application/json.")
+    if isinstance(exc, drf_exceptions.NotAcceptable):
+        return InvalidRequest("The Accept header asks for a format this endpoint does not produce.")
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return MethodNotAllowed(str(exc.detail))
+    if isinstance(exc, drf_exceptions.NotFound | Http404):
+        return NotFound()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, drf_exceptions.APIException):
+        error = ApplicationError(str(exc.detail))
+        error.http_status = exc.status_code
+        error.code = exc.default_code
+        return error
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc)
+        return ServiceUnavailable()
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error", exc_info=exc)
+        return ApplicationError()
+    logger.exception("unhandled error", exc_info=exc)
+    return ApplicationError()
+
+
+def _flatten_details(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {str(field): _messages(value) for field, value in detail.items()}
+    return {"non_field_errors": _messages(detail)}
+
+
+def _messages(value: Any) -> list[str]:
+    if isinstance(value, list):
+        out: list[str] = []
+        for item in value:
+            out.extend(_messages(item))
+        return out
+    if isinstance(value, dict):
+        return [f"{key}: {msg}" for key, item in value.items() for msg in _messages(item)]
+    return [str(value)]
+
+
+def error_json_response(error: ApplicationError) -> JsonResponse:
+    return JsonResponse(error.payload(), status=error.http_status)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | HttpResponse:
+    """DRF's EXCEPTION_HANDLER: every API error leaves in the one error shape."""
+    error = error_for_exception(exc)
+    headers = {}
+    if isinstance(error, AuthenticationFailed):
+        headers["WWW-Authenticate"] = "X-API-KEY"
+    return Response(error.payload(), status=error.http_status, headers=headers)

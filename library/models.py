@@ -1,0 +1,88 @@
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+from orgs.models import Organization
+from topics.models import Topic
+
+
+def document_upload_path(document: "Document", filename: str) -> str:
+    # One folder per org; the sha keeps versions of one source_name apart on disk.
+    return f"documents/{document.org_id}/{document.sha256[:16]}/{filename}"
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="documents")
+    topics = models.ManyToManyField(Topic, blank=True, related_name="documents")
+    file = models.FileField(upload_to=document_upload_path, max_length=500)
+    source_name = models.CharField(max_length=255, help_text="The file name shown in citations.")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(default=0)
+    version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    pages_total = models.PositiveIntegerField(null=True, blank=True)
+    pages_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "source_name"], name="document_source_name_unique_per_org"),
+            models.UniqueConstraint(fields=["org", "sha256"], name="document_sha256_unique_per_org"),
+        ]
+        indexes = [models.Index(fields=["status", "queued_at"], name="document_status_queued_idx")]
+        ordering = ["source_name"]
+
+    def __str__(self) -> str:
+        return self.source_name
+
+
+class Chunk(models.Model):
+    """A passage of one page of one document. Chunks never cross a page."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    page = models.PositiveIntegerField(help_text="1-based, as a PDF viewer numbers pages.")
+    ordinal = models.PositiveIntegerField(help_text="Position of the chunk within its document.")
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    embedding = VectorField(dimensions=384)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("text", config="simple"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_document_ordinal_unique"),
+        ]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
+            models.Index(fields=["document", "page"], name="chunk_document_page_idx"),
+            models.Index(fields=["org"], name="chunk_org_idx"),
+        ]
+        ordering = ["document_id", "ordinal"]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} p.{self.page} #{self.ordinal}"

@@ -1,0 +1,3 @@
+"""Web page routes of the library app."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API routes of the library app."""
+
+urlpatterns: list = []
