@@ -197,3 +197,21 @@ def live_server_process(transactional_db) -> Iterator[ServerProcess]:  # type: i
         yield server
     finally:
         stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def datasheet_snapshots(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    from tests.datasheets import snapshot_ingestion
+
+    with django_db_blocker.unblock():
+        return snapshot_ingestion()
+
+
+@pytest.fixture
+def datasheets_org(datasheet_snapshots, db):  # type: ignore[no-untyped-def]
+    """An org "Datasheets" holding all ten real datasheets, ingested, in five topics."""
+    from orgs.models import Organization
+    from tests.datasheets import DATASHEET_ORG, restore_library
+
+    existing = Organization.objects.filter(name=DATASHEET_ORG).first()
+    return existing or restore_library(datasheet_snapshots)

@@ -13,4 +13,4 @@ os.environ.setdefault("VOLTAI_TEST_CLOCK_FILE", str(_ROOT / "var" / "test" / "cl
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from voltai_server.settings import *  # noqa: E402, F403
+from voltai_server.settings import *  # noqa: F403

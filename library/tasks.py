@@ -1,0 +1,14 @@
+"""Celery tasks of the library: thin wrappers around services, taking ids only."""
+
+from celery import shared_task
+
+from library import services
+
+
+@shared_task(name="library.ingest_document", acks_late=True, reject_on_worker_lost=True)
+def document_ingest_task(document_id: int) -> None:
+    services.document_ingest(document_id=document_id)
+
+
+def enqueue_ingest(document_id: int) -> None:
+    document_ingest_task.delay(document_id)

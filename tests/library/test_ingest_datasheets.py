@@ -1,0 +1,49 @@
+"""Every real datasheet ingests to page-exact chunks."""
+
+import re
+import unicodedata
+
+import pypdf
+import pytest
+
+from library.chunking import TARGET_TOKENS
+from library.embeddings import count_tokens
+from tests.datasheets import datasheet_paths
+
+_GLYPH = re.compile(r"/[gG]\d+")
+
+
+def _words(text: str) -> list[str]:
+    # NFKC on both sides: mathematical letters in formulas fold to ASCII in our chunks.
+    return re.findall(r"[A-Za-z]{5,}", unicodedata.normalize("NFKC", text))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_every_datasheet_ingests_to_ready_with_page_exact_chunks(datasheet_snapshots) -> None:
+    assert {s.source_name for s in datasheet_snapshots} == {p.name for p in datasheet_paths()}
+    for snapshot, path in zip(datasheet_snapshots, datasheet_paths(), strict=True):
+        reader = pypdf.PdfReader(path)
+        assert snapshot.pages_total == len(reader.pages)
+        assert snapshot.chunks, snapshot.source_name
+        pages_with_chunks = {chunk["page"] for chunk in snapshot.chunks}
+        for page in pages_with_chunks:
+            raw = reader.pages[page - 1].extract_text()
+            raw_compact = re.sub(r"[\s\x00-\x1f-]+", "", unicodedata.normalize("NFKC", raw))
+            for chunk in (c for c in snapshot.chunks if c["page"] == page):
+                # Every word of the chunk comes from that page's own text: no chunk spans two pages.
+                foreign = [w for w in _words(chunk["text"]) if w not in raw_compact]
+                assert not foreign, (snapshot.source_name, page, foreign[:10])
+        # Pages with a real text layer are all represented.
+        text_pages = {i + 1 for i, p in enumerate(reader.pages) if len(_GLYPH.sub("", p.extract_text()).strip()) >= 300}
+        assert text_pages <= pages_with_chunks, (snapshot.source_name, sorted(text_pages - pages_with_chunks))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_chunks_are_sized_for_the_embedding_model(datasheet_snapshots) -> None:
+    for snapshot in datasheet_snapshots:
+        for chunk in snapshot.chunks:
+            assert chunk["token_count"] <= TARGET_TOKENS
+        sample = snapshot.chunks[:5]
+        assert [c["token_count"] for c in sample] == count_tokens([c["text"] for c in sample])
