@@ -15,6 +15,8 @@ from django.http import Http404, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from core.metrics import API_ERRORS
+
 logger = logging.getLogger(__name__)
 
 
@@ -199,12 +201,14 @@ def _messages(value: Any) -> list[str]:
 
 
 def error_json_response(error: ApplicationError) -> JsonResponse:
+    API_ERRORS.labels(code=error.code).inc()
     return JsonResponse(error.payload(), status=error.http_status)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | HttpResponse:
     """DRF's EXCEPTION_HANDLER: every API error leaves in the one error shape."""
     error = error_for_exception(exc)
+    API_ERRORS.labels(code=error.code).inc()
     headers = {}
     if isinstance(error, AuthenticationFailed):
         headers["WWW-Authenticate"] = "X-API-KEY"

@@ -9,6 +9,8 @@ from voltai_server import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -19,3 +21,6 @@ urlpatterns = [
     path("", include("chat.page_urls")),
     path("", include("library.page_urls")),
 ]
+
+handler404 = "voltai_server.error_pages.not_found"
+handler500 = "voltai_server.error_pages.server_error"

@@ -1,3 +1,6 @@
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +18,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, workers: int, **options: Any) -> None:
         import uvicorn
 
+        # Each worker writes its metrics here; /metrics adds them up. Stale files from a
+        # previous run would be counted again, so the folder starts empty.
+        metrics_dir = Path(settings.DATA_DIR) / "metrics" / str(port)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         self.stderr.write(f"Serving on http://{host}:{port} with {workers} worker(s)")
         uvicorn.run(
             "voltai_server.asgi:application",
