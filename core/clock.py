@@ -4,6 +4,7 @@ With settings.TEST_CLOCK_FILE set (tests only), the file holds an offset in seco
 that every process adds to the real time; a test writes it to make five minutes pass.
 """
 
+import os
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,5 +31,10 @@ def advance(seconds: float) -> None:
     path = settings.TEST_CLOCK_FILE
     if not path:
         raise RuntimeError("advance() needs VOLTAI_TEST_CLOCK_FILE")
-    with open(path, "w") as handle:
-        handle.write(str(_offset_seconds() + seconds))
+    # Read before writing (opening with "w" empties the file), and replace the file in one
+    # step so a server process reading it meanwhile never sees it empty.
+    offset = _offset_seconds() + seconds
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "w") as handle:
+        handle.write(str(offset))
+    os.replace(partial, path)
