@@ -65,7 +65,11 @@ class Message(models.Model):
 
 
 class RequestHold(models.Model):
-    """One request in flight for a (holder, user_id): `holder` is an API key or a web login."""
+    """One request in flight for a (holder, user_id) of an org: `holder` is an API key or a web login.
+
+    A hold whose `expires_at` has passed is dead (its request crashed or was killed) and is
+    replaced by the next admission; see chat.services.hold_acquire.
+    """
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     holder = models.CharField(max_length=64)
@@ -74,7 +78,8 @@ class RequestHold(models.Model):
     expires_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["holder", "user_id"], name="hold_holder_user_unique")]
+        # The org is part of the key: a web login that belongs to two orgs may ask in both at once.
+        constraints = [models.UniqueConstraint(fields=["org", "holder", "user_id"], name="hold_org_holder_user_unique")]
 
     def __str__(self) -> str:
         return f"hold {self.holder}/{self.user_id} until {self.expires_at:%H:%M:%S}"
