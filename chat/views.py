@@ -1,0 +1,246 @@
+"""Chat web pages: the org's threads, one thread (the API's chat_url), and asking in the browser.
+
+Answers are Markdown-ish text from an LLM or from PDF passages. They are rendered with raw
+HTML switched off (so `<script>` shows as text) and then sanitised by nh3 to a short list of
+tags, so nothing a PDF or a model writes can run in the reader's browser.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import markdown
+import nh3
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from chat.forms import AskForm, ThreadSearchForm
+from chat.models import Chat, Message, Mode
+from core.errors import ChatNotFound, InvalidRequest
+from library.models import Chunk
+from library.views import OrgAccess, not_found_page, org_page, org_path, page_context, source_url
+from orgs.selectors import orgs_for_user
+
+THREADS_PER_PAGE = 30
+
+# --- safe rendering of answers ------------------------------------------------------------
+
+_ANSWER_TAGS = {
+    "p", "br", "strong", "em", "b", "i", "code", "pre", "ul", "ol", "li", "blockquote", "hr",
+    "table", "thead", "tbody", "tr", "th", "td", "h1", "h2", "h3", "h4", "h5", "h6", "a", "sub", "sup", "del",
+}  # fmt: skip
+_ANSWER_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align", "style"}, "td": {"align", "style"}}
+
+
+def render_answer(text: str) -> SafeString:
+    """Markdown (lists, tables, code) → sanitised HTML. Raw HTML in `text` is shown as text."""
+    converter = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists", "nl2br"])
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    html = converter.convert(text)
+    cleaned = nh3.clean(
+        html,
+        tags=_ANSWER_TAGS,
+        attributes=_ANSWER_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        filter_style_properties={"text-align"},
+    )
+    return mark_safe(cleaned)  # nh3 output: only the tags and attributes above
+
+
+# --- the org's threads -----------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: straight to the user's org, or a choice when they belong to several."""
+    orgs = list(orgs_for_user(user=request.user).order_by("name"))
+    if len(orgs) == 1:
+        return redirect(org_path(orgs[0], "chat/"))
+    links = [{"name": org.name, "chat": org_path(org, "chat/"), "library": org_path(org, "library")} for org in orgs]
+    return render(request, "home.html", {"orgs": links})
+
+
+@require_GET
+@org_page
+def org_home(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    return redirect(org_path(access.org, "chat/"))
+
+
+@require_GET
+@org_page
+def chat_list(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """`/{org}/chat/`: every thread of the org, newest first, searchable by user_id and text."""
+    form = ThreadSearchForm(request.GET)
+    form.is_valid()
+    user_id = form.cleaned_data.get("user_id", "")
+    text = form.cleaned_data.get("q", "")
+    chats = Chat.objects.filter(org=access.org)
+    if user_id:
+        chats = chats.filter(user_id__icontains=user_id)
+    if text:
+        mentions = Message.objects.filter(chat=OuterRef("pk"), content__icontains=text)
+        chats = chats.filter(Q(title__icontains=text) | Exists(mentions))
+    last_answer = Message.objects.filter(chat=OuterRef("pk"), role=Message.Role.ASSISTANT).order_by("-created_at")
+    chats = chats.annotate(
+        question_count=Count("messages", filter=Q(messages__role=Message.Role.USER)),
+        last_mode=Subquery(last_answer.values("mode")[:1]),
+    ).order_by("-updated_at", "-created_at")
+    page = Paginator(chats, THREADS_PER_PAGE).get_page(request.GET.get("page"))
+    query = {key: value for key, value in (("user_id", user_id), ("q", text)) if value}
+    context = page_context(
+        access,
+        "chat",
+        page=page,
+        threads=[(chat, org_path(access.org, "chat", str(chat.pk))) for chat in page.object_list],
+        form=form,
+        searching=bool(query),
+        query=query,
+    )
+    return render(request, "chat/list.html", context)
+
+
+# --- one thread ------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceLink:
+    number: int
+    source_name: str
+    page: int
+    href: str
+
+
+@dataclass
+class ThreadMessage:
+    message: Message
+    html: SafeString | None
+    sources: list[SourceLink]
+
+
+def _cited_chunk_ids(access: OrgAccess, entries: list[dict[str, Any]]) -> list[list[int]]:
+    """For each stored source, the current chunks to highlight on its library page.
+
+    The stored chunk ids are used while they still name chunks of that page; after the
+    document was ingested again they are found anew from the stored passages' text.
+    """
+    wanted = {int(i) for entry in entries for i in entry.get("chunk_ids") or [] if str(i).isdigit()}
+    alive = {
+        row[0]: (row[1], row[2])
+        for row in Chunk.objects.filter(org=access.org, pk__in=wanted).values_list(
+            "id", "document__source_name", "page"
+        )
+    }
+    result: list[list[int]] = []
+    for entry in entries:
+        place = (entry.get("source_name"), entry.get("page"))
+        ids = [int(i) for i in entry.get("chunk_ids") or [] if str(i).isdigit() and alive.get(int(i)) == place]
+        passages = [p.strip() for p in entry.get("passages") or [] if isinstance(p, str) and p.strip()]
+        if not ids and passages:
+            chunks = Chunk.objects.filter(org=access.org, document__source_name=place[0], page=place[1]).values_list(
+                "id", "text"
+            )
+            ids = [cid for cid, body in chunks if any(p in body or body.strip() in p for p in passages)]
+        result.append(ids)
+    return result
+
+
+def _thread_messages(access: OrgAccess, chat: Chat) -> list[ThreadMessage]:
+    rows = list(chat.messages.order_by("created_at", "id"))
+    out: list[ThreadMessage] = []
+    for message in rows:
+        if message.role != Message.Role.ASSISTANT:
+            out.append(ThreadMessage(message=message, html=None, sources=[]))
+            continue
+        entries = [entry for entry in message.sources or [] if isinstance(entry, dict) and entry.get("source_name")]
+        links = []
+        for number, (entry, chunk_ids) in enumerate(zip(entries, _cited_chunk_ids(access, entries), strict=True), 1):
+            extra = {"from": str(chat.pk)}
+            if chunk_ids:
+                extra["cite"] = ",".join(str(i) for i in chunk_ids)
+            page = int(entry.get("page") or 1)
+            href = source_url(access.org, entry["source_name"], page, **extra)
+            if chunk_ids:
+                href += "#cited-1"
+            links.append(SourceLink(number=number, source_name=entry["source_name"], page=page, href=href))
+        out.append(ThreadMessage(message=message, html=render_answer(message.content), sources=links))
+    return out
+
+
+def _thread_page(request: HttpRequest, access: OrgAccess, chat: Chat | None) -> HttpResponse:
+    context = page_context(
+        access,
+        "chat",
+        chat=chat,
+        turns=_thread_messages(access, chat) if chat else [],
+        ask_form=AskForm(org=access.org, initial={"chat_id": chat.pk if chat else None, "mode": Mode.AUTO}),
+        stream_url=org_path(access.org, "chat", "stream"),
+        list_url=org_path(access.org, "chat/"),
+    )
+    return render(request, "chat/thread.html", context)
+
+
+@require_GET
+@org_page
+def chat_thread(request: HttpRequest, access: OrgAccess, chat_id: UUID) -> HttpResponse:
+    """`/{org}/chat/{chat_id}`: the API's chat_url."""
+    chat = Chat.objects.filter(org=access.org, pk=chat_id).first()
+    if chat is None:
+        list_url = org_path(access.org, "chat/")
+        return not_found_page(
+            request, access, "This thread does not exist in this organization.", list_url, "All threads"
+        )
+    return _thread_page(request, access, chat)
+
+
+@require_GET
+@org_page
+def chat_new(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    return _thread_page(request, access, None)
+
+
+@require_POST
+@org_page
+def chat_stream(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """Ask from the browser: the same SSE events as the API (meta, step, delta, done, error).
+
+    A thread started by an API client is continued under its own user_id, so the turn lands
+    on the same chat; the hold is the web login's ("web:<user id>"), never the API key's.
+    Errors before the answer starts are JSON in the API's error shape.
+    """
+    from chat.services import chat_turn_begin, chat_turn_events, chat_turn_release
+    from chat.sse import event_stream_response
+
+    form = AskForm(request.POST, org=access.org)
+    if not form.is_valid():
+        details = {
+            field: [error["message"] for error in errors] for field, errors in form.errors.get_json_data().items()
+        }
+        raise InvalidRequest("Some fields are missing or invalid.", details=details)
+    chat_id = form.cleaned_data["chat_id"]
+    if chat_id is not None:
+        chat = Chat.objects.filter(org=access.org, pk=chat_id).first()
+        if chat is None:
+            raise ChatNotFound()
+        user_id = chat.user_id
+    else:
+        user_id = request.user.get_username()
+    topic = form.cleaned_data["topic"]
+    turn = chat_turn_begin(
+        org=access.org,
+        holder=f"web:{request.user.pk}",
+        user_id=user_id,
+        query=form.cleaned_data["query"],
+        mode=form.cleaned_data["mode"],
+        chat_id=chat_id,
+        topic_names=[topic.name] if topic else None,
+        created_by=request.user,  # type: ignore[arg-type]
+    )
+    return event_stream_response(events=chat_turn_events(turn=turn), release=lambda: chat_turn_release(turn=turn))

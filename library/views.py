@@ -1,0 +1,496 @@
+"""Library web pages: the org's documents, a cited page, its image and its PDF.
+
+Every page is behind a login and the org's membership: `org_page` turns the `{org_name}`
+of the URL into an `OrgAccess` or a 404, so nobody sees whether another org even exists.
+Documents are always looked up in the database by org, never by building a path from a
+URL parameter.
+"""
+
+import functools
+import logging
+import os
+import re
+import struct
+import tempfile
+import threading
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.errors import ApplicationError
+from library.forms import UploadForm
+from library.models import Chunk, Document
+from library.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
+from library.services import document_delete, document_reingest, document_upload
+from orgs.models import Membership, Organization
+from orgs.selectors import membership_get, org_get_by_name
+from topics.selectors import topic_list
+
+logger = logging.getLogger(__name__)
+
+# --- access ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrgAccess:
+    org: Organization
+    membership: Membership
+
+    @property
+    def is_admin(self) -> bool:
+        return self.membership.role == Membership.Role.ADMIN
+
+
+def org_path(org: Organization, *parts: str) -> str:
+    """`/{org_name}/...` with the org name URL-encoded."""
+    return "/" + "/".join([quote(org.name, safe=""), *parts])
+
+
+def org_urls(org: Organization) -> dict[str, str]:
+    return {"chat": org_path(org, "chat/"), "library": org_path(org, "library"), "new_chat": org_path(org, "chat/new")}
+
+
+def org_access(request: HttpRequest, org_name: str) -> OrgAccess:
+    """The org of the URL if the logged-in user is a member; otherwise 404 (never a hint it exists)."""
+    org = org_get_by_name(name=org_name)
+    membership = membership_get(user=request.user, org=org) if org is not None else None
+    if org is None or membership is None:
+        raise Http404("No such organization.")
+    return OrgAccess(org=org, membership=membership)
+
+
+def org_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login required (anonymous → login page), then membership of `org_name` (else 404)."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, org_name: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        return view(request, org_access(request, org_name), *args, **kwargs)
+
+    return wrapper
+
+
+def page_context(access: OrgAccess, section: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "org": access.org,
+        "membership": access.membership,
+        "is_admin": access.is_admin,
+        "org_urls": org_urls(access.org),
+        "section": section,
+        **extra,
+    }
+
+
+def not_found_page(
+    request: HttpRequest, access: OrgAccess, reason: str, back_url: str, back_label: str
+) -> HttpResponse:
+    context = page_context(access, "library", reason=reason, back_url=back_url, back_label=back_label)
+    return render(request, "404.html", context, status=404)
+
+
+def _require_admin(access: OrgAccess) -> None:
+    if not access.is_admin:
+        raise PermissionDenied("Only administrators of this organization can change its library.")
+
+
+def source_url(org: Organization, source_name: str, page: int, **extra: str) -> str:
+    """The library page of one cited page, as the API's source `url` names it (relative)."""
+    query = {"source_name": source_name, "source_page": str(page), "source_type": "text", **extra}
+    return org_path(org, "library") + "?" + urlencode(query)
+
+
+def _document_or_none(access: OrgAccess, document_id: int) -> Document | None:
+    return Document.objects.filter(org=access.org, pk=document_id).first()
+
+
+# --- the library index -------------------------------------------------------------------
+
+
+@dataclass
+class TopicGroup:
+    name: str
+    description: str
+    anchor: str
+    documents: list[Document] = field(default_factory=list)
+
+
+_ACTIVE = (Document.Status.QUEUED, Document.Status.PROCESSING)
+
+
+def _progress(document: Document) -> dict[str, Any]:
+    """What the page shows about a document's ingestion; the JSON poll sends the same."""
+    total = document.pages_total or 0
+    done = min(document.pages_done or 0, total) if total else 0
+    if document.status == Document.Status.READY:
+        line = f"{total} pages"
+    elif document.status == Document.Status.FAILED:
+        line = "Ingestion failed"
+    elif document.status == Document.Status.PROCESSING:
+        line = f"Page {done} of {total}" if total else "Reading the PDF…"
+    else:
+        line = "Waiting for a worker"
+    return {
+        "id": document.pk,
+        "status": document.status,
+        "status_label": document.get_status_display(),
+        "pages_done": done,
+        "pages_total": total or None,
+        "percent": round(100 * done / total) if total else 0,
+        "line": line,
+        "error": document.error,
+        "active": document.status in _ACTIVE,
+    }
+
+
+def _library_groups(access: OrgAccess) -> tuple[list[TopicGroup], list[Document]]:
+    documents = list(Document.objects.filter(org=access.org).prefetch_related("topics").order_by("source_name"))
+    groups = [
+        TopicGroup(name=topic.name, description=topic.description, anchor=f"topic-{topic.pk}")
+        for topic in topic_list(org=access.org)
+    ]
+    by_name = {group.name: group for group in groups}
+    loose = TopicGroup(name="Without a topic", description="", anchor="topic-none")
+    for document in documents:
+        document.progress = _progress(document)  # type: ignore[attr-defined]
+        document.page_one_url = source_url(access.org, document.source_name, 1)  # type: ignore[attr-defined]
+        names = [topic.name for topic in document.topics.all()]
+        for name in names:
+            by_name[name].documents.append(document)
+        if not names:
+            loose.documents.append(document)
+    if loose.documents:
+        groups.append(loose)
+    return groups, documents
+
+
+def _library_index(
+    request: HttpRequest, access: OrgAccess, form: UploadForm | None = None, status: int = 200
+) -> HttpResponse:
+    groups, documents = _library_groups(access)
+    form = form or UploadForm(org=access.org)
+    context = page_context(
+        access,
+        "library",
+        groups=groups,
+        document_count=len(documents),
+        any_active=any(document.status in _ACTIVE for document in documents),
+        form=form,
+        progress_url=org_path(access.org, "library", "progress"),
+        upload_url=org_path(access.org, "library", "upload"),
+    )
+    return render(request, "library/index.html", context, status=status)
+
+
+@require_GET
+@org_page
+def library_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """`/{org}/library`: the index, or with `source_name` & `source_page` the cited page."""
+    if "source_name" in request.GET or "source_page" in request.GET:
+        return _source_page(request, access)
+    return _library_index(request, access)
+
+
+@require_GET
+@org_page
+def library_progress(request: HttpRequest, access: OrgAccess) -> JsonResponse:
+    """The ingestion status of every document, polled by the library page while work is queued."""
+    documents = Document.objects.filter(org=access.org).order_by("source_name")
+    rows = [_progress(document) for document in documents]
+    response = JsonResponse({"documents": rows, "active": sum(1 for row in rows if row["active"])})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@org_page
+def library_upload(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    _require_admin(access)
+    form = UploadForm(request.POST, request.FILES, org=access.org)
+    if not form.is_valid():
+        return _library_index(request, access, form=form, status=400)
+    topics = [form.cleaned_data["topic"]] if form.cleaned_data["topic"] else []
+    for upload in form.cleaned_data["files"]:
+        try:
+            result = document_upload(
+                org=access.org, filename=upload.name, data=upload.read(), topics=topics, uploaded_by=request.user
+            )
+        except ApplicationError as error:
+            messages.error(request, f"{upload.name}: {error.message}")
+            continue
+        name = result.document.source_name
+        if not result.created and not result.queued:
+            messages.warning(request, f"{name} is already in the library (same file); nothing to do.")
+        elif result.created:
+            messages.success(request, f"{name} uploaded and queued for ingestion.")
+        else:
+            messages.success(request, f"{name}: new version {result.document.version} queued for ingestion.")
+    return redirect(org_path(access.org, "library"), permanent=False)
+
+
+@require_http_methods(["GET", "POST"])
+@org_page
+def document_confirm(request: HttpRequest, access: OrgAccess, document_id: int, action: str) -> HttpResponse:
+    """Re-ingest or delete a document: GET asks for confirmation, POST does it."""
+    _require_admin(access)
+    document = _document_or_none(access, document_id)
+    library_url = org_path(access.org, "library")
+    if document is None:
+        return not_found_page(request, access, "This document is not in the library.", library_url, "Library")
+    if request.method == "POST":
+        name = document.source_name
+        if action == "delete":
+            document_delete(document=document)
+            messages.success(request, f"{name} was deleted with its pages and passages.")
+        else:
+            document_reingest(document=document)
+            messages.success(request, f"{name} is queued to be ingested again.")
+        return redirect(library_url)
+    context = page_context(access, "library", document=document, action=action, library_url=library_url)
+    return render(request, "library/confirm.html", context)
+
+
+# --- one cited page ------------------------------------------------------------------------
+
+
+@dataclass
+class TextBlock:
+    lines: list[str]
+    cited: bool
+    anchor: str = ""
+
+
+def _split_overlap(previous: list[str], current: list[str]) -> int:
+    """How many leading lines of `current` repeat the tail of `previous` (chunk overlap)."""
+    for size in range(min(len(previous), len(current)), 0, -1):
+        if previous[-size:] == current[:size]:
+            return size
+    return 0
+
+
+def _page_lines(document: Document, page: int) -> tuple[list[str], list[set[int]]]:
+    """The page's text as lines, each with the ids of the chunks it belongs to.
+
+    Chunks of a page overlap by a few lines; the overlap is shown once. A page without
+    chunks (a document not ingested yet, or re-ingesting) is read from the PDF again.
+    """
+    lines: list[str] = []
+    owners: list[set[int]] = []
+    previous: list[str] = []
+    for chunk_id, text in (
+        Chunk.objects.filter(document=document, page=page).order_by("ordinal").values_list("id", "text")
+    ):
+        chunk_lines = text.split("\n")
+        repeated = _split_overlap(previous, chunk_lines)
+        for offset in range(repeated):
+            owners[len(lines) - repeated + offset].add(chunk_id)
+        for line in chunk_lines[repeated:]:
+            lines.append(line)
+            owners.append({chunk_id})
+        previous = chunk_lines
+    if lines or document.status == Document.Status.READY:
+        return lines, owners
+    try:
+        with document.file.open("rb") as handle:
+            reader = open_pdf(handle.read())
+        text = normalise_text(extract_page_text(reader, page - 1))
+    except (PdfProblem, OSError, IndexError):
+        return [], []
+    lines = [line for line in text.split("\n") if line.strip()]
+    return lines, [set() for _ in lines]
+
+
+def _cited_lines(owners: list[set[int]], chunk_ids: set[int]) -> set[int]:
+    return {index for index, ids in enumerate(owners) if ids & chunk_ids}
+
+
+def _blocks(lines: list[str], cited: set[int]) -> list[TextBlock]:
+    blocks: list[TextBlock] = []
+    for index, line in enumerate(lines):
+        is_cited = index in cited
+        if not blocks or blocks[-1].cited != is_cited:
+            anchor = f"cited-{sum(1 for block in blocks if block.cited) + 1}" if is_cited else ""
+            blocks.append(TextBlock(lines=[], cited=is_cited, anchor=anchor))
+        blocks[-1].lines.append(line)
+    return blocks
+
+
+_CITE_PARAM = re.compile(r"^\d{1,18}(,\d{1,18}){0,63}$")
+
+
+def _page_count(document: Document) -> int:
+    if document.pages_total:
+        return document.pages_total
+    try:
+        import pypdfium2
+
+        with document.file.open("rb") as handle:
+            pdf = pypdfium2.PdfDocument(handle.read())
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+    except Exception:  # a broken file: its status says why; it has no pages to show
+        return 0
+
+
+def _source_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    library_url = org_path(access.org, "library")
+    source_name = request.GET.get("source_name", "")
+    raw_page = request.GET.get("source_page", "1")
+    document = Document.objects.filter(org=access.org, source_name=source_name).prefetch_related("topics").first()
+    if document is None:
+        reason = f"There is no document named “{source_name}” in the {access.org.name} library."
+        return not_found_page(request, access, reason, library_url, "Browse the library")
+    page_count = _page_count(document)
+    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 0
+    if not 1 <= page <= page_count:
+        reason = f"{document.source_name} has no page “{raw_page}”; it has {page_count} pages."
+        back = source_url(access.org, document.source_name, 1)
+        return not_found_page(request, access, reason, back, f"Open page 1 of {document.source_name}")
+    if request.GET.get("source_type", "text") != "text":
+        reason = "Only text sources can be shown (source_type=text)."
+        return not_found_page(request, access, reason, library_url, "Browse the library")
+
+    raw_cite = request.GET.get("cite", "")
+    chunk_ids = {int(part) for part in raw_cite.split(",")} if _CITE_PARAM.match(raw_cite) else set()
+    lines, owners = _page_lines(document, page)
+    blocks = _blocks(lines, _cited_lines(owners, chunk_ids))
+    keep = {key: request.GET[key] for key in ("from",) if _is_uuid(request.GET.get(key, ""))}
+    thread_url = org_path(access.org, "chat", keep["from"]) if "from" in keep else ""
+    context = page_context(
+        access,
+        "library",
+        document=document,
+        page=page,
+        page_count=page_count,
+        blocks=blocks,
+        cited_count=sum(1 for block in blocks if block.cited),
+        topics=list(document.topics.all()),
+        topic_anchor_url=library_url,
+        prev_url=source_url(access.org, document.source_name, page - 1, **keep) if page > 1 else "",
+        next_url=source_url(access.org, document.source_name, page + 1, **keep) if page < page_count else "",
+        image_url=org_path(access.org, "library", "documents", str(document.pk), "pages", f"{page}.png"),
+        pdf_url=org_path(access.org, "library", "documents", str(document.pk), "file.pdf") + f"#page={page}",
+        jump_url=library_url,
+        thread_url=thread_url,
+        from_chat=keep.get("from", ""),
+    )
+    return render(request, "library/source.html", context)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --- the original PDF and page images --------------------------------------------------------
+
+
+@require_GET
+@org_page
+def document_pdf(request: HttpRequest, access: OrgAccess, document_id: int) -> FileResponse:
+    """The uploaded PDF, inline, so `…/file.pdf#page=N` opens the browser's viewer at that page."""
+    document = _document_or_none(access, document_id)
+    if document is None or not document.file:
+        raise Http404("No such document.")
+    try:
+        handle = document.file.open("rb")
+    except OSError:
+        raise Http404("The file of this document is missing.") from None
+    response = FileResponse(handle, content_type="application/pdf", as_attachment=False, filename=document.source_name)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+_render_lock = threading.Lock()  # pdfium is not thread-safe
+_RENDER_WIDTH_PX = 1100
+
+
+def _encode_png(rgb: Any) -> bytes:
+    """A truecolour PNG from an (h, w, 3) uint8 array, with the 'up' filter for line art."""
+    import numpy as np
+
+    height, width, _ = rgb.shape
+    rows = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(height, width * 3)
+    filtered = np.empty((height, width * 3 + 1), dtype=np.uint8)
+    filtered[:, 0] = 2
+    filtered[0, 1:] = rows[0]
+    filtered[1:, 1:] = rows[1:] - rows[:-1]  # uint8 arithmetic wraps, as PNG wants
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _page_image_path(document: Document, page: int) -> Path:
+    """Cached render of one page; the sha in the folder name retires renders of old versions."""
+    folder = Path(settings.MEDIA_ROOT) / "page-images" / str(document.org_id) / f"{document.pk}-{document.sha256[:16]}"
+    return folder / f"{page}-{_RENDER_WIDTH_PX}.png"
+
+
+def _render_page(document: Document, page: int) -> Path | None:
+    path = _page_image_path(document, page)
+    if path.exists():
+        return path
+    import pypdfium2
+
+    with _render_lock:
+        if path.exists():
+            return path
+        with document.file.open("rb") as handle:
+            pdf = pypdfium2.PdfDocument(handle.read())
+        try:
+            if not 1 <= page <= len(pdf):
+                return None
+            pdf_page = pdf[page - 1]
+            width, _ = pdf_page.get_size()
+            bitmap = pdf_page.render(scale=min(3.0, _RENDER_WIDTH_PX / max(width, 1.0)), rev_byteorder=True)
+            png = _encode_png(bitmap.to_numpy())
+        finally:
+            pdf.close()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(png)
+        os.replace(temporary, path)
+    return path
+
+
+@require_GET
+@org_page
+def page_image(request: HttpRequest, access: OrgAccess, document_id: int, page: int) -> FileResponse:
+    document = _document_or_none(access, document_id)
+    if document is None or not document.file:
+        raise Http404("No such document.")
+    try:
+        path = _render_page(document, page)
+    except Exception:  # a broken or missing PDF has no image; its status says why
+        logger.warning("cannot render page %s of document %s", page, document.pk, exc_info=True)
+        raise Http404("This page cannot be rendered.") from None
+    if path is None:
+        raise Http404("No such page.")
+    response = FileResponse(open(path, "rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
