@@ -1,0 +1,406 @@
+"""Reads for the library: hybrid passage search, pages, documents.
+
+`chunk_search` holds the hybrid SQL in one place: pgvector cosine distance on the HNSW
+index and Postgres full-text search over the `simple` tsvector, fused by reciprocal rank
+fusion, with org, topic and document filters inside the SQL. `page_search` ranks pages
+(what an answer cites) from those chunk hits and a few page-level signals. Nobody else
+orders by vector distance.
+"""
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from library.models import Chunk, Document
+from orgs.models import Organization
+from topics.models import Topic
+
+# Candidates taken from each of the two searches before fusion.
+_CANDIDATES = 60
+# HNSW candidate list; iterative scans keep going when org/topic filters drop rows.
+_EF_SEARCH = 200
+_RRF_K = 60
+
+# Words that carry no search signal in a question. Everything else, including one-letter
+# symbols and numbers, is kept: "tPD", "I2C", "0x76", "5 V" must reach full-text search.
+STOPWORDS = frozenset(
+    """
+    a about above after again all also am an and any are as at be been before being below
+    between both but by can could did do does doing down during each either few for from
+    further get gets give gives had has have having he her here hers how i if in into is it
+    its itself just me more most my need no nor not of off on once only or other our out
+    over own same she should so some such than that the their them then there these they
+    this those through to too under until up use used using very was we were what when where
+    which while who whom why will with would you your yours tell much many
+    """.split()
+)
+
+# A part number: letters and digits mixed ("BME280", "LSM6DS33", "ESP32-WROOM-32", "IRF540N").
+_PART_TOKEN = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w.])")
+_LEADER = re.compile(r" \.\.\. ")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One chunk found by `chunk_search`; `score` is its fused RRF score."""
+
+    chunk_id: int
+    document_id: int
+    source_name: str
+    page: int
+    ordinal: int
+    text: str
+    score: float
+    dense_similarity: float | None = None
+    lexical_score: float | None = None
+
+
+@dataclass
+class PageHit:
+    """One page, ranked by `page_search`; `chunks` are its matching chunks, best first."""
+
+    document_id: int
+    source_name: str
+    page: int
+    score: float
+    chunks: list[SearchHit] = field(default_factory=list)
+    text: str = ""  # the whole page, chunks joined in order (overlaps removed)
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """The question's full-text lexemes with their inverse document frequency in the org."""
+
+    weights: dict[str, float]
+
+    @property
+    def lexemes(self) -> list[str]:
+        return list(self.weights)
+
+
+def _filters(
+    org: Organization, topic_ids: Sequence[int] | None, document_ids: Sequence[int] | None
+) -> tuple[str, list[object]]:
+    sql = "c.org_id = %s"
+    params: list[object] = [org.pk]
+    if document_ids is not None:
+        sql += " AND c.document_id = ANY(%s)"
+        params.append(list(document_ids))
+    if topic_ids is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM library_document_topics dt"
+            " WHERE dt.document_id = c.document_id AND dt.topic_id = ANY(%s))"
+        )
+        params.append(list(topic_ids))
+    return sql, params
+
+
+def query_terms(*, org: Organization, query_text: str) -> QueryTerms:
+    """Lexemes of the question as the `simple` parser makes them, minus stop words, with IDF.
+
+    The tsvector is built by the same parser, so "0x76", "i2c", "vddio", "esp32-wroom-32"
+    match exactly what the chunks hold.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tsvector_to_array(to_tsvector('simple', %s))", [query_text])
+        lexemes = [lex for lex in cursor.fetchone()[0] if lex not in STOPWORDS and len(lex) < 60]
+        if not lexemes:
+            return QueryTerms(weights={})
+        cursor.execute(
+            "SELECT lex, (SELECT count(*) FROM library_chunk c"
+            " WHERE c.org_id = %s AND c.search_vector @@ quote_literal(lex)::tsquery)"
+            " FROM unnest(%s::text[]) AS lex",
+            [org.pk, lexemes],
+        )
+        df = dict(cursor.fetchall())
+        cursor.execute("SELECT count(*) FROM library_chunk WHERE org_id = %s", [org.pk])
+        total = max(1, cursor.fetchone()[0])
+    weights = {}
+    for lex in lexemes:
+        n = df.get(lex, 0)
+        if n == 0:
+            continue
+        weights[lex] = math.log(1 + (total - n + 0.5) / (n + 0.5))  # BM25's IDF
+    return QueryTerms(weights=weights)
+
+
+def _lexical_sql(terms: QueryTerms) -> tuple[str, list[object], str]:
+    """An IDF-weighted count of matched terms, and the OR tsquery that finds candidates."""
+    parts = []
+    params: list[object] = []
+    for lex, weight in terms.weights.items():
+        parts.append("(CASE WHEN c.search_vector @@ quote_literal(%s)::tsquery THEN %s ELSE 0 END)")
+        params.extend([lex, weight])
+    or_query = " | ".join("'" + lex.replace("'", "''").replace("\\", "\\\\") + "'" for lex in terms.weights)
+    return " + ".join(parts), params, or_query
+
+
+def chunk_search(
+    *,
+    org: Organization,
+    query_text: str,
+    query_embedding: Sequence[float],
+    topic_ids: Sequence[int] | None = None,
+    document_ids: Sequence[int] | None = None,
+    limit: int = 20,
+    terms: QueryTerms | None = None,
+) -> list[SearchHit]:
+    """The org's chunks best matching the question, by reciprocal rank fusion of dense + full-text.
+
+    `topic_ids` / `document_ids` restrict the search (None: no restriction).
+    """
+    terms = terms if terms is not None else query_terms(org=org, query_text=query_text)
+    where, where_params = _filters(org, topic_ids, document_ids)
+    vector = "[" + ",".join(f"{float(x):.7g}" for x in query_embedding) + "]"
+    dense: list[tuple[int, float]] = []
+    lexical: list[tuple[int, float]] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Filters are applied while walking the graph, and the walk continues until enough
+        # rows pass them, so a small topic cannot come back empty.
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {_EF_SEARCH}")
+        cursor.execute(
+            "WITH nearest AS MATERIALIZED ("
+            f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
+            " ORDER BY c.embedding <=> %s::vector LIMIT %s)"
+            " SELECT id, 1 - distance FROM nearest ORDER BY distance",  # relaxed order: re-sort
+            [vector, *where_params, vector, _CANDIDATES],
+        )
+        dense = [(row[0], float(row[1])) for row in cursor.fetchall()]
+        if terms.weights:
+            score_sql, score_params, or_query = _lexical_sql(terms)
+            cursor.execute(
+                f"SELECT c.id, {score_sql} AS score FROM library_chunk c"
+                f" WHERE {where} AND c.search_vector @@ %s::tsquery"
+                " ORDER BY score DESC, ts_rank_cd(c.search_vector, %s::tsquery) DESC, c.id LIMIT %s",
+                [*score_params, *where_params, or_query, or_query, _CANDIDATES],
+            )
+            lexical = [(row[0], float(row[1])) for row in cursor.fetchall()]
+
+    fused: dict[int, float] = defaultdict(float)
+    for rank, (chunk_id, _) in enumerate(dense):
+        fused[chunk_id] += 1.0 / (_RRF_K + rank + 1)
+    for rank, (chunk_id, _) in enumerate(lexical):
+        fused[chunk_id] += 1.0 / (_RRF_K + rank + 1)
+    best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    similarity = dict(dense)
+    lexical_score = dict(lexical)
+    rows = {
+        row["id"]: row
+        for row in Chunk.objects.filter(pk__in=[chunk_id for chunk_id, _ in best]).values(
+            "id", "document_id", "document__source_name", "page", "ordinal", "text"
+        )
+    }
+    return [
+        SearchHit(
+            chunk_id=chunk_id,
+            document_id=rows[chunk_id]["document_id"],
+            source_name=rows[chunk_id]["document__source_name"],
+            page=rows[chunk_id]["page"],
+            ordinal=rows[chunk_id]["ordinal"],
+            text=rows[chunk_id]["text"],
+            score=score,
+            dense_similarity=similarity.get(chunk_id),
+            lexical_score=lexical_score.get(chunk_id),
+        )
+        for chunk_id, score in best
+        if chunk_id in rows
+    ]
+
+
+def _join_chunks(texts: Iterable[str]) -> str:
+    """A page's chunks (in order) joined back into its text, without the overlapping lines."""
+    lines: list[str] = []
+    for text in texts:
+        new = text.split("\n")
+        overlap = 0
+        for size in range(min(len(lines), len(new)), 0, -1):
+            if lines[-size:] == new[:size]:
+                overlap = size
+                break
+        lines.extend(new[overlap:])
+    return "\n".join(lines)
+
+
+def _is_contents_page(text: str) -> bool:
+    """Table-of-contents and index pages list every topic by name and match every question."""
+    return len(_LEADER.findall(text)) >= 6
+
+
+def page_search(
+    *,
+    org: Organization,
+    query_text: str,
+    query_embedding: Sequence[float],
+    topic_ids: Sequence[int] | None = None,
+    document_ids: Sequence[int] | None = None,
+    limit: int = 5,
+    terms: QueryTerms | None = None,
+) -> list[PageHit]:
+    """Pages ranked for the question: what an answer cites.
+
+    Candidates are the pages of the best fused chunks; each is then scored on the whole page
+    (every chunk of it): the best dense similarity, the share of the question's rare terms
+    the page contains (IDF-weighted), and the fused rank of its chunks. Contents pages,
+    which name everything, are pushed down.
+    """
+    terms = terms if terms is not None else query_terms(org=org, query_text=query_text)
+    hits = chunk_search(
+        org=org,
+        query_text=query_text,
+        query_embedding=query_embedding,
+        topic_ids=topic_ids,
+        document_ids=document_ids,
+        limit=40,
+        terms=terms,
+    )
+    if not hits:
+        return []
+    fused_by_page: dict[tuple[int, int], list[SearchHit]] = defaultdict(list)
+    for hit in hits:
+        fused_by_page[(hit.document_id, hit.page)].append(hit)
+    keys = list(fused_by_page)
+    vector = "[" + ",".join(f"{float(x):.7g}" for x in query_embedding) + "]"
+    lexemes = terms.lexemes
+    match_sql = (
+        "ARRAY[" + ", ".join("c.search_vector @@ quote_literal(%s)::tsquery" for _ in lexemes) + "]::boolean[]"
+        if lexemes
+        else "ARRAY[]::boolean[]"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id, c.document_id, d.source_name, c.page, c.ordinal, c.text,"
+            f" 1 - (c.embedding <=> %s::vector), {match_sql}"
+            " FROM library_chunk c JOIN library_document d ON d.id = c.document_id"
+            " WHERE c.org_id = %s AND (c.document_id, c.page) IN"
+            " (SELECT * FROM unnest(%s::bigint[], %s::int[]))"
+            " ORDER BY c.document_id, c.page, c.ordinal",
+            [vector, *lexemes, org.pk, [k[0] for k in keys], [k[1] for k in keys]],
+        )
+        rows = cursor.fetchall()
+    per_page: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    for row in rows:
+        per_page[(row[1], row[3])].append(row)
+
+    total_weight = sum(terms.weights.values()) or 1.0
+    pages: list[PageHit] = []
+    for key, page_rows in per_page.items():
+        matched: set[str] = set()
+        for row in page_rows:
+            matched.update(lex for lex, hit in zip(lexemes, row[7], strict=True) if hit)
+        coverage = sum(terms.weights[lex] for lex in matched) / total_weight
+        similarities = sorted((float(row[6]) for row in page_rows), reverse=True)
+        fused = sorted((hit.score for hit in fused_by_page[key]), reverse=True)
+        text = _join_chunks(row[5] for row in page_rows)
+        features = {
+            "dense": similarities[0],
+            "coverage": coverage,
+            "fused": (fused[0] + 0.5 * sum(fused[1:3])) * _RRF_K,
+            "contents": 1.0 if _is_contents_page(text) else 0.0,
+        }
+        score = features["dense"] + 0.6 * features["coverage"] + 0.3 * features["fused"] - 0.3 * features["contents"]
+        chunk_hits = sorted(fused_by_page[key], key=lambda h: -h.score)
+        pages.append(
+            PageHit(
+                document_id=key[0],
+                source_name=page_rows[0][2],
+                page=key[1],
+                score=score,
+                chunks=chunk_hits,
+                text=text,
+                features=features,
+            )
+        )
+    pages.sort(key=lambda p: (-p.score, p.source_name, p.page))
+    return pages[:limit]
+
+
+def page_text(*, org: Organization, document_id: int, page: int) -> PageHit | None:
+    """One page of one of the org's documents, with its chunks; None if it has no text."""
+    chunks = list(
+        Chunk.objects.filter(org=org, document_id=document_id, page=page).select_related("document").order_by("ordinal")
+    )
+    if not chunks:
+        return None
+    hits = [
+        SearchHit(
+            chunk_id=c.pk,
+            document_id=c.document_id,
+            source_name=c.document.source_name,
+            page=c.page,
+            ordinal=c.ordinal,
+            text=c.text,
+            score=0.0,
+        )
+        for c in chunks
+    ]
+    return PageHit(
+        document_id=document_id,
+        source_name=chunks[0].document.source_name,
+        page=page,
+        score=0.0,
+        chunks=hits,
+        text=_join_chunks(c.text for c in chunks),
+    )
+
+
+def document_list(*, org: Organization, topic_ids: Sequence[int] | None = None) -> QuerySet[Document]:
+    """The org's documents that have text to search, optionally within topics."""
+    documents = Document.objects.filter(org=org, chunks__isnull=False).distinct()
+    if topic_ids is not None:
+        documents = documents.filter(topics__in=list(topic_ids)).distinct()
+    return documents.prefetch_related("topics").order_by("source_name")
+
+
+def document_by_source_name(*, org: Organization, source_name: str) -> Document | None:
+    return Document.objects.filter(org=org, source_name__iexact=source_name.strip()).first()
+
+
+def documents_named_in(*, org: Organization, text: str) -> list[Document]:
+    """Documents whose file name contains a part number written in the text ("BME280", "ICL7660A").
+
+    A part number matches a file name that contains it, or that it extends by a suffix
+    letter or two (ICL7660A → renesas-icl7660.pdf).
+    """
+    tokens = {_alnum(token) for token in _PART_TOKEN.findall(text)}
+    tokens = {
+        t for t in tokens if len(t) >= 4 and sum(ch.isdigit() for ch in t) >= 2 and sum(ch.isalpha() for ch in t) >= 2
+    }
+    if not tokens:
+        return []
+    found = []
+    for document in Document.objects.filter(org=org).order_by("source_name"):
+        name = _alnum(document.source_name.rsplit(".", 1)[0])
+        words = {_alnum(w) for w in re.split(r"[-_ .]+", document.source_name.rsplit(".", 1)[0]) if w}
+        for token in tokens:
+            if token in name or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words):
+                found.append(document)
+                break
+    return found
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def topics_of_documents(*, document_ids: Sequence[int]) -> list[Topic]:
+    return list(Topic.objects.filter(documents__in=list(document_ids)).distinct().order_by("name"))
+
+
+def text_lexemes(*, texts: Sequence[str]) -> list[set[str]]:
+    """Each text's lexemes as full-text search sees them (the `simple` parser), in order."""
+    if not texts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector('simple', t)) FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n)"
+            " ORDER BY n",
+            [list(texts)],
+        )
+        return [set(row[0]) for row in cursor.fetchall()]
