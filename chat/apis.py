@@ -40,6 +40,22 @@ class JsonResponsesOnly(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string, never a number coerced to one: the contract types these fields as strings."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class SourceSerializer(serializers.Serializer):
     source_name = serializers.CharField(help_text="File name of the cited document.")
     page = serializers.IntegerField(help_text="1-based page number.")
@@ -58,18 +74,18 @@ class ChatQueryApi(APIView):
     content_negotiation_class = JsonResponsesOnly
 
     class InputSerializer(serializers.Serializer):
-        query = serializers.CharField(max_length=settings.QUERY_MAX_CHARS, help_text="The question.")
-        user_id = serializers.CharField(
+        query = StrictCharField(max_length=settings.QUERY_MAX_CHARS, help_text="The question.")
+        user_id = StrictCharField(
             max_length=255,
             trim_whitespace=False,  # the client's identifier, compared exactly
             help_text="Your application's identifier of the end user; one request in flight per (key, user_id).",
         )
         mode = serializers.ChoiceField(choices=Mode.values, default=Mode.AUTO, help_text="Reasoning mode.")
-        chat_id = serializers.UUIDField(
+        chat_id = StrictUUIDField(
             required=False, allow_null=True, help_text="Continue this thread; omit for a new one."
         )
         topic_names = serializers.ListField(
-            child=serializers.CharField(max_length=100),
+            child=StrictCharField(max_length=100),
             required=False,
             allow_null=True,
             allow_empty=True,

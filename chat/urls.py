@@ -1,3 +1,12 @@
-"""API routes of the chat app."""
+"""API routes of the chat app (mounted at /chat/). APPEND_SLASH is off, so both spellings route."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from chat.apis import ChatQueryApi, ChatSessionsApi
+
+urlpatterns = [
+    path("query/", ChatQueryApi.as_view(), name="chat-query"),
+    path("query", ChatQueryApi.as_view(), name="chat-query-no-slash"),
+    path("sessions/", ChatSessionsApi.as_view(), name="chat-sessions"),
+    path("sessions", ChatSessionsApi.as_view(), name="chat-sessions-no-slash"),
+]
