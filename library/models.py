@@ -86,3 +86,22 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id} p.{self.page} #{self.ordinal}"
+
+
+class IngestWorker(models.Model):
+    """A Celery worker that ingests documents, as last seen by its own heartbeat.
+
+    Lets a document's status say "no ingestion worker is running" instead of sitting in
+    the queue with no word why.
+    """
+
+    name = models.CharField(max_length=255, unique=True, help_text="The Celery node name, e.g. celery@host.")
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return self.name

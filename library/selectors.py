@@ -75,13 +75,50 @@ class PageHit:
 
 @dataclass(frozen=True)
 class QueryTerms:
-    """The question's full-text lexemes with their inverse document frequency in the org."""
+    """The question's full-text lexemes with their inverse document frequency in the org.
+
+    A plain word is searched by its stem as a prefix ("addresses" finds "address"), since
+    the `simple` configuration does not stem; numbers and symbols are searched exactly.
+    """
 
     weights: dict[str, float]
 
     @property
     def lexemes(self) -> list[str]:
         return list(self.weights)
+
+    def tsquery(self, lexeme: str) -> str:
+        return search_form(lexeme)
+
+    def matched(self, lexemes: set[str]) -> set[str]:
+        """The question's terms found among a text's lexemes."""
+        found = set()
+        for lex in self.weights:
+            stem = word_stem(lex)
+            if lex in lexemes or (stem is not None and any(other.startswith(stem) for other in lexemes)):
+                found.add(lex)
+        return found
+
+
+_SUFFIXES = ("ies", "es", "s", "ing", "ed")
+
+
+def word_stem(lexeme: str) -> str | None:
+    """A crude stem of a plain English word ("addresses" → "address"); None for symbols."""
+    if not lexeme.isalpha() or not lexeme.isascii() or len(lexeme) < 5:
+        return None
+    for suffix in _SUFFIXES:
+        if lexeme.endswith(suffix) and len(lexeme) - len(suffix) >= 4 and not lexeme.endswith("ss"):
+            return lexeme[: -len(suffix)]
+    return lexeme
+
+
+def search_form(lexeme: str) -> str:
+    """The tsquery text that finds a lexeme: a prefix query on a word's stem, else exact."""
+    stem = word_stem(lexeme)
+    if stem is not None:
+        return "'" + stem + "':*"
+    return "'" + lexeme.replace("'", "''").replace("\\", "\\\\") + "'"
 
 
 def _filters(
@@ -114,9 +151,9 @@ def query_terms(*, org: Organization, query_text: str) -> QueryTerms:
             return QueryTerms(weights={})
         cursor.execute(
             "SELECT lex, (SELECT count(*) FROM library_chunk c"
-            " WHERE c.org_id = %s AND c.search_vector @@ quote_literal(lex)::tsquery)"
-            " FROM unnest(%s::text[]) AS lex",
-            [org.pk, lexemes],
+            " WHERE c.org_id = %s AND c.search_vector @@ form::tsquery)"
+            " FROM unnest(%s::text[], %s::text[]) AS t(lex, form)",
+            [org.pk, lexemes, [search_form(lex) for lex in lexemes]],
         )
         df = dict(cursor.fetchall())
         cursor.execute("SELECT count(*) FROM library_chunk WHERE org_id = %s", [org.pk])
@@ -135,9 +172,9 @@ def _lexical_sql(terms: QueryTerms) -> tuple[str, list[object], str]:
     parts = []
     params: list[object] = []
     for lex, weight in terms.weights.items():
-        parts.append("(CASE WHEN c.search_vector @@ quote_literal(%s)::tsquery THEN %s ELSE 0 END)")
-        params.extend([lex, weight])
-    or_query = " | ".join("'" + lex.replace("'", "''").replace("\\", "\\\\") + "'" for lex in terms.weights)
+        parts.append("(CASE WHEN c.search_vector @@ %s::tsquery THEN %s ELSE 0 END)")
+        params.extend([search_form(lex), weight])
+    or_query = " | ".join(search_form(lex) for lex in terms.weights)
     return " + ".join(parts), params, or_query
 
 
@@ -269,7 +306,7 @@ def page_search(
     vector = "[" + ",".join(f"{float(x):.7g}" for x in query_embedding) + "]"
     lexemes = terms.lexemes
     match_sql = (
-        "ARRAY[" + ", ".join("c.search_vector @@ quote_literal(%s)::tsquery" for _ in lexemes) + "]::boolean[]"
+        "ARRAY[" + ", ".join("c.search_vector @@ %s::tsquery" for _ in lexemes) + "]::boolean[]"
         if lexemes
         else "ARRAY[]::boolean[]"
     )
@@ -281,7 +318,7 @@ def page_search(
             " WHERE c.org_id = %s AND (c.document_id, c.page) IN"
             " (SELECT * FROM unnest(%s::bigint[], %s::int[]))"
             " ORDER BY c.document_id, c.page, c.ordinal",
-            [vector, *lexemes, org.pk, [k[0] for k in keys], [k[1] for k in keys]],
+            [vector, *[search_form(lex) for lex in lexemes], org.pk, [k[0] for k in keys], [k[1] for k in keys]],
         )
         rows = cursor.fetchall()
     per_page: dict[tuple[int, int], list[tuple]] = defaultdict(list)
@@ -404,3 +441,130 @@ def text_lexemes(*, texts: Sequence[str]) -> list[set[str]]:
             [list(texts)],
         )
         return [set(row[0]) for row in cursor.fetchall()]
+
+
+# --- ingestion progress ---------------------------------------------------------------------
+# Imports of the ingestion-progress section, kept here so the search section above stays as it is.
+from datetime import datetime, timedelta  # noqa: E402
+
+from django.db.models import Max, Q  # noqa: E402
+
+from core import clock  # noqa: E402
+from library.models import IngestWorker  # noqa: E402
+from library.services import INGEST_LOCK_CLASS  # noqa: E402
+
+# A worker beats every 30 s; after three missed beats it counts as gone.
+WORKER_SILENT_AFTER = timedelta(seconds=90)
+
+
+@dataclass(frozen=True)
+class DocumentProgress:
+    """Where a document's ingestion stands, with one line a person can read."""
+
+    status: str
+    pages_done: int
+    pages_total: int | None
+    percent: int
+    eta_seconds: int | None  # processing only, from the pages/s observed so far
+    queue_position: int | None  # queued only: documents ahead of this one (all organizations)
+    worker_running: bool
+    status_line: str
+    error: str
+
+
+def ingest_worker_last_seen() -> datetime | None:
+    """When any ingestion worker last sent its heartbeat (None: never)."""
+    return IngestWorker.objects.aggregate(last=Max("last_seen_at"))["last"]
+
+
+def document_ingest_interrupted(*, document: Document) -> bool:
+    """A `processing` document whose worker is gone: nobody holds its ingest lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s"
+            " AND objsubid = 2 AND granted",
+            [INGEST_LOCK_CLASS, document.pk % 2**31],
+        )
+        return cursor.fetchone() is None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def _ahead(count: int) -> str:
+    if count == 0:
+        return "next in line"
+    return f"{count} document{'s' if count != 1 else ''} ahead of this one"
+
+
+def document_progress(*, document: Document, worker_last_seen: datetime | bool | None = False) -> DocumentProgress:
+    """Progress of one document's ingestion: pages, time left, place in the queue, and why it waits.
+
+    Pass `worker_last_seen` (from `ingest_worker_last_seen`) when reporting on many documents.
+    """
+    now = clock.now()
+    last_seen = ingest_worker_last_seen() if worker_last_seen is False else worker_last_seen
+    worker_running = last_seen is not None and now - last_seen <= WORKER_SILENT_AFTER  # type: ignore[operator]
+    total = document.pages_total
+    done = min(document.pages_done, total) if total else 0
+    eta: int | None = None
+    position: int | None = None
+    status = document.status
+    if status == Document.Status.READY:
+        done = total or 0
+        line = f"Ready: {total} pages" if total else "Ready"
+    elif status == Document.Status.FAILED:
+        line = f"Failed: {document.error or 'unknown error'}"
+    elif status == Document.Status.QUEUED:
+        earlier = Q(queued_at__lt=document.queued_at) | Q(queued_at=document.queued_at, pk__lt=document.pk)
+        position = (
+            Document.objects.filter(status=Document.Status.QUEUED).filter(earlier).count()
+            + Document.objects.filter(status=Document.Status.PROCESSING).count()
+        )
+        if worker_running:
+            line = f"Queued: {_ahead(position)}"
+        elif last_seen is None:
+            line = (
+                "Queued, but no ingestion worker has been seen: start one with `celery -A voltai_server worker`"
+                f" ({_ahead(position)})"
+            )
+        else:
+            ago = _duration((now - last_seen).total_seconds())  # type: ignore[operator]
+            line = f"No ingestion worker has been seen for {ago}; queued, {_ahead(position)}"
+    elif document_ingest_interrupted(document=document):
+        line = "Interrupted: the worker ingesting it stopped; it starts again when a worker runs"
+    elif not total or not done or document.started_at is None:
+        line = f"Processing: reading {total} pages" if total else "Processing: opening the PDF"
+    else:
+        elapsed = max((document.updated_at - document.started_at).total_seconds(), 0.001)
+        since_update = max((now - document.updated_at).total_seconds(), 0.0)
+        eta = max(0, round((total - done) * elapsed / done - since_update))
+        line = f"Processing page {min(done + 1, total)} of {total}, about {_duration(eta)} left"
+        if done >= total:
+            line = f"Processing: saving {total} pages"
+    return DocumentProgress(
+        status=status,
+        pages_done=done,
+        pages_total=total,
+        percent=round(100 * done / total) if total else (100 if status == Document.Status.READY else 0),
+        eta_seconds=eta,
+        queue_position=position,
+        worker_running=worker_running,
+        status_line=line,
+        error=document.error,
+    )
+
+
+def documents_for_org(*, org: Organization) -> QuerySet[Document]:
+    """Every document of the org, whatever its status, for the library API and pages."""
+    return Document.objects.filter(org=org).prefetch_related("topics").order_by("source_name")
+
+
+def document_get(*, org: Organization, document_id: int) -> Document | None:
+    """The org's document with this id; None for an unknown id or another org's document."""
+    return Document.objects.filter(org=org, pk=document_id).prefetch_related("topics").first()

@@ -1,4 +1,4 @@
-"""Writes for the library: uploads, ingestion, re-ingestion and deletion.
+"""Writes for the library: uploads, ingestion, re-ingestion, deletion and worker bookkeeping.
 
 Every way in (admin, library page, `manage.py ingest`, the API) calls `document_upload`;
 the Celery task calls `document_ingest`, which is idempotent: it only works on a document
@@ -7,10 +7,16 @@ that is queued, or left `processing` by a worker that died.
 
 import hashlib
 import logging
+import os
+import queue
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import PurePath
 
+import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
@@ -19,16 +25,19 @@ from core import clock
 from core.errors import InvalidRequest, PayloadTooLarge
 from library.chunking import ChunkDraft, chunk_page
 from library.embeddings import embed_texts
-from library.models import Chunk, Document
+from library.models import Chunk, Document, IngestWorker
 from library.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf, strip_running_headers
 from orgs.models import Organization
 from topics.models import Topic
 
 logger = logging.getLogger(__name__)
 
-# Chunks embedded per progress step; several model batches, so the model stays busy.
-_EMBED_GROUP = 128
-_ADVISORY_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
+INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks (see library.selectors)
+# Running-header detection needs a few pages before chunks of the first ones can be embedded.
+_SPECULATE_AFTER_PAGES = 8
+# Seconds between progress writes, so an 8-page document does not write 8 times a second.
+_PROGRESS_EVERY_S = 1.0
+NOT_A_PDF = "This file is not a PDF (it does not start with %PDF-)."
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,15 @@ def clean_source_name(filename: str) -> str:
     return name[:255]
 
 
+def upload_too_large(size_bytes: int) -> bool:
+    return size_bytes > settings.MAX_UPLOAD_MB * 1024 * 1024
+
+
+def _looks_like_pdf(data: bytes) -> bool:
+    # The same test as pdf_text.open_pdf: a PDF header within the first KiB.
+    return b"%PDF-" in data[:1024]
+
+
 def document_upload(
     *,
     org: Organization,
@@ -60,12 +78,14 @@ def document_upload(
 
     A new file under an existing source_name becomes a new version of that document: its old
     chunks keep answering questions until the new ones replace them in one transaction.
+    A file that is not a PDF at all is recorded as `failed` straight away, with no work queued.
     """
-    if len(data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
+    if upload_too_large(len(data)):
         raise PayloadTooLarge(f"The file is larger than the {settings.MAX_UPLOAD_MB} MB this server accepts.")
     source_name = clean_source_name(filename)
     sha256 = hashlib.sha256(data).hexdigest()
     topics = list(topics)
+    problem = None if _looks_like_pdf(data) else NOT_A_PDF
     now = clock.now()
     with transaction.atomic():
         Organization.objects.select_for_update().get(pk=org.pk)  # serialise uploads per org
@@ -83,33 +103,47 @@ def document_upload(
         document.sha256 = sha256
         document.size_bytes = len(data)
         document.uploaded_by = uploaded_by if getattr(uploaded_by, "pk", None) else None  # type: ignore[assignment]
-        document.status = Document.Status.QUEUED
+        document.status = Document.Status.FAILED if problem else Document.Status.QUEUED
         document.pages_done = 0
         document.pages_total = None
-        document.error = ""
+        document.error = problem or ""
         document.queued_at = now
-        document.started_at = document.finished_at = None
+        document.started_at = None
+        document.finished_at = now if problem else None
         document.file.save(source_name, ContentFile(data), save=False)
         document.save()
         if topics:
             document.topics.add(*topics)
-        _enqueue_on_commit(document.pk, enqueue)
-    return UploadResult(document=document, created=created, queued=True)
+        if problem is None:
+            _enqueue_on_commit(document.pk, enqueue)
+    return UploadResult(document=document, created=created, queued=problem is None)
 
 
 def _enqueue_on_commit(document_id: int, enqueue: Callable[[int], None] | None) -> None:
-    if enqueue is None:
-        from library.tasks import enqueue_ingest
-
-        enqueue = enqueue_ingest
+    enqueue = enqueue or _default_enqueue()
     transaction.on_commit(lambda: enqueue(document_id))
 
 
+def _default_enqueue() -> Callable[[int], None]:
+    from library.tasks import enqueue_ingest
+
+    return enqueue_ingest
+
+
 def document_reingest(*, document: Document, enqueue: Callable[[int], None] | None = None) -> Document:
-    """Queue a document to be ingested again from its stored file."""
+    """Queue a document to be ingested again from its stored file.
+
+    Its current chunks keep answering until the new ones replace them.
+    """
     with transaction.atomic():
         Document.objects.filter(pk=document.pk).update(
-            status=Document.Status.QUEUED, pages_done=0, error="", queued_at=clock.now(), finished_at=None
+            status=Document.Status.QUEUED,
+            pages_done=0,
+            error="",
+            queued_at=clock.now(),
+            started_at=None,
+            finished_at=None,
+            updated_at=clock.now(),
         )
         _enqueue_on_commit(document.pk, enqueue)
     document.refresh_from_db()
@@ -136,7 +170,7 @@ class _IngestLock:
     """
 
     def __init__(self, document_id: int) -> None:
-        self.key = (_ADVISORY_LOCK_CLASS, document_id % 2**31)
+        self.key = (INGEST_LOCK_CLASS, document_id % 2**31)
         self.acquired = False
 
     def __enter__(self) -> "_IngestLock":
@@ -165,14 +199,19 @@ def document_ingest(*, document_id: int) -> None:
         if document is None or document.status not in (Document.Status.QUEUED, Document.Status.PROCESSING):
             return
         sha256 = document.sha256
+        now = clock.now()
         Document.objects.filter(pk=document_id).update(
-            status=Document.Status.PROCESSING, started_at=clock.now(), pages_done=0, error=""
+            status=Document.Status.PROCESSING, started_at=now, updated_at=now, pages_done=0, error=""
         )
         try:
-            drafts = _chunk_document(document)
-            embeddings = _embed_with_progress(document, drafts)
+            with document.file.open("rb") as handle:
+                data = handle.read()
+            drafts, embeddings = _PagePipeline(document, open_pdf(data)).run()
         except PdfProblem as problem:
             _fail(document_id, str(problem))
+            return
+        except FileNotFoundError:
+            _fail(document_id, "The stored file of this document is missing; upload it again.")
             return
         except Exception as exc:
             logger.exception("ingestion of document %s failed", document_id)
@@ -181,17 +220,135 @@ def document_ingest(*, document_id: int) -> None:
         _replace_chunks(document, sha256, drafts, embeddings)
 
 
-def _chunk_document(document: Document) -> list[ChunkDraft]:
-    with document.file.open("rb") as handle:
-        reader = open_pdf(handle.read())
-    page_count = len(reader.pages)
-    Document.objects.filter(pk=document.pk).update(pages_total=page_count)
-    pages = strip_running_headers([normalise_text(extract_page_text(reader, i)) for i in range(page_count)])
-    if not any(text.strip() for text in pages):
-        raise PdfProblem(
-            "No extractable text: the pages are images without a text layer (scanned?). OCR is not supported."
-        )
-    return [draft for number, text in enumerate(pages, start=1) for draft in chunk_page(number, text)]
+class _PagePipeline:
+    """Reads pages in a thread while the model embeds the pages already read.
+
+    Running headers are found by looking at every page, so the final chunks are only known
+    once the last page is read. Meanwhile chunks are embedded speculatively from the pages
+    read so far (headers guessed from those pages); at the end the exact chunks are made from
+    all pages and only those whose text the guess got wrong are embedded again. The chunks
+    stored are exactly those of a sequential run; the model never waits for pypdf, which
+    holds the GIL while torch releases it.
+    """
+
+    def __init__(self, document: Document, reader: object) -> None:
+        self.document = document
+        self.reader = reader
+        self.page_count = len(reader.pages)  # type: ignore[attr-defined]
+        self.batch_size = settings.EMBEDDING_BATCH_SIZE
+        self.vectors: dict[str, np.ndarray] = {}  # embedding input → unit vector
+        self.pending: dict[str, tuple[int, set[int]]] = {}  # input → (tokens, pages), not embedded yet
+        self.pages_waiting: dict[int, int] = {}  # page → its chunks not embedded yet
+        self.pages_read: list[str] = []
+        self.chunked_through = 0  # pages [0, chunked_through) have speculative chunks
+        self.last_progress = 0.0
+        self.progress_written = -1
+
+    def run(self) -> tuple[list[ChunkDraft], np.ndarray]:
+        Document.objects.filter(pk=self.document.pk).update(pages_total=self.page_count, updated_at=clock.now())
+        pages = queue.SimpleQueue[tuple[int, str] | BaseException | None]()
+        stop = threading.Event()
+        reader_thread = threading.Thread(target=self._read_pages, args=(pages, stop), daemon=True)
+        reader_thread.start()
+        try:
+            self._speculate(pages)
+        finally:
+            stop.set()
+        reader_thread.join()
+
+        final = strip_running_headers(self.pages_read)
+        if not any(text.strip() for text in final):
+            raise PdfProblem(
+                "No extractable text: the pages are images without a text layer (scanned?). OCR is not supported."
+            )
+        drafts = [draft for number, text in enumerate(final, start=1) for draft in chunk_page(number, text)]
+        self.pending.clear()
+        self.pages_waiting.clear()
+        for draft in drafts:
+            self._add_pending(draft)
+        while self.pending:
+            self._embed_batch()
+        self._write_progress(force=True)
+        inputs = [embedding_input(self.document, draft.text) for draft in drafts]
+        matrix = np.stack([self.vectors[text] for text in inputs]) if inputs else np.zeros((0, 384), np.float32)
+        return drafts, matrix
+
+    def _read_pages(
+        self, out: "queue.SimpleQueue[tuple[int, str] | BaseException | None]", stop: threading.Event
+    ) -> None:
+        try:
+            for index in range(self.page_count):
+                if stop.is_set():
+                    return
+                out.put((index, normalise_text(extract_page_text(self.reader, index))))  # type: ignore[arg-type]
+            out.put(None)
+        except BaseException as exc:  # handed to the embedding thread, which raises it
+            out.put(exc)
+
+    def _speculate(self, pages: "queue.SimpleQueue[tuple[int, str] | BaseException | None]") -> None:
+        done = False
+        while not done:
+            # Block for more pages only when there is too little to embed meanwhile.
+            block = len(self.pending) < 2 * self.batch_size
+            items = []
+            try:
+                items.append(pages.get(block=block))
+                while True:
+                    items.append(pages.get_nowait())
+            except queue.Empty:
+                pass
+            for item in items:
+                if item is None:
+                    done = True
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    self.pages_read.append(item[1])
+            if done:
+                return
+            enough = len(self.pages_read) >= min(_SPECULATE_AFTER_PAGES, self.page_count)
+            if enough and len(self.pages_read) > self.chunked_through:
+                guess = strip_running_headers(self.pages_read)
+                for index in range(self.chunked_through, len(self.pages_read)):
+                    self.pages_waiting[index + 1] = 0
+                    for draft in chunk_page(index + 1, guess[index]):
+                        self._add_pending(draft)
+                self.chunked_through = len(self.pages_read)
+            if len(self.pending) >= 2 * self.batch_size:
+                self._embed_batch()
+
+    def _add_pending(self, draft: ChunkDraft) -> None:
+        text = embedding_input(self.document, draft.text)
+        self.pages_waiting.setdefault(draft.page, 0)
+        if text in self.vectors:
+            return
+        tokens, pages = self.pending.get(text, (draft.token_count, set()))
+        if draft.page not in pages:
+            pages.add(draft.page)
+            self.pages_waiting[draft.page] += 1
+        self.pending[text] = (tokens, pages)
+
+    def _embed_batch(self) -> None:
+        # The longest texts first, as SentenceTransformer.encode orders them itself, so a
+        # batch is padded to a length its members share.
+        batch = sorted(self.pending, key=lambda text: -self.pending[text][0])[: self.batch_size]
+        vectors = embed_texts(batch, batch_size=self.batch_size)
+        for text, vector in zip(batch, vectors, strict=True):
+            self.vectors[text] = vector
+            for page in self.pending.pop(text)[1]:
+                self.pages_waiting[page] -= 1
+        self._write_progress()
+
+    def _write_progress(self, *, force: bool = False) -> None:
+        done = sum(1 for waiting in self.pages_waiting.values() if waiting == 0)
+        if self.pages_waiting and len(self.pages_read) == self.page_count and not self.pending:
+            done = self.page_count
+        done = min(done, self.page_count)
+        moment = time.monotonic()
+        if done == self.progress_written or (not force and moment - self.last_progress < _PROGRESS_EVERY_S):
+            return
+        Document.objects.filter(pk=self.document.pk).update(pages_done=done, updated_at=clock.now())
+        self.progress_written, self.last_progress = done, moment
 
 
 def embedding_input(document: Document, text: str) -> str:
@@ -200,19 +357,7 @@ def embedding_input(document: Document, text: str) -> str:
     return f"{title}: {text}"
 
 
-def _embed_with_progress(document: Document, drafts: list[ChunkDraft]) -> list[list[float]]:
-    vectors: list[list[float]] = []
-    for start in range(0, len(drafts), _EMBED_GROUP):
-        group = drafts[start : start + _EMBED_GROUP]
-        vectors.extend(embed_texts([embedding_input(document, d.text) for d in group]).tolist())
-        # Pages before the next group's first page are finished.
-        next_page = drafts[start + _EMBED_GROUP].page - 1 if start + _EMBED_GROUP < len(drafts) else None
-        done = next_page if next_page is not None else (document.pages_total or group[-1].page)
-        Document.objects.filter(pk=document.pk).update(pages_done=done)
-    return vectors
-
-
-def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: list[list[float]]) -> None:
+def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: np.ndarray) -> None:
     """Swap the document's chunks in one transaction: queries see the old set or the new one."""
     with transaction.atomic():
         current = Document.objects.select_for_update().filter(pk=document.pk).first()
@@ -230,46 +375,86 @@ def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], e
                     token_count=draft.token_count,
                     embedding=vector,
                 )
-                for ordinal, (draft, vector) in enumerate(zip(drafts, embeddings, strict=True))
+                for ordinal, (draft, vector) in enumerate(zip(drafts, embeddings.tolist(), strict=True))
             ],
             batch_size=500,
         )
+        now = clock.now()
         Document.objects.filter(pk=document.pk).update(
             status=Document.Status.READY,
             pages_done=current.pages_total or 0,
-            finished_at=clock.now(),
+            finished_at=now,
+            updated_at=now,
             error="",
         )
 
 
 def _fail(document_id: int, message: str) -> None:
+    now = clock.now()
     Document.objects.filter(pk=document_id).update(
-        status=Document.Status.FAILED, error=message, finished_at=clock.now()
+        status=Document.Status.FAILED, error=message, finished_at=now, updated_at=now
     )
 
 
-def documents_recover(*, enqueue: Callable[[int], None] | None = None) -> list[int]:
-    """Queue again every document whose worker died mid-way, and every queued one.
+def documents_recover(
+    *, enqueue: Callable[[int], None] | None = None, stale_queued_after: timedelta | None = None
+) -> list[int]:
+    """Queue again every document whose worker died mid-way, and queued ones whose message is lost.
 
-    Run when a worker starts: with a broker that forgets a message once delivered (the
-    embedded filesystem broker), this is what finishes a document after a SIGKILL. Queuing a
-    document twice is harmless; `document_ingest` skips one that is already done.
+    When a worker starts (`stale_queued_after=None`) every queued document is queued again:
+    the embedded filesystem broker forgets a message once a worker has taken it, so after a
+    SIGKILL nothing else would finish the document. Run periodically with
+    `stale_queued_after`, queued documents are queued again only if they have waited that
+    long while no worker is ingesting anything, i.e. their message is surely gone.
+    Queuing a document twice is harmless; `document_ingest` skips one that is done.
     """
-    if enqueue is None:
-        from library.tasks import enqueue_ingest
-
-        enqueue = enqueue_ingest
+    enqueue = enqueue or _default_enqueue()
     recovered: list[int] = []
     for document_id in Document.objects.filter(status=Document.Status.PROCESSING).values_list("pk", flat=True):
         with _IngestLock(document_id) as lock:
             if not lock.acquired:
                 continue  # a live worker holds it
             Document.objects.filter(pk=document_id, status=Document.Status.PROCESSING).update(
-                status=Document.Status.QUEUED, pages_done=0
+                status=Document.Status.QUEUED, pages_done=0, updated_at=clock.now()
             )
+        logger.warning("document %s was left processing by a worker that stopped; queued again", document_id)
         recovered.append(document_id)
-    queued = Document.objects.filter(status=Document.Status.QUEUED).order_by("queued_at")
+    queued = Document.objects.filter(status=Document.Status.QUEUED).order_by("queued_at", "pk")
+    if stale_queued_after is not None:
+        if _ingest_locks_held():
+            queued = queued.none()
+        else:
+            queued = queued.filter(queued_at__lt=clock.now() - stale_queued_after)
     recovered.extend(pk for pk in queued.values_list("pk", flat=True) if pk not in recovered)
     for document_id in recovered:
         enqueue(document_id)
     return recovered
+
+
+def _ingest_locks_held() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
+            [INGEST_LOCK_CLASS],
+        )
+        return int(cursor.fetchone()[0])
+
+
+# --- workers ------------------------------------------------------------------------------
+
+
+def ingest_worker_heartbeat(*, name: str, started_at: datetime | None = None) -> IngestWorker:
+    """Record that the worker `name` is alive now (and when it started, on its first beat)."""
+    now = clock.now()
+    defaults: dict[str, object] = {"last_seen_at": now, "pid": os.getpid()}
+    worker, created = IngestWorker.objects.update_or_create(
+        name=name, defaults=defaults, create_defaults={**defaults, "started_at": started_at or now}
+    )
+    if started_at is not None and not created:
+        IngestWorker.objects.filter(pk=worker.pk).update(started_at=started_at)
+    return worker
+
+
+def ingest_worker_stopped(*, name: str) -> None:
+    """A worker shutting down cleanly says so, so no one waits for it."""
+    IngestWorker.objects.filter(name=name).delete()

@@ -1,3 +1,10 @@
-"""API routes of the library app."""
+"""API routes of the library app (included at /library/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from library import apis
+
+urlpatterns = [
+    path("documents/", apis.DocumentListApi.as_view(), name="library-documents"),
+    path("documents/<int:document_id>/", apis.DocumentDetailApi.as_view(), name="library-document"),
+]

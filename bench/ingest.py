@@ -1,0 +1,149 @@
+"""Ingestion throughput: the real pipeline against raw `SentenceTransformer.encode`.
+
+Ingests every PDF in ../shared/datasheets/ through `document_upload` + `document_ingest`
+(the code the Celery worker runs) into an organization of its own, then, in the same run,
+times the embedding model alone on exactly the texts the pipeline embedded, with the same
+batch size. The ratio pipeline/raw says how much parsing, chunking and database work cost
+on top of the embedding itself (target: >= 0.8).
+
+    VOLTAI_DATA_DIR=var/bench .venv/bin/python bench/ingest.py [--repeat-raw N]
+
+Prints a table and writes bench/results/ingest.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("VOLTAI_DATA_DIR", str(ROOT / "var" / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voltai_server.settings")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from library.embeddings import embed_texts, get_model  # noqa: E402
+from library.models import Chunk, Document  # noqa: E402
+from library.services import document_delete, document_ingest, document_upload, embedding_input  # noqa: E402
+from orgs.models import Organization  # noqa: E402
+from orgs.services import org_create  # noqa: E402
+
+DATASHEETS = ROOT.parent / "shared" / "datasheets"
+RESULTS = ROOT / "bench" / "results" / "ingest.json"
+BENCH_ORG = "bench-ingest"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def fresh_org() -> Organization:
+    old = Organization.objects.filter(name=BENCH_ORG).first()
+    if old is not None:
+        for document in Document.objects.filter(org=old):
+            document_delete(document=document)
+        old.delete()
+    return org_create(name=BENCH_ORG)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat-raw", type=int, default=1, help="time raw encode N times, keep the fastest")
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    org = fresh_org()
+    paths = sorted(DATASHEETS.glob("*.pdf"))
+    batch_size = settings.EMBEDDING_BATCH_SIZE
+    # Load the model and warm it up outside both timings: both sides pay the same start-up.
+    get_model()
+    embed_texts(["warm-up text " * 20] * batch_size)
+    rss_before = peak_rss_mb()
+
+    rows = []
+    pipeline_s = 0.0
+    for path in paths:
+        result = document_upload(org=org, filename=path.name, data=path.read_bytes(), enqueue=lambda _id: None)
+        started = time.perf_counter()
+        document_ingest(document_id=result.document.pk)
+        elapsed = time.perf_counter() - started
+        pipeline_s += elapsed
+        document = Document.objects.get(pk=result.document.pk)
+        if document.status != Document.Status.READY:
+            raise SystemExit(f"{path.name} ended {document.status}: {document.error}")
+        chunks = Chunk.objects.filter(document=document).count()
+        rows.append({"file": path.name, "pages": document.pages_total, "chunks": chunks, "seconds": elapsed})
+
+    texts = [
+        embedding_input(chunk.document, chunk.text)
+        for chunk in Chunk.objects.filter(org=org)
+        .select_related("document")
+        .order_by("document__source_name", "ordinal")
+    ]
+    raw_times = []
+    for _ in range(max(1, args.repeat_raw)):
+        started = time.perf_counter()
+        embed_texts(texts, batch_size=batch_size)
+        raw_times.append(time.perf_counter() - started)
+    raw_s = min(raw_times)
+
+    pages = sum(row["pages"] for row in rows)
+    chunks = sum(row["chunks"] for row in rows)
+    summary = {
+        "documents": len(rows),
+        "pages": pages,
+        "chunks": chunks,
+        "batch_size": batch_size,
+        "pipeline_seconds": round(pipeline_s, 2),
+        "pipeline_pages_per_s": round(pages / pipeline_s, 2),
+        "pipeline_chunks_per_s": round(chunks / pipeline_s, 2),
+        "raw_encode_seconds": round(raw_s, 2),
+        "raw_encode_chunks_per_s": round(chunks / raw_s, 2),
+        "ratio_pipeline_to_raw": round(raw_s / pipeline_s, 3),
+        "target_ratio": 0.8,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_after_model_load_mb": round(rss_before, 1),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "per_document": [{**row, "seconds": round(row["seconds"], 2)} for row in rows],
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+
+    print(f"{'file':34} {'pages':>6} {'chunks':>7} {'seconds':>8} {'pages/s':>8}")
+    for row in rows:
+        print(
+            f"{row['file']:34} {row['pages']:>6} {row['chunks']:>7} {row['seconds']:>8.2f} "
+            f"{row['pages'] / row['seconds']:>8.2f}"
+        )
+    print()
+    print(f"{'measure':34} {'value':>12}")
+    for label, value in [
+        ("pipeline pages/s", summary["pipeline_pages_per_s"]),
+        ("pipeline chunks/s", summary["pipeline_chunks_per_s"]),
+        ("raw encode chunks/s (same texts)", summary["raw_encode_chunks_per_s"]),
+        ("ratio pipeline/raw (target >= 0.8)", summary["ratio_pipeline_to_raw"]),
+        ("peak RSS MB", summary["peak_rss_mb"]),
+    ]:
+        print(f"{label:34} {value:>12}")
+    print(f"\nsaved {RESULTS.relative_to(ROOT)}")
+    org.delete()
+    if summary["ratio_pipeline_to_raw"] < summary["target_ratio"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The ingestion worker's life cycle: recovery when it starts, then a heartbeat and a sweep.
+
+Connected when Celery imports library.tasks. Each handler calls a service and nothing more.
+
+- On start, every document left `processing` by a dead worker, and every queued one, is
+  queued again: the embedded filesystem broker forgets a message once a worker has taken
+  it, so a SIGKILLed worker's document would otherwise wait forever (Redis would only
+  redeliver it after the visibility timeout).
+- Every HEARTBEAT_S the worker records that it is alive (so a document's status can say
+  "no ingestion worker is running"), and every RECOVERY_S it sweeps again, so another
+  worker dying is noticed without a restart.
+"""
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+
+from celery.signals import worker_ready, worker_shutdown
+from django.db import close_old_connections, connection
+
+from core import clock
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_S = 30.0
+RECOVERY_S = 60.0
+# A queued document that waited this long while no worker ingested anything lost its message.
+STALE_QUEUED_AFTER = timedelta(minutes=2)
+
+_stop = threading.Event()
+_node_name = ""
+
+
+def _name_of(sender: Any) -> str:
+    return str(getattr(sender, "hostname", "") or getattr(getattr(sender, "app", None), "main", "") or "worker")
+
+
+@worker_ready.connect
+def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
+    from library.services import documents_recover, ingest_worker_heartbeat
+
+    global _node_name
+    _node_name = _name_of(sender)
+    try:
+        ingest_worker_heartbeat(name=_node_name, started_at=clock.now())
+        recovered = documents_recover()
+        if recovered:
+            logger.info("queued again on start-up: documents %s", recovered)
+    except Exception:  # a worker without its sweep still ingests; the next beat retries
+        logger.exception("start-up recovery failed")
+    finally:
+        connection.close()  # the pool forks from this process: leave no socket to share
+    _stop.clear()
+    threading.Thread(target=_beat, name="voltai-ingest-heartbeat", daemon=True).start()
+
+
+def _beat() -> None:
+    from library.services import documents_recover, ingest_worker_heartbeat
+
+    last_sweep = clock.now()
+    while not _stop.wait(HEARTBEAT_S):
+        try:
+            close_old_connections()
+            ingest_worker_heartbeat(name=_node_name)
+            if (clock.now() - last_sweep).total_seconds() >= RECOVERY_S:
+                last_sweep = clock.now()
+                documents_recover(stale_queued_after=STALE_QUEUED_AFTER)
+        except Exception:
+            logger.exception("worker heartbeat failed")
+        finally:
+            connection.close()
+
+
+@worker_shutdown.connect
+def _on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
+    from library.services import ingest_worker_stopped
+
+    _stop.set()
+    if not _node_name:
+        return
+    try:
+        ingest_worker_stopped(name=_node_name)
+    except Exception:
+        logger.warning("could not record the worker's shutdown")
+    finally:
+        connection.close()
