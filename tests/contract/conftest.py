@@ -25,3 +25,18 @@ def make_busy(org, issued_key) -> Callable[[str], int]:  # type: ignore[no-untyp
 
 def post_query(client: APIClient, body: object, path: str = "/chat/query/", **headers: str):  # type: ignore[no-untyped-def]
     return client.post(path, body, format="json", headers=headers)
+
+
+@pytest.fixture
+def datasheets_key(datasheets_org):  # type: ignore[no-untyped-def]
+    from orgs.services import api_key_create
+
+    return api_key_create(org=datasheets_org, label="contract")
+
+
+@pytest.fixture
+def datasheets_api(datasheets_key) -> APIClient:  # type: ignore[no-untyped-def]
+    """A client of the "Datasheets" org: ten real datasheets, five topics, the extractive backend."""
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=datasheets_key.raw_key)
+    return client
