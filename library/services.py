@@ -237,10 +237,10 @@ class _PagePipeline:
         self.page_count = len(reader.pages)  # type: ignore[attr-defined]
         self.batch_size = settings.EMBEDDING_BATCH_SIZE
         self.vectors: dict[str, np.ndarray] = {}  # embedding input → unit vector
-        self.pending: dict[str, tuple[int, set[int]]] = {}  # input → (tokens, pages), not embedded yet
-        self.pages_waiting: dict[int, int] = {}  # page → its chunks not embedded yet
+        self.pending: dict[str, int] = {}  # embedding input → its tokens, not embedded yet
+        self.tokens_done = 0  # tokens embedded, of the chunks made so far
         self.pages_read: list[str] = []
-        self.chunked_through = 0  # pages [0, chunked_through) have speculative chunks
+        self.chunked_through = 0  # pages [0, chunked_through) have chunks (guessed, then final)
         self.last_progress = 0.0
         self.progress_written = -1
 
@@ -263,7 +263,8 @@ class _PagePipeline:
             )
         drafts = [draft for number, text in enumerate(final, start=1) for draft in chunk_page(number, text)]
         self.pending.clear()
-        self.pages_waiting.clear()
+        self.tokens_done = 0
+        self.chunked_through = self.page_count
         for draft in drafts:
             self._add_pending(draft)
         while self.pending:
@@ -310,7 +311,6 @@ class _PagePipeline:
             if enough and len(self.pages_read) > self.chunked_through:
                 guess = strip_running_headers(self.pages_read)
                 for index in range(self.chunked_through, len(self.pages_read)):
-                    self.pages_waiting[index + 1] = 0
                     for draft in chunk_page(index + 1, guess[index]):
                         self._add_pending(draft)
                 self.chunked_through = len(self.pages_read)
@@ -319,33 +319,35 @@ class _PagePipeline:
 
     def _add_pending(self, draft: ChunkDraft) -> None:
         text = embedding_input(self.document, draft.text)
-        self.pages_waiting.setdefault(draft.page, 0)
         if text in self.vectors:
-            return
-        tokens, pages = self.pending.get(text, (draft.token_count, set()))
-        if draft.page not in pages:
-            pages.add(draft.page)
-            self.pages_waiting[draft.page] += 1
-        self.pending[text] = (tokens, pages)
+            self.tokens_done += draft.token_count
+        else:
+            self.pending[text] = draft.token_count
 
     def _embed_batch(self) -> None:
         # The longest texts first, as SentenceTransformer.encode orders them itself, so a
-        # batch is padded to a length its members share.
-        batch = sorted(self.pending, key=lambda text: -self.pending[text][0])[: self.batch_size]
+        # batch is padded to a length its members share, as it is when the model is given
+        # every text at once.
+        batch = sorted(self.pending, key=lambda text: -self.pending[text])[: self.batch_size]
         vectors = embed_texts(batch, batch_size=self.batch_size)
         for text, vector in zip(batch, vectors, strict=True):
             self.vectors[text] = vector
-            for page in self.pending.pop(text)[1]:
-                self.pages_waiting[page] -= 1
+            self.tokens_done += self.pending.pop(text)
         self._write_progress()
 
     def _write_progress(self, *, force: bool = False) -> None:
-        done = sum(1 for waiting in self.pages_waiting.values() if waiting == 0)
-        if self.pages_waiting and len(self.pages_read) == self.page_count and not self.pending:
+        """Pages' worth of work done: the share of the chunked pages' tokens embedded.
+
+        Chunks are embedded longest first, not page by page, so this counts work rather
+        than whole pages; it is what the time-left estimate needs.
+        """
+        known = self.tokens_done + sum(self.pending.values())
+        share = self.tokens_done / known if known else 0.0
+        done = min(self.page_count, int(self.chunked_through * share))
+        if force and not self.pending and self.chunked_through == self.page_count:
             done = self.page_count
-        done = min(done, self.page_count)
         moment = time.monotonic()
-        if done == self.progress_written or (not force and moment - self.last_progress < _PROGRESS_EVERY_S):
+        if done <= self.progress_written or (not force and moment - self.last_progress < _PROGRESS_EVERY_S):
             return
         Document.objects.filter(pk=self.document.pk).update(pages_done=done, updated_at=clock.now())
         self.progress_written, self.last_progress = done, moment
