@@ -1,0 +1,103 @@
+"""document_progress: pages, time left, place in the queue, and why a document waits."""
+
+from datetime import timedelta
+
+import pytest
+
+from core import clock
+from library.models import Document
+from library.selectors import document_progress
+from library.services import _IngestLock, document_upload, ingest_worker_heartbeat, ingest_worker_stopped
+from tests.library.pdfs import text_pdf_bytes
+
+
+def _queue(org, *names: str) -> list[Document]:  # type: ignore[no-untyped-def]
+    documents = []
+    for name in names:
+        documents.append(
+            document_upload(org=org, filename=name, data=text_pdf_bytes([name]), enqueue=lambda _: None).document
+        )
+    return documents
+
+
+@pytest.mark.django_db
+def test_a_queued_document_says_how_many_are_ahead_of_it_across_organizations(org, other_org) -> None:
+    ingest_worker_heartbeat(name="celery@box")
+    first, second = _queue(org, "a.pdf", "b.pdf")
+    _queue(other_org, "c.pdf")
+    (last,) = _queue(org, "d.pdf")
+    assert document_progress(document=first).status_line == "Queued: next in line"
+    assert document_progress(document=second).status_line == "Queued: 1 document ahead of this one"
+    progress = document_progress(document=last)
+    assert progress.queue_position == 3 and progress.status_line == "Queued: 3 documents ahead of this one"
+    assert progress.worker_running and progress.eta_seconds is None
+
+
+@pytest.mark.django_db
+def test_a_document_being_processed_counts_as_ahead(org) -> None:
+    ingest_worker_heartbeat(name="celery@box")
+    busy, waiting = _queue(org, "a.pdf", "b.pdf")
+    Document.objects.filter(pk=busy.pk).update(status="processing")
+    Document.objects.filter(pk=waiting.pk).update(queued_at=busy.queued_at - timedelta(seconds=5))
+    waiting.refresh_from_db()
+    assert document_progress(document=waiting).status_line == "Queued: 1 document ahead of this one"
+
+
+@pytest.mark.django_db
+def test_a_queued_document_says_when_no_worker_has_been_seen(org) -> None:
+    (document,) = _queue(org, "a.pdf")
+    line = document_progress(document=document).status_line
+    assert "no ingestion worker has been seen" in line and "celery -A voltai_server worker" in line
+
+    ingest_worker_heartbeat(name="celery@box")
+    assert document_progress(document=document).status_line == "Queued: next in line"
+    clock.advance(180)
+    progress = document_progress(document=document)
+    assert not progress.worker_running
+    assert progress.status_line == "No ingestion worker has been seen for 3 minutes; queued, next in line"
+
+
+@pytest.mark.django_db
+def test_a_worker_that_stops_cleanly_is_not_counted_as_running(org) -> None:
+    (document,) = _queue(org, "a.pdf")
+    ingest_worker_heartbeat(name="celery@box")
+    ingest_worker_stopped(name="celery@box")
+    assert not document_progress(document=document).worker_running
+
+
+@pytest.mark.django_db
+def test_a_document_in_progress_reports_its_page_and_the_time_left_from_its_pace(org) -> None:
+    ingest_worker_heartbeat(name="celery@box")
+    (document,) = _queue(org, "a.pdf")
+    now = clock.now()
+    # 44 of 88 pages in 20 s: 44 more pages take about 20 s more.
+    Document.objects.filter(pk=document.pk).update(
+        status="processing", pages_total=88, pages_done=44, started_at=now - timedelta(seconds=20), updated_at=now
+    )
+    document.refresh_from_db()
+    with _IngestLock(document.pk) as lock:  # what a live worker holds
+        assert lock.acquired
+        progress = document_progress(document=document)
+    assert progress.pages_done == 44 and progress.percent == 50
+    assert progress.eta_seconds == 20
+    assert progress.status_line == "Processing page 45 of 88, about 20 s left"
+
+
+@pytest.mark.django_db
+def test_a_processing_document_whose_worker_died_says_it_was_interrupted(org) -> None:
+    (document,) = _queue(org, "a.pdf")
+    Document.objects.filter(pk=document.pk).update(status="processing", pages_total=10, pages_done=3)
+    document.refresh_from_db()
+    assert document_progress(document=document).status_line.startswith("Interrupted")
+
+
+@pytest.mark.django_db
+def test_finished_documents_say_ready_or_why_they_failed(org) -> None:
+    ready, failed = _queue(org, "a.pdf", "b.pdf")
+    Document.objects.filter(pk=ready.pk).update(status="ready", pages_total=12, pages_done=12)
+    Document.objects.filter(pk=failed.pk).update(status="failed", error="This PDF has no pages.")
+    ready.refresh_from_db()
+    failed.refresh_from_db()
+    assert document_progress(document=ready).status_line == "Ready: 12 pages"
+    assert document_progress(document=ready).percent == 100
+    assert document_progress(document=failed).status_line == "Failed: This PDF has no pages."
