@@ -3,9 +3,14 @@
 import contextvars
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+# The shape of an API key (orgs.services: "vt_" + 12 hex + "_" + secret). A client may put its
+# key where we log (a query string, an error message); the secret part never reaches a log line.
+_API_KEY = re.compile(r"vt_([0-9a-f]{12})_[A-Za-z0-9_-]{8,}")
 
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "request_id"}
 
@@ -30,4 +35,4 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return _API_KEY.sub(r"vt_\1_[redacted]", json.dumps(entry, ensure_ascii=False))
