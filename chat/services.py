@@ -40,6 +40,7 @@ from chat.models import Chat, Message, Mode, RequestHold, Seat
 from chat.selectors import chat_get_for_user, chat_history, seat_window_start
 from core import clock
 from core.errors import ApplicationError, SeatsExhausted, UserBusy, error_for_exception
+from core.metrics import ANSWER_LATENCY
 from orgs.models import ApiKey, Organization
 from topics.models import Topic
 from topics.selectors import topics_resolve
@@ -372,7 +373,9 @@ def _step(step: ToolStep) -> dict[str, Any]:
 
 def _store_answer(turn: ChatTurn, done: AnswerDone) -> dict[str, Any]:
     sources = [_stored_source(turn.org, source) for source in done.sources]
-    timings = {**done.timings, "total_ms": round((time.perf_counter() - turn.started) * 1000, 1)}
+    elapsed = time.perf_counter() - turn.started
+    ANSWER_LATENCY.labels(mode=done.mode).observe(elapsed)
+    timings = {**done.timings, "total_ms": round(elapsed * 1000, 1)}
     with transaction.atomic():
         Message.objects.create(
             chat=turn.chat,
