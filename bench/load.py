@@ -28,6 +28,7 @@ Prints a table and writes bench/results/load.json. Exits non-zero if a check fai
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -54,8 +55,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 import django  # noqa: E402
 
 django.setup()
-
-import itertools
 
 import httpx  # noqa: E402
 from django.conf import settings  # noqa: E402
