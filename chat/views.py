@@ -5,6 +5,7 @@ HTML switched off (so `<script>` shows as text) and then sanitised by nh3 to a s
 tags, so nothing a PDF or a model writes can run in the reader's browser.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat.forms import AskForm, ThreadSearchForm
 from chat.models import Chat, Message, Mode
+from chat.services import chat_turn_begin, chat_turn_events, chat_turn_release
+from chat.sse import event_stream_response
 from core.errors import ChatNotFound, InvalidRequest
 from library.models import Chunk
 from library.views import OrgAccess, not_found_page, org_page, org_path, page_context, source_url
@@ -37,8 +40,26 @@ _ANSWER_TAGS = {
 _ANSWER_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align", "style"}, "td": {"align", "style"}}
 
 
+# Python-Markdown reads "#define" as a heading; datasheet text means the C line, so a '#'
+# opening a line counts as a heading only when a space follows, as in CommonMark.
+_HASH_WITHOUT_SPACE = re.compile(r"^(\s{0,3})(#+)(?=[^#\s])")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def _escape_hash_lines(text: str) -> str:
+    lines = text.split("\n")
+    in_fence = False
+    for index, line in enumerate(lines):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence:
+            lines[index] = _HASH_WITHOUT_SPACE.sub(lambda m: m.group(1) + "\\#" * len(m.group(2)), line)
+    return "\n".join(lines)
+
+
 def render_answer(text: str) -> SafeString:
     """Markdown (lists, tables, code) → sanitised HTML. Raw HTML in `text` is shown as text."""
+    text = _escape_hash_lines(text)
     converter = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists", "nl2br"])
     converter.preprocessors.deregister("html_block")
     converter.inlinePatterns.deregister("html")
@@ -215,9 +236,6 @@ def chat_stream(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     on the same chat; the hold is the web login's ("web:<user id>"), never the API key's.
     Errors before the answer starts are JSON in the API's error shape.
     """
-    from chat.services import chat_turn_begin, chat_turn_events, chat_turn_release
-    from chat.sse import event_stream_response
-
     form = AskForm(request.POST, org=access.org)
     if not form.is_valid():
         details = {

@@ -80,7 +80,10 @@
       if (!fresh) return false;
       thread.replaceChildren(...fresh.childNodes);
       const heading = $(".page-head", page);
-      if (heading) $(".page-head").replaceWith(heading);
+      if (heading) {
+        $(".page-head").replaceWith(heading);
+        localiseTimes(heading);
+      }
       const label = $("label[for=id_query]", page);
       if (label) $("label[for=id_query]").textContent = label.textContent;
       localiseTimes(thread);
