@@ -28,9 +28,12 @@ if EMBEDDED_DATABASE:
     from voltai_server.embedded_db import embedded_database_url
 
     DATABASE_URL = embedded_database_url(DATA_DIR)
+# Under ASGI every request runs in a thread of its own, so a "persistent" connection is never
+# reused: it stays open until garbage collection, and load ran the server out of connections
+# ("too many clients"). Django's advice for ASGI: close at the end of each request (0).
 DATABASES = {
     "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
+        DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0), conn_health_checks=True
     )
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
