@@ -17,8 +17,15 @@ NOTHING_FOUND = "I found nothing relevant to this question in the library."
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(])")
 _DIGIT = re.compile(r"\d")
 _MAX_UNIT_CHARS = 320
+# A line at least this long that does not end a sentence was wrapped by the PDF layout.
+_WRAPPED_LINE = 60
+# A short table row is shown with the lines after it, up to about this many characters.
+_CONTEXT_CHARS = 160
 # A unit must hold at least this share of the question's (IDF-weighted) terms.
 _MIN_COVERAGE = 0.18
+# A further line costs this much unless it adds terms, and must reach this share of the best.
+_REDUNDANCY = 0.25
+_FOLLOW_UP_SHARE = 0.6
 
 
 @dataclass
@@ -30,11 +37,30 @@ class Unit:
     score: float = 0.0
 
 
+def _blocks(text: str) -> list[str]:
+    """Lines joined back into paragraphs: a PDF wraps prose at the column width, so a long
+    line that does not end a sentence continues on the next one. Short lines (table rows,
+    headings) stay on their own."""
+    blocks: list[str] = []
+    current = ""
+    for line in (line.strip() for line in text.split("\n")):
+        if not line:
+            continue
+        if current and len(current.rsplit("\n", 1)[-1]) >= _WRAPPED_LINE and not current.endswith((".", ":", "!", "?")):
+            current += "\n" + line
+        else:
+            if current:
+                blocks.append(current)
+            current = line
+    if current:
+        blocks.append(current)
+    return [block.replace("\n", " ") for block in blocks]
+
+
 def _units(evidence_index: int, text: str) -> list[Unit]:
     units: list[Unit] = []
-    lines = [line for line in text.split("\n") if line.strip()]
-    for index, line in enumerate(lines):
-        pieces = [line] if len(line) <= _MAX_UNIT_CHARS else _SENTENCE.split(line)
+    for index, block in enumerate(_blocks(text)):
+        pieces = [block] if len(block) <= _MAX_UNIT_CHARS else _SENTENCE.split(block)
         for piece in pieces:
             piece = piece.strip()
             if len(piece) >= 3:
@@ -42,13 +68,29 @@ def _units(evidence_index: int, text: str) -> list[Unit]:
     return units
 
 
-def _with_context(unit: Unit, lines: list[str]) -> str:
-    """A table row flattened by the PDF often puts the value on the next line: keep it."""
+def _with_context(unit: Unit, blocks: list[str]) -> str:
+    """The unit and, for a short one, the lines after it: a table row flattened by the PDF
+    puts its condition, value and unit on the next lines ("Start-up time tstartup" … "2 ms")."""
     text = unit.text
-    following = lines[unit.line_index + 1] if unit.line_index + 1 < len(lines) else ""
-    if len(text) < 90 and following and len(following) < 120 and unit.text == lines[unit.line_index]:
-        text = f"{text} {following}"
+    index = unit.line_index + 1
+    if unit.text != blocks[unit.line_index]:
+        return text  # a sentence out of a paragraph stands on its own
+    while len(text) < _CONTEXT_CHARS and index < len(blocks) and len(blocks[index]) < 120:
+        text = f"{text} {blocks[index]}"
+        index += 1
     return text
+
+
+_VALUE = re.compile(
+    r"(?<![\w.])(?:0x[0-9a-f]+|[01]{4,}b?|[0-9a-f]+h|[±+-]?\d+(?:\.\d+)?\s?(?:[kmµμunp]?(?:v|a|hz|s|w|b|g)|°c|%|lsb|sps|dps))"
+    r"(?![\w])",
+    re.IGNORECASE,
+)
+
+
+def _value_bonus(text: str) -> float:
+    """Answers are values: a line that states some (0x76, 1101011b, 69h, 2 ms, 1.71 V) is worth more."""
+    return min(0.2, 0.05 * len(_VALUE.findall(text)))
 
 
 @dataclass
@@ -67,10 +109,9 @@ def select_units(
         return Selection(units=[], coverage=0.0)
     units = [unit for index, item in enumerate(evidence) for unit in _units(index, item.text)]
     for unit, lexemes in zip(units, text_lexemes(texts=[u.text for u in units]), strict=True):
-        unit.lexemes = lexemes & set(weights)
+        unit.lexemes = terms.matched(lexemes)
         own = sum(weights[lex] for lex in unit.lexemes) / total
-        value_bonus = 0.05 if _DIGIT.search(unit.text) else 0.0
-        unit.score = own + value_bonus + 0.25 * page_weights[unit.evidence_index]
+        unit.score = own + _value_bonus(unit.text) + 0.4 * page_weights[unit.evidence_index]
     chosen: list[Unit] = []
     covered: set[str] = set()
     while len(chosen) < max_units:
@@ -79,10 +120,9 @@ def select_units(
             if unit in chosen or sum(weights[lex] for lex in unit.lexemes) / total < _MIN_COVERAGE:
                 continue
             new = sum(weights[lex] for lex in unit.lexemes - covered) / total
-            gain = unit.score + (1.5 * new if chosen else 0.0)
-            if chosen and new < 0.08:
-                continue  # adds nothing the answer does not already say
-            if gain > best_gain:
+            # After the first line, a line must add terms or be nearly as good as the best.
+            gain = unit.score + (1.5 * new - _REDUNDANCY if chosen else 0.0)
+            if gain > best_gain and (not chosen or gain >= _FOLLOW_UP_SHARE * chosen[0].score):
                 best, best_gain = unit, gain
         if best is None:
             break
@@ -119,9 +159,10 @@ def render(
     if not selection.units:
         return ""
     numbers = list(numbers) if numbers is not None else list(range(1, len(evidence) + 1))
-    lines_of = {index: [line for line in item.text.split("\n") if line.strip()] for index, item in enumerate(evidence)}
+    lines_of = {index: _blocks(item.text) for index, item in enumerate(evidence)}
     parts = []
-    for unit in selection.units:
+    # In page-rank order: the first source cited is the best page that says something.
+    for unit in sorted(selection.units, key=lambda u: (u.evidence_index, u.line_index)):
         text = _with_context(unit, lines_of[unit.evidence_index]).strip()
         if not text.endswith((".", ";", ":", "?", "!")):
             text += "."

@@ -89,7 +89,7 @@ def search_pages(
     document_ids: Sequence[int] | None,
     limit: int = 5,
 ) -> Retrieved:
-    terms = query_terms(org=org, query_text=query)
+    terms = query_terms(org=org, query_text=query, topic_ids=topic_ids, document_ids=document_ids)
     pages = page_search(
         org=org,
         query_text=query,

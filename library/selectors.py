@@ -138,25 +138,35 @@ def _filters(
     return sql, params
 
 
-def query_terms(*, org: Organization, query_text: str) -> QueryTerms:
+def query_terms(
+    *,
+    org: Organization,
+    query_text: str,
+    topic_ids: Sequence[int] | None = None,
+    document_ids: Sequence[int] | None = None,
+) -> QueryTerms:
     """Lexemes of the question as the `simple` parser makes them, minus stop words, with IDF.
 
     The tsvector is built by the same parser, so "0x76", "i2c", "vddio", "esp32-wroom-32"
-    match exactly what the chunks hold.
+    match exactly what the chunks hold. Frequencies are counted within the searched scope:
+    once a search is narrowed to the BME280's datasheet, "bme280" tells its pages apart no
+    more, and the words that do (say "address", "0x76") weigh more.
     """
+    where, where_params = _filters(org, topic_ids, document_ids)
     with connection.cursor() as cursor:
         cursor.execute("SELECT tsvector_to_array(to_tsvector('simple', %s))", [query_text])
         lexemes = [lex for lex in cursor.fetchone()[0] if lex not in STOPWORDS and len(lex) < 60]
         if not lexemes:
             return QueryTerms(weights={})
+        forms = [search_form(lex) for lex in lexemes]
+        counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
+        # Only chunks holding some term are counted (a GIN index scan), then the scope's size.
         cursor.execute(
-            "SELECT lex, (SELECT count(*) FROM library_chunk c"
-            " WHERE c.org_id = %s AND c.search_vector @@ form::tsquery)"
-            " FROM unnest(%s::text[], %s::text[]) AS t(lex, form)",
-            [org.pk, lexemes, [search_form(lex) for lex in lexemes]],
+            f"SELECT {counts} FROM library_chunk c WHERE {where} AND c.search_vector @@ %s::tsquery",
+            [*forms, *where_params, " | ".join(forms)],
         )
-        df = dict(cursor.fetchall())
-        cursor.execute("SELECT count(*) FROM library_chunk WHERE org_id = %s", [org.pk])
+        df = dict(zip(lexemes, cursor.fetchone(), strict=True))
+        cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
         total = max(1, cursor.fetchone()[0])
     weights = {}
     for lex in lexemes:
@@ -192,7 +202,11 @@ def chunk_search(
 
     `topic_ids` / `document_ids` restrict the search (None: no restriction).
     """
-    terms = terms if terms is not None else query_terms(org=org, query_text=query_text)
+    terms = (
+        terms
+        if terms is not None
+        else query_terms(org=org, query_text=query_text, topic_ids=topic_ids, document_ids=document_ids)
+    )
     where, where_params = _filters(org, topic_ids, document_ids)
     vector = "[" + ",".join(f"{float(x):.7g}" for x in query_embedding) + "]"
     dense: list[tuple[int, float]] = []
@@ -287,7 +301,11 @@ def page_search(
     the page contains (IDF-weighted), and the fused rank of its chunks. Contents pages,
     which name everything, are pushed down.
     """
-    terms = terms if terms is not None else query_terms(org=org, query_text=query_text)
+    terms = (
+        terms
+        if terms is not None
+        else query_terms(org=org, query_text=query_text, topic_ids=topic_ids, document_ids=document_ids)
+    )
     hits = chunk_search(
         org=org,
         query_text=query_text,
@@ -341,7 +359,7 @@ def page_search(
             "fused": (fused[0] + 0.5 * sum(fused[1:3])) * _RRF_K,
             "contents": 1.0 if _is_contents_page(text) else 0.0,
         }
-        score = features["dense"] + 0.6 * features["coverage"] + 0.3 * features["fused"] - 0.3 * features["contents"]
+        score = features["dense"] + 0.6 * features["coverage"] + 0.2 * features["fused"] - 0.3 * features["contents"]
         chunk_hits = sorted(fused_by_page[key], key=lambda h: -h.score)
         pages.append(
             PageHit(

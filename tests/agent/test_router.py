@@ -1,0 +1,35 @@
+"""AUTO mode's classifier (agent/router.py): no LLM call, FAST for look-ups only."""
+
+import pytest
+
+from agent.router import route
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "What is the BME280's chip ID?",
+        "Which pin is the ADDR pin of the ADS1115?",
+        "What is the maximum SPI clock of the MCP2515?",
+    ],
+)
+def test_simple_lookups_go_to_fast(query: str) -> None:
+    assert route(query=query, named_documents=1).mode == "FAST"
+
+
+@pytest.mark.parametrize(
+    ("query", "named", "reason"),
+    [
+        ("Which has the lower supply voltage, the ADXL345 or the LSM6DS33?", 2, "several documents"),
+        ("Compare the standby current of these two sensors.", 0, "comparison"),
+        ("Which is faster, SPI or I2C on this part?", 1, "comparison"),
+        ("What is the default data rate, and what current does it draw at that rate?", 1, "multi-part"),
+        ("If I write FS_XL = 11, what full scale do I get?", 1, "calculation"),
+        ("Why does the MCP2515 need an oscillator start-up timer?", 1, "why/how"),
+        ("How do I put the MCP2515 into Loopback mode?", 1, "why/how"),
+    ],
+)
+def test_comparisons_multi_part_calculations_and_why_how_go_to_agentic(query: str, named: int, reason: str) -> None:
+    decision = route(query=query, named_documents=named)
+    assert decision.mode == "AGENTIC"
+    assert decision.reason == reason

@@ -1,0 +1,123 @@
+"""agent/services.py with the extractive backend, on the real datasheets."""
+
+import pytest
+
+from agent.events import AnswerDelta, AnswerDone, ModeChosen, Source, ToolStep, Turn
+from agent.extractive import NOTHING_FOUND
+from agent.services import answer, answer_stream
+from core.errors import InvalidRequest
+from topics.models import Topic
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+def test_fast_streams_mode_then_deltas_then_the_cited_answer(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    events = list(answer_stream(org=datasheets_org, query="What I2C slave addresses can the BME280 use?", mode="FAST"))
+    assert isinstance(events[0], ModeChosen) and events[0].mode == "FAST"
+    assert events[0].topics == ("Sensors",)  # the part named narrows the scope, and says so
+    assert isinstance(events[-1], AnswerDone)
+    deltas = [e for e in events if isinstance(e, AnswerDelta)]
+    assert deltas and "".join(d.text for d in deltas) == events[-1].answer
+    done = events[-1]
+    assert ("bosch-bme280.pdf", 32) == (done.sources[0].source_name, done.sources[0].page)
+    assert "0x76" in done.answer and "[" not in done.answer.replace("[7:0]", "")
+    assert done.sources[0].chunk_ids and done.sources[0].passages
+    assert len(done.sources) <= 3
+
+
+def test_an_off_topic_question_gets_nothing_relevant_and_no_sources(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    done = answer(org=datasheets_org, query="What is a good recipe for banana bread?", mode="FAST")
+    assert done.answer == NOTHING_FOUND
+    assert done.sources == ()
+
+
+def test_topic_names_restrict_the_search_to_those_topics(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    power = Topic.objects.get(org=datasheets_org, name="Power")
+    done = answer(org=datasheets_org, query="What is the maximum supply voltage?", mode="FAST", topics=[power])
+    assert done.topics == ("Power",)
+    assert done.sources
+    assert {s.source_name for s in done.sources} <= {"infineon-irf540n.pdf", "renesas-icl7660.pdf"}
+
+
+def test_without_topics_or_part_numbers_the_whole_library_is_searched(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    done = answer(
+        org=datasheets_org, query="Which USB vendor ID does the USB-to-UART chip enumerate with?", mode="FAST"
+    )
+    assert done.topics == ()
+    assert done.sources[0].source_name == "ftdi-ft232r.pdf"
+
+
+def test_a_follow_up_is_answered_from_the_part_the_thread_is_about(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    first = answer(org=datasheets_org, query="What is the supply voltage range of the ADXL345?", mode="FAST")
+    history = [
+        Turn(role="user", content="What is the supply voltage range of the ADXL345?"),
+        Turn(role="assistant", content=first.answer, sources=first.sources),
+    ]
+    follow_up = answer(org=datasheets_org, query="And its maximum operating temperature?", mode="FAST", history=history)
+    assert follow_up.sources
+    assert {s.source_name for s in follow_up.sources} == {"adi-adxl345.pdf"}
+    alone = answer(org=datasheets_org, query="And its maximum operating temperature?", mode="FAST")
+    assert alone.topics == ()  # without the thread, nothing points at the ADXL345
+
+
+def test_follow_up_uses_the_previous_answers_sources_when_no_part_was_named(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    history = [
+        Turn(role="user", content="Which chip is the USB to serial bridge?"),
+        Turn(
+            role="assistant",
+            content="The FT232R.",
+            sources=(
+                Source(source_name="ftdi-ft232r.pdf", page=1, document_id=_doc(datasheets_org, "ftdi-ft232r.pdf")),
+            ),
+        ),
+    ]
+    done = answer(org=datasheets_org, query="What VCC range does it need?", mode="FAST", history=history)
+    assert {s.source_name for s in done.sources} == {"ftdi-ft232r.pdf"}
+
+
+def _doc(org, name: str) -> int:  # type: ignore[no-untyped-def]
+    return org.documents.get(source_name=name).pk
+
+
+def test_agentic_searches_each_part_of_a_comparison_and_cites_both(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    events = list(
+        answer_stream(
+            org=datasheets_org,
+            query="Which supports the faster SPI clock, the MCP2515 or the ADXL345?",
+            mode="AGENTIC",
+        )
+    )
+    steps = [e for e in events if isinstance(e, ToolStep)]
+    done = events[-1]
+    assert isinstance(done, AnswerDone) and done.mode == "AGENTIC"
+    assert len([s for s in steps if s.tool == "search_library"]) >= 2
+    assert list(done.steps) == steps
+    assert {s.source_name for s in done.sources} == {"microchip-mcp2515.pdf", "adi-adxl345.pdf"}
+    assert "10 MHz" in done.answer and "5 MHz" in done.answer
+    # every step comes before the first piece of the answer
+    first_delta = next(i for i, e in enumerate(events) if isinstance(e, AnswerDelta))
+    assert all(i < first_delta for i, e in enumerate(events) if isinstance(e, ToolStep))
+
+
+def test_agentic_respects_the_step_limit(datasheets_org, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.AGENT_MAX_STEPS = 1
+    done = answer(
+        org=datasheets_org,
+        query="Which supports the faster SPI clock, the MCP2515 or the ADXL345?",
+        mode="AGENTIC",
+    )
+    assert len(done.steps) == 1
+
+
+def test_auto_reports_the_mode_it_chose(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    lookup = answer(org=datasheets_org, query="What is the chip ID of the BME280?", mode="AUTO")
+    comparison = answer(
+        org=datasheets_org, query="Which has the lower supply voltage, the ADXL345 or the LSM6DS33?", mode="AUTO"
+    )
+    assert lookup.mode == "FAST"
+    assert comparison.mode == "AGENTIC"
+
+
+def test_an_empty_question_is_rejected(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidRequest):
+        answer(org=datasheets_org, query="   ", mode="FAST")
