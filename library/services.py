@@ -188,16 +188,21 @@ class _IngestLock:
                 logger.warning("could not release ingest lock %s", self.key)
 
 
-def document_ingest(*, document_id: int) -> None:
-    """Turn a queued document into page-exact chunks with embeddings. Safe to run twice."""
+def document_ingest(*, document_id: int) -> bool:
+    """Turn a queued document into page-exact chunks with embeddings. Safe to run twice.
+
+    Returns False when another worker is ingesting this document right now (perhaps an
+    older version of it): the caller should try again later, since the document may be
+    queued again by then. True when it is done, failed, or has nothing to do.
+    """
     with _IngestLock(document_id) as lock:
         if not lock.acquired:
             logger.info("document %s is being ingested elsewhere", document_id)
-            return
+            return False
         document = Document.objects.filter(pk=document_id).first()
         # `processing` here means its previous worker died: we hold the lock it would hold.
         if document is None or document.status not in (Document.Status.QUEUED, Document.Status.PROCESSING):
-            return
+            return True
         sha256 = document.sha256
         now = clock.now()
         Document.objects.filter(pk=document_id).update(
@@ -208,16 +213,17 @@ def document_ingest(*, document_id: int) -> None:
                 data = handle.read()
             drafts, embeddings = _PagePipeline(document, open_pdf(data)).run()
         except PdfProblem as problem:
-            _fail(document_id, str(problem))
-            return
+            _fail(document_id, sha256, str(problem))
+            return True
         except FileNotFoundError:
-            _fail(document_id, "The stored file of this document is missing; upload it again.")
-            return
+            _fail(document_id, sha256, "The stored file of this document is missing; upload it again.")
+            return True
         except Exception as exc:
             logger.exception("ingestion of document %s failed", document_id)
-            _fail(document_id, f"Ingestion failed unexpectedly ({type(exc).__name__}); try re-ingesting.")
-            return
+            _fail(document_id, sha256, f"Ingestion failed unexpectedly ({type(exc).__name__}); try re-ingesting.")
+            return True
         _replace_chunks(document, sha256, drafts, embeddings)
+        return True
 
 
 class _PagePipeline:
@@ -391,9 +397,10 @@ def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], e
         )
 
 
-def _fail(document_id: int, message: str) -> None:
+def _fail(document_id: int, sha256: str, message: str) -> None:
+    # Only the version that failed: a newer upload meanwhile stays queued for its own run.
     now = clock.now()
-    Document.objects.filter(pk=document_id).update(
+    Document.objects.filter(pk=document_id, sha256=sha256).update(
         status=Document.Status.FAILED, error=message, finished_at=now, updated_at=now
     )
 

@@ -88,8 +88,8 @@ def test_a_new_version_replaces_the_old_chunks_atomically(upload) -> None:
     worker.start()
     seen_mid_way = 0
     while worker.is_alive():
-        current = Document.objects.get(pk=document.pk)
         chunks = stored(document)
+        current = Document.objects.get(pk=document.pk)  # read after: still processing means mid-way
         if current.status == Document.Status.PROCESSING:
             # Mid-way, queries see the old version whole, never a mix.
             assert chunks == old_chunks
@@ -141,3 +141,27 @@ def test_the_periodic_sweep_requeues_only_documents_queued_long_ago(upload) -> N
     # At a worker's start every queued document is sent again, oldest first.
     assert documents_recover(enqueue=sent.append) == [stale.pk, fresh.pk]
     assert sent == [stale.pk, stale.pk, fresh.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_document_another_worker_holds_is_left_for_later_not_dropped(upload) -> None:
+    document = upload("a.pdf", text_pdf_bytes(["a"]))
+    holding, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        with _IngestLock(document.pk):
+            holding.set()
+            release.wait(30)
+        connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    holding.wait(10)
+    try:
+        assert document_ingest(document_id=document.pk) is False  # the task retries later
+    finally:
+        release.set()
+        thread.join()
+    assert Document.objects.get(pk=document.pk).status == Document.Status.QUEUED
+    assert document_ingest(document_id=document.pk) is True
+    assert Document.objects.get(pk=document.pk).status == Document.Status.READY
