@@ -169,10 +169,11 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:  # type: ignore[
                 process.wait()
 
 
-def wait_until(condition, timeout: float, message: str) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition, timeout: float, explain) -> None:  # type: ignore[no-untyped-def]
+    """Poll `condition`; on timeout fail with `explain()`, evaluated then (it may read logs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    raise AssertionError(message)
+    raise AssertionError(explain())

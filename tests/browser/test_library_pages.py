@@ -34,13 +34,13 @@ def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_se
 
     page = new_page()
     log_in(page, web_server.base_url, "grace", "grace-pass-123")
-    page.get_by_role("link", name="Library").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Library").click()
     assert page.get_by_text("The library is empty.").is_visible()
 
     files = [{"name": name, "data": base64.b64encode((DATASHEETS / name).read_bytes()).decode()} for name in UPLOADS]
     page.evaluate(DROP_FILES, ["#dropzone", files])
     assert page.locator("#file-list li").all_inner_texts()[0].startswith("infineon-irf540n.pdf")
-    page.get_by_label("Topic").select_option(label="Power")
+    page.get_by_label("Topic", exact=True).select_option(label="Power")
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url(f"{web_server.base_url}/Power-Lab/library")
     assert page.get_by_text("infineon-irf540n.pdf uploaded and queued for ingestion.").is_visible()
@@ -56,10 +56,11 @@ def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_se
     seen: set[str] = set()
 
     def all_ready() -> bool:
-        seen.update(page.locator("#library [data-role=badge]").all_inner_texts())
-        return page.locator("#library [data-role=badge]").all_inner_texts() == ["Ready", "Ready"]
+        badges = page.locator("#library [data-role=badge]").all_text_contents()
+        seen.update(badges)
+        return badges == ["Ready", "Ready"]
 
-    wait_until(all_ready, 240, f"ingestion did not finish; seen {seen}\n{celery_worker.log()[-3000:]}")
+    wait_until(all_ready, 240, lambda: f"ingestion did not finish; seen {seen}\n{celery_worker.log()[-3000:]}")
     assert page.evaluate("window.stillTheSamePage") is True
     assert seen & {"Queued", "Processing"}
     assert Document.objects.filter(org=org, status="ready").count() == 2
@@ -68,7 +69,7 @@ def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_se
     assert page.locator("#library progress:visible").count() == 0
     shoot(page, "library-ready")
 
-    page.get_by_role("link", name="infineon-irf540n.pdf").click()
+    page.get_by_role("link", name="infineon-irf540n.pdf", exact=True).click()
     assert page.locator("h1").inner_text() == "infineon-irf540n.pdf"
     assert page.locator(".page-text .line").count() > 5
     page.get_by_role("link", name="Page 2 →").click()
@@ -78,7 +79,7 @@ def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_se
     shoot(page, "library-document-page")
 
     # Delete, with confirmation.
-    page.get_by_role("link", name="Library").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Library").click()
     page.get_by_role("link", name="Delete renesas-icl7660.pdf").click()
     assert page.get_by_role("heading", name="Delete renesas-icl7660.pdf?").is_visible()
     shoot(page, "library-delete-confirm", full_page=False)
