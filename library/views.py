@@ -349,7 +349,9 @@ def _source_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     library_url = org_path(access.org, "library")
     source_name = request.GET.get("source_name", "")
     raw_page = request.GET.get("source_page", "1")
-    document = Document.objects.filter(org=access.org, source_name=source_name).prefetch_related("topics").first()
+    # PostgreSQL text cannot hold NUL, so such a name matches nothing (and must not reach SQL: 500).
+    documents = Document.objects.filter(org=access.org, source_name=source_name).prefetch_related("topics")
+    document = None if "\x00" in source_name else documents.first()
     if document is None:
         reason = f"There is no document named “{source_name}” in the {access.org.name} library."
         return not_found_page(request, access, reason, library_url, "Browse the library")
