@@ -9,7 +9,14 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.request import Request
@@ -73,6 +80,7 @@ class QueryResponseSerializer(serializers.Serializer):
 class ChatQueryApi(APIView):
     content_negotiation_class = JsonResponsesOnly
 
+    @extend_schema_serializer(component_name="ChatQuery")
     class InputSerializer(serializers.Serializer):
         query = StrictCharField(max_length=settings.QUERY_MAX_CHARS, help_text="The question.")
         user_id = StrictCharField(
@@ -134,11 +142,33 @@ class ChatQueryApi(APIView):
         },
         examples=[
             OpenApiExample(
-                "Ask", value={"query": "What is the supply voltage range?", "user_id": "usr_82af91", "mode": "AUTO"}
+                "Ask",
+                value={"query": "What is the supply voltage range?", "user_id": "usr_82af91", "mode": "AUTO"},
+                request_only=True,
             ),
             OpenApiExample(
                 "Scoped to topics",
                 value={"query": "What is the I2C address?", "user_id": "usr_82af91", "topic_names": ["Sensors"]},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Answer",
+                value={
+                    "final_answer": "The BME280 answers at 0x76 or 0x77, chosen by the SDO pin.",
+                    "chat_id": "2d8a39d8-29d6-4f0f-bc5f-4c5f0f9c9d54",
+                    "chat_url": "https://voltai.example.com/Acme/chat/2d8a39d8-29d6-4f0f-bc5f-4c5f0f9c9d54",
+                    "sources": [
+                        {
+                            "source_name": "bosch-bme280.pdf",
+                            "page": 32,
+                            "url": "https://voltai.example.com/Acme/library?source_name=bosch-bme280.pdf"
+                            "&source_page=32&source_type=text",
+                        }
+                    ],
+                    "mode": "FAST",
+                },
+                response_only=True,
+                status_codes=["200"],
             ),
         ],
     )
@@ -184,3 +214,14 @@ class ChatSessionsApi(APIView):
     def get(self, request: Request) -> Response:
         usage = seat_usage(org=request.user.org)
         return Response(SessionsResponseSerializer(usage).data)
+
+
+# The same endpoints without the trailing slash (APPEND_SLASH is off); documented once.
+@extend_schema_view(post=extend_schema(exclude=True))
+class ChatQueryNoSlashApi(ChatQueryApi):
+    pass
+
+
+@extend_schema_view(get=extend_schema(exclude=True))
+class ChatSessionsNoSlashApi(ChatSessionsApi):
+    pass

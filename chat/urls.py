@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from chat.apis import ChatQueryApi, ChatSessionsApi
+from chat.apis import ChatQueryApi, ChatQueryNoSlashApi, ChatSessionsApi, ChatSessionsNoSlashApi
 
 urlpatterns = [
     path("query/", ChatQueryApi.as_view(), name="chat-query"),
-    path("query", ChatQueryApi.as_view(), name="chat-query-no-slash"),
+    path("query", ChatQueryNoSlashApi.as_view(), name="chat-query-no-slash"),
     path("sessions/", ChatSessionsApi.as_view(), name="chat-sessions"),
-    path("sessions", ChatSessionsApi.as_view(), name="chat-sessions-no-slash"),
+    path("sessions", ChatSessionsNoSlashApi.as_view(), name="chat-sessions-no-slash"),
 ]

@@ -168,6 +168,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and its docs page are public: clients and schemathesis fetch them without a key.
+    "SERVE_AUTHENTICATION": [],
 }
 
 # --- background work --------------------------------------------------------------------
