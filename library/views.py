@@ -17,6 +17,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -33,6 +34,7 @@ from core.errors import ApplicationError
 from library.forms import UploadForm
 from library.models import Chunk, Document
 from library.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
+from library.selectors import document_get, document_progress, documents_for_org, ingest_worker_last_seen
 from library.services import document_delete, document_reingest, document_upload
 from orgs.models import Membership, Organization
 from orgs.selectors import membership_get, org_get_by_name
@@ -112,7 +114,7 @@ def source_url(org: Organization, source_name: str, page: int, **extra: str) -> 
 
 
 def _document_or_none(access: OrgAccess, document_id: int) -> Document | None:
-    return Document.objects.filter(org=access.org, pk=document_id).first()
+    return document_get(org=access.org, document_id=document_id)
 
 
 # --- the library index -------------------------------------------------------------------
@@ -129,33 +131,32 @@ class TopicGroup:
 _ACTIVE = (Document.Status.QUEUED, Document.Status.PROCESSING)
 
 
-def _progress(document: Document) -> dict[str, Any]:
+def _progress(document: Document, worker_last_seen: datetime | None) -> dict[str, Any]:
     """What the page shows about a document's ingestion; the JSON poll sends the same."""
-    total = document.pages_total or 0
-    done = min(document.pages_done or 0, total) if total else 0
-    if document.status == Document.Status.READY:
-        line = f"{total} pages"
-    elif document.status == Document.Status.FAILED:
-        line = "Ingestion failed"
-    elif document.status == Document.Status.PROCESSING:
-        line = f"Page {done} of {total}" if total else "Reading the PDF…"
-    else:
-        line = "Waiting for a worker"
+    progress = document_progress(document=document, worker_last_seen=worker_last_seen)
+    line = progress.status_line
+    if progress.status == Document.Status.READY and progress.pages_total:
+        line = f"{progress.pages_total} pages"
+    elif progress.status == Document.Status.FAILED and progress.error:
+        line = progress.error  # the badge already says it failed
     return {
         "id": document.pk,
-        "status": document.status,
+        "status": progress.status,
         "status_label": document.get_status_display(),
-        "pages_done": done,
-        "pages_total": total or None,
-        "percent": round(100 * done / total) if total else 0,
+        "pages_done": progress.pages_done,
+        "pages_total": progress.pages_total,
+        "percent": progress.percent,
+        "eta_seconds": progress.eta_seconds,
+        "queue_position": progress.queue_position,
         "line": line,
-        "error": document.error,
-        "active": document.status in _ACTIVE,
+        "error": progress.error,
+        "active": progress.status in _ACTIVE,
     }
 
 
 def _library_groups(access: OrgAccess) -> tuple[list[TopicGroup], list[Document]]:
-    documents = list(Document.objects.filter(org=access.org).prefetch_related("topics").order_by("source_name"))
+    documents = list(documents_for_org(org=access.org))
+    worker_last_seen = ingest_worker_last_seen()
     groups = [
         TopicGroup(name=topic.name, description=topic.description, anchor=f"topic-{topic.pk}")
         for topic in topic_list(org=access.org)
@@ -163,7 +164,7 @@ def _library_groups(access: OrgAccess) -> tuple[list[TopicGroup], list[Document]
     by_name = {group.name: group for group in groups}
     loose = TopicGroup(name="Without a topic", description="", anchor="topic-none")
     for document in documents:
-        document.progress = _progress(document)  # type: ignore[attr-defined]
+        document.progress = _progress(document, worker_last_seen)  # type: ignore[attr-defined]
         document.page_one_url = source_url(access.org, document.source_name, 1)  # type: ignore[attr-defined]
         names = [topic.name for topic in document.topics.all()]
         for name in names:
@@ -206,8 +207,8 @@ def library_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 @org_page
 def library_progress(request: HttpRequest, access: OrgAccess) -> JsonResponse:
     """The ingestion status of every document, polled by the library page while work is queued."""
-    documents = Document.objects.filter(org=access.org).order_by("source_name")
-    rows = [_progress(document) for document in documents]
+    worker_last_seen = ingest_worker_last_seen()
+    rows = [_progress(document, worker_last_seen) for document in documents_for_org(org=access.org)]
     response = JsonResponse({"documents": rows, "active": sum(1 for row in rows if row["active"])})
     response["Cache-Control"] = "no-store"
     return response
@@ -279,6 +280,16 @@ def _split_overlap(previous: list[str], current: list[str]) -> int:
     return 0
 
 
+# PDFs set in the Symbol font store its glyphs in the private-use area (U+F000 + Symbol code);
+# shown as they are they are boxes, so the page text shows the characters they draw.
+_SYMBOL_FONT = str.maketrans(
+    {
+        0xF020: " ", 0xF02D: "−", 0xF057: "Ω", 0xF06D: "μ", 0xF071: "θ", 0xF07E: "∼", 0xF0A3: "≤",
+        0xF0A5: "∞", 0xF0B0: "°", 0xF0B1: "±", 0xF0B3: "≥", 0xF0B4: "×", 0xF0B7: "•",
+    }
+)  # fmt: skip
+
+
 def _page_lines(document: Document, page: int) -> tuple[list[str], list[set[int]]]:
     """The page's text as lines, each with the ids of the chunks it belongs to.
 
@@ -300,14 +311,14 @@ def _page_lines(document: Document, page: int) -> tuple[list[str], list[set[int]
             owners.append({chunk_id})
         previous = chunk_lines
     if lines or document.status == Document.Status.READY:
-        return lines, owners
+        return [line.translate(_SYMBOL_FONT) for line in lines], owners
     try:
         with document.file.open("rb") as handle:
             reader = open_pdf(handle.read())
         text = normalise_text(extract_page_text(reader, page - 1))
     except (PdfProblem, OSError, IndexError):
         return [], []
-    lines = [line for line in text.split("\n") if line.strip()]
+    lines = [line.translate(_SYMBOL_FONT) for line in text.split("\n") if line.strip()]
     return lines, [set() for _ in lines]
 
 

@@ -221,10 +221,9 @@
         const bar = $("[data-role=bar]", box);
         bar.value = row.percent;
         bar.hidden = !row.active;
-        $("[data-role=line]", box).textContent = row.line;
-        const error = $("[data-role=error]", box);
-        error.textContent = row.error;
-        error.hidden = !row.error;
+        const line = $("[data-role=line]", box);
+        line.textContent = row.line;
+        line.className = `progress-line ${row.status}`;
       });
     };
     const poll = async () => {

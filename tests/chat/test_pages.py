@@ -270,3 +270,11 @@ def test_asking_without_a_chat_id_starts_a_thread_of_ones_own(datasheets_org) ->
     chat = Chat.objects.get(pk=events[0][1]["chat_id"])
     assert chat.org == datasheets_org and chat.user_id == "reader" and chat.created_by == reader
     assert events[0][1]["chat_url"].endswith(f"/Datasheets/chat/{chat.pk}")
+
+
+def test_datasheet_code_lines_are_not_turned_into_headings(org, member) -> None:  # type: ignore[no-untyped-def]
+    answer = "Change the line\n#define BME280_I2C_ADDRESS BME280_I2C_ADDRESS1\n\n```c\n#define X 1\n```\n\n# Summary"
+    chat = thread(org, user_id="u1", question="q", answer=answer)
+    page = logged_in(member).get(f"/Acme/chat/{chat.pk}").content.decode()
+    assert "#define BME280_I2C_ADDRESS BME280_I2C_ADDRESS1" in page and "<h1>define" not in page
+    assert "<pre><code>#define X 1" in page and "<h1>Summary</h1>" in page

@@ -291,3 +291,19 @@ def test_page_image_is_a_png_rendered_once_and_cached(datasheets_org, engineer, 
     assert width == 1100 and 1400 < height < 1700  # A4 portrait
     assert cached.exists() and cached.read_bytes() == body
     assert client.get(f"/Datasheets/library/documents/{document.pk}/pages/61.png").status_code == 404
+
+
+def test_symbol_font_glyphs_show_as_the_characters_they_draw(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+    document = bme280(datasheets_org)
+    Chunk.objects.filter(document=document, page=6).update(text="IDD 3.6 \uf06dA at 25 \uf0b0C\nR = 44 m\uf057")
+    page = logged_in(engineer).get(source_page("Datasheets", "bosch-bme280.pdf", 6)).content.decode()
+    assert "IDD 3.6 μA at 25 °C" in page and "R = 44 mΩ" in page
+
+
+def test_queued_document_shows_its_place_in_the_queue(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+    from core import clock
+
+    Document.objects.filter(pk=bme280(datasheets_org).pk).update(status="queued", pages_done=0, queued_at=clock.now())
+    page = logged_in(engineer).get("/Datasheets/library").content.decode()
+    assert 'class="badge queued"' in page and "Queued" in page and "next in line" in page
+    assert 'data-active="1"' in page  # the page starts polling
