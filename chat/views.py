@@ -145,6 +145,11 @@ class ThreadMessage:
     html: SafeString | None
     sources: list[SourceLink]
 
+    @property
+    def seconds(self) -> float | None:
+        total_ms = (self.message.timings or {}).get("total_ms")
+        return total_ms / 1000 if isinstance(total_ms, int | float) else None
+
 
 def _cited_chunk_ids(access: OrgAccess, entries: list[dict[str, Any]]) -> list[list[int]]:
     """For each stored source, the current chunks to highlight on its library page.
