@@ -181,14 +181,16 @@ def _cited_chunk_ids(access: OrgAccess, entries: list[dict[str, Any]]) -> list[l
 def _thread_messages(access: OrgAccess, chat: Chat) -> list[ThreadMessage]:
     rows = list(chat.messages.order_by("created_at", "id"))
     out: list[ThreadMessage] = []
+    question = ""
     for message in rows:
         if message.role != Message.Role.ASSISTANT:
             out.append(ThreadMessage(message=message, html=None, sources=[]))
+            question = message.content
             continue
         entries = [entry for entry in message.sources or [] if isinstance(entry, dict) and entry.get("source_name")]
         links = []
         for number, (entry, chunk_ids) in enumerate(zip(entries, _cited_chunk_ids(access, entries), strict=True), 1):
-            extra = {"from": str(chat.pk)}
+            extra = {"from": str(chat.pk), "q": " ".join(question.split())[:200]}
             if chunk_ids:
                 extra["cite"] = ",".join(str(i) for i in chunk_ids)
             page = int(entry.get("page") or 1)

@@ -267,7 +267,7 @@ def document_confirm(request: HttpRequest, access: OrgAccess, document_id: int, 
 
 @dataclass
 class TextBlock:
-    lines: list[str]
+    lines: list[list[tuple[str, bool]]]  # each line as (text, is a term of the question) pieces
     cited: bool
     anchor: str = ""
 
@@ -326,14 +326,46 @@ def _cited_lines(owners: list[set[int]], chunk_ids: set[int]) -> set[int]:
     return {index for index, ids in enumerate(owners) if ids & chunk_ids}
 
 
-def _blocks(lines: list[str], cited: set[int]) -> list[TextBlock]:
+_QUESTION_WORDS = frozenset(
+    "a an and are as at be by can do does for from how i in is it its of on or the this that to was what when "
+    "where which who why with about between there their any all me tell give show value values".split()
+)
+_TERM = re.compile(r"[\w.+-]*\w", re.UNICODE)
+
+
+def _terms_pattern(question: str) -> re.Pattern[str] | None:
+    """The question's words worth marking on the page ("I2C", "address", "BME280"), as one regex."""
+    words = {word for word in _TERM.findall(question[:300]) if word.lower() not in _QUESTION_WORDS}
+    words = {word for word in words if len(word) >= 2 or word.isdigit()}
+    if not words:
+        return None
+    ordered = sorted(words, key=len, reverse=True)[:16]
+    return re.compile(r"(?<!\w)(" + "|".join(re.escape(word) for word in ordered) + r")(?!\w)", re.IGNORECASE)
+
+
+def _pieces(line: str, terms: re.Pattern[str] | None) -> list[tuple[str, bool]]:
+    if terms is None:
+        return [(line, False)]
+    pieces: list[tuple[str, bool]] = []
+    start = 0
+    for match in terms.finditer(line):
+        if match.start() > start:
+            pieces.append((line[start : match.start()], False))
+        pieces.append((match.group(0), True))
+        start = match.end()
+    if start < len(line) or not pieces:
+        pieces.append((line[start:], False))
+    return pieces
+
+
+def _blocks(lines: list[str], cited: set[int], terms: re.Pattern[str] | None = None) -> list[TextBlock]:
     blocks: list[TextBlock] = []
     for index, line in enumerate(lines):
         is_cited = index in cited
         if not blocks or blocks[-1].cited != is_cited:
             anchor = f"cited-{sum(1 for block in blocks if block.cited) + 1}" if is_cited else ""
             blocks.append(TextBlock(lines=[], cited=is_cited, anchor=anchor))
-        blocks[-1].lines.append(line)
+        blocks[-1].lines.append(_pieces(line, terms))
     return blocks
 
 
@@ -379,8 +411,11 @@ def _source_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     raw_cite = request.GET.get("cite", "")
     chunk_ids = {int(part) for part in raw_cite.split(",")} if _CITE_PARAM.match(raw_cite) else set()
     lines, owners = _page_lines(document, page)
-    blocks = _blocks(lines, _cited_lines(owners, chunk_ids))
+    question = request.GET.get("q", "")[:300]
+    blocks = _blocks(lines, _cited_lines(owners, chunk_ids), _terms_pattern(question))
     keep = {key: request.GET[key] for key in ("from",) if _is_uuid(request.GET.get(key, ""))}
+    if question:
+        keep["q"] = question
     thread_url = org_path(access.org, "chat", keep["from"]) if "from" in keep else ""
     context = page_context(
         access,
@@ -399,6 +434,7 @@ def _source_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         jump_url=library_url,
         thread_url=thread_url,
         from_chat=keep.get("from", ""),
+        question=question,
     )
     return render(request, "library/source.html", context)
 

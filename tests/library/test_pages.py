@@ -307,3 +307,15 @@ def test_queued_document_shows_its_place_in_the_queue(datasheets_org, engineer) 
     page = logged_in(engineer).get("/Datasheets/library").content.decode()
     assert 'class="badge queued"' in page and "Queued" in page and "next in line" in page
     assert 'data-active="1"' in page  # the page starts polling
+
+
+def test_words_of_the_question_are_marked_in_bold_on_the_page(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+    chunk = Chunk.objects.filter(document=bme280(datasheets_org), text__contains="I2C address").first()
+    assert chunk is not None
+    question = 'What is the I2C address of the BME280? <script>alert("q")</script>'
+    url = source_page("Datasheets", "bosch-bme280.pdf", chunk.page, q=question)
+    page = logged_in(engineer).get(url).content.decode()
+    assert '<b class="term">I2C</b> <b class="term">address</b>' in page
+    assert '<b class="term">What</b>' not in page and '<b class="term">the</b>' not in page
+    assert "<script>alert" not in page
+    assert "q=What+is+the+I2C+address" in page  # kept on previous/next links
