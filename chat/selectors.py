@@ -35,8 +35,9 @@ def seat_window_start(*, now: datetime) -> datetime:
 
 
 def seat_usage(*, org: Organization, now: datetime | None = None) -> SeatUsage:
+    """Seat usage of `org`; its `max_sessions` is taken from the instance (load it fresh)."""
     now = now or clock.now()
-    total = Organization.objects.filter(pk=org.pk).values_list("max_sessions", flat=True).first()
+    total = org.max_sessions
     active = sorted(
         Seat.objects.filter(org=org, last_activity_at__gt=seat_window_start(now=now)).values_list("user_id", flat=True)
     )
