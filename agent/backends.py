@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -40,6 +40,7 @@ class FastInput:
     terms: QueryTerms
     page_weights: list[float]
     relevant: bool  # retrieval found something that plausibly answers the question
+    query_embedding: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -59,7 +60,14 @@ class Backend(Protocol):
 
 class ExtractiveBackend:
     def answer_fast(self, job: FastInput) -> Iterator[str]:
-        text = compose(terms=job.terms, evidence=job.evidence, page_weights=job.page_weights) if job.relevant else ""
+        text = ""
+        if job.relevant:
+            text = compose(
+                terms=job.terms,
+                evidence=job.evidence,
+                page_weights=job.page_weights,
+                query_embedding=job.query_embedding,
+            )
         yield from _pieces(text or NOTHING_FOUND)
 
     def answer_agentic(self, job: AgenticInput) -> Iterator[ToolStep | str]:

@@ -9,12 +9,13 @@
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from agent.citations import Evidence
 from agent.events import ToolStep
 from agent.extractive import NOTHING_FOUND, Selection, render, select_units
+from agent.retrieval import is_relevant
 from agent.tools import Toolbox
 from library.models import Document
 from library.selectors import PageHit, QueryTerms
@@ -34,12 +35,30 @@ class Part:
 
 def plan(question: str, documents: list[Document]) -> list[Part]:
     if len(documents) >= 2:
-        return [Part(question=question, documents=[d], label=_part_name(d)) for d in documents]
+        return [
+            Part(question=_without_other_parts(question, d, documents), documents=[d], label=_part_name(d))
+            for d in documents
+        ]
     clauses = [c.strip(" ,;?") for c in _CLAUSE_SPLIT.split(question) if c.strip(" ,;?")]
     if len(clauses) >= 2:
         # Later clauses say "it"/"its": carry the subject over by searching the same documents.
         return [Part(question=clause + "?", documents=documents) for clause in clauses]
     return [Part(question=question, documents=documents)]
+
+
+def _without_other_parts(question: str, document: Document, documents: list[Document]) -> str:
+    """The question as asked of one document: the other parts' numbers would only mislead its search."""
+    others = [_alnum(_part_name(d)) for d in documents if d.pk != document.pk]
+
+    def keep(match: re.Match[str]) -> str:
+        token = _alnum(match.group())
+        return "" if any(token.startswith(o) or o.startswith(token) for o in others if o) else match.group()
+
+    return re.sub(r"\b[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9-]*\b", keep, question)
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 def _part_name(document: Document) -> str:
@@ -58,57 +77,129 @@ def _weights(pages: list[PageHit]) -> list[float]:
 
 def run(*, question: str, documents: list[Document], toolbox: Toolbox, max_steps: int) -> Iterator[ToolStep | str]:
     """Yield each tool step as it runs, then the answer text (with evidence markers)."""
-    parts = plan(question, documents)
-    budget = max_steps
-    answers: list[str] = []
-    for part in parts:
-        if budget <= 0:
-            break
-        document_ids = [d.pk for d in part.documents] or None
-        result = toolbox.search(part.question, document_ids=document_ids)
-        budget -= 1
-        yield result.step
-        if result.retrieved is None or not result.retrieved.pages:
-            continue
-        terms = result.retrieved.terms
-        pages = list(result.retrieved.pages)
-        weights = _weights(pages)
-        selection = select_units(terms=terms, evidence=[_evidence(p) for p in pages], page_weights=weights)
-        if selection.coverage < _WELL_COVERED and budget > 0:
-            missing = _missing_terms(terms, selection)
-            if missing:
-                hop_query = f"{part.question} {' '.join(missing)}"
-                hop = toolbox.search(hop_query, document_ids=document_ids)
-                budget -= 1
-                yield hop.step
-                if hop.retrieved is not None:
-                    known = {(p.document_id, p.page) for p in pages}
-                    extra = [p for p in hop.retrieved.pages[:2] if (p.document_id, p.page) not in known]
-                    pages.extend(extra)
-                    weights.extend(0.6 for _ in extra)
-            if budget > 0 and pages:
-                top = pages[0]
-                for neighbour in (top.page + 1,):
-                    if budget <= 0 or any(p.document_id == top.document_id and p.page == neighbour for p in pages):
-                        continue
-                    read = toolbox.read_page(top.source_name, neighbour)
-                    budget -= 1
-                    yield read.step
-                    page = _page_of(toolbox, read.numbers)
-                    if page is not None:
-                        pages.append(page)
-                        weights.append(0.5)
-            selection = select_units(terms=terms, evidence=[_evidence(p) for p in pages], page_weights=weights)
-        numbers = [toolbox.add_evidence(p) for p in pages]
-        text = render(selection=selection, evidence=[_evidence(p) for p in pages], label=part.label, numbers=numbers)
-        if text:
-            answers.append(text)
-    yield "\n".join(answers) if answers else NOTHING_FOUND
+    budget = [max_steps]
+    if len(documents) >= 2:
+        answers = []
+        for part in plan(question, documents):
+            text = yield from _answer_part(part, toolbox, budget, max_units=2)
+            if text:
+                answers.append(text)
+        yield "\n".join(answers) if answers else NOTHING_FOUND
+        return
+    text = yield from _answer_clauses(question, documents, toolbox, budget)
+    yield text or NOTHING_FOUND
+
+
+def _search(toolbox: Toolbox, query: str, document_ids: list[int] | None, budget: list[int]):  # type: ignore[no-untyped-def]
+    if budget[0] <= 0:
+        return None
+    budget[0] -= 1
+    return toolbox.search(query, document_ids=document_ids)
+
+
+def _answer_clauses(
+    question: str, documents: list[Document], toolbox: Toolbox, budget: list[int]
+) -> Generator[ToolStep, None, str]:
+    """The whole question first (its best page leads the answer), then each clause on its own;
+    each clause is answered from every page found, and the lines are cited in page order."""
+    document_ids = [d.pk for d in documents] or None
+    first = _search(toolbox, question, document_ids, budget)
+    if first is None:
+        return ""
+    yield first.step
+    if first.retrieved is None or not first.retrieved.pages or not is_relevant(first.retrieved.pages[0]):
+        return ""
+    pages = list(first.retrieved.pages)
+    weights = _weights(pages)
+    asks: list[tuple[QueryTerms, int]] = []
+    clauses = [part.question for part in plan(question, documents)]
+    if len(clauses) >= 2:
+        for clause in clauses:
+            result = _search(toolbox, clause, document_ids, budget)
+            if result is None:
+                break
+            yield result.step
+            if result.retrieved is None:
+                continue
+            _merge(pages, weights, result.retrieved.pages[:3], 0.7)
+            asks.append((result.retrieved.terms, 3))
+    if not asks:
+        asks = [(first.retrieved.terms, 3)]
+    selection = _select(asks, pages, weights)
+    if selection.coverage < _WELL_COVERED and budget[0] > 0:
+        # The answer may continue on the next page (a table that runs over): read it.
+        top = pages[0]
+        if not any(p.document_id == top.document_id and p.page == top.page + 1 for p in pages):
+            budget[0] -= 1
+            read = toolbox.read_page(top.source_name, top.page + 1)
+            yield read.step
+            page = _page_of(toolbox, read.numbers)
+            if page is not None:
+                _merge(pages, weights, [page], 0.5)
+                selection = _select(asks, pages, weights)
+    numbers = [toolbox.add_evidence(p) for p in pages]
+    return render(selection=selection, evidence=[_evidence(p) for p in pages], numbers=numbers)
+
+
+def _merge(pages: list[PageHit], weights: list[float], extra: list[PageHit], weight: float) -> None:
+    known = {(p.document_id, p.page) for p in pages}
+    for page in extra:
+        if (page.document_id, page.page) not in known:
+            pages.append(page)
+            weights.append(weight)
+            known.add((page.document_id, page.page))
+
+
+def _select(asks: list[tuple[QueryTerms, int]], pages: list[PageHit], weights: list[float]) -> Selection:
+    """One selection per clause, merged without repeats; coverage is the weakest clause's."""
+    evidence = [_evidence(p) for p in pages]
+    units = []
+    seen = set()
+    coverage = 1.0
+    for terms, max_units in asks:
+        selection = select_units(terms=terms, evidence=evidence, page_weights=weights, max_units=max_units)
+        coverage = min(coverage, selection.coverage)
+        for unit in selection.units:
+            key = (unit.evidence_index, unit.text)
+            if key not in seen:
+                seen.add(key)
+                units.append(unit)
+    return Selection(units=units, coverage=coverage)
+
+
+def _answer_part(part: Part, toolbox: Toolbox, budget: list[int], max_units: int) -> Generator[ToolStep, None, str]:
+    """One part of a comparison: search its document, hop once if the terms are not covered."""
+    document_ids = [d.pk for d in part.documents] or None
+    result = _search(toolbox, part.question, document_ids, budget)
+    if result is None:
+        return ""
+    yield result.step
+    if result.retrieved is None or not result.retrieved.pages:
+        return ""
+    terms = result.retrieved.terms
+    pages = list(result.retrieved.pages)
+    weights = _weights(pages)
+    selection = select_units(
+        terms=terms, evidence=[_evidence(p) for p in pages], page_weights=weights, max_units=max_units
+    )
+    if selection.coverage < _WELL_COVERED:
+        missing = _missing_terms(terms, selection)
+        hop = _search(toolbox, f"{part.question} {' '.join(missing)}", document_ids, budget) if missing else None
+        if hop is not None:
+            yield hop.step
+            if hop.retrieved is not None:
+                _merge(pages, weights, hop.retrieved.pages[:2], 0.6)
+                selection = select_units(
+                    terms=terms, evidence=[_evidence(p) for p in pages], page_weights=weights, max_units=max_units
+                )
+    numbers = [toolbox.add_evidence(p) for p in pages]
+    return render(selection=selection, evidence=[_evidence(p) for p in pages], label=part.label, numbers=numbers)
 
 
 def _missing_terms(terms: QueryTerms, selection: Selection) -> list[str]:
     covered = set().union(*(u.lexemes for u in selection.units)) if selection.units else set()
-    return [lex for lex, _ in sorted(terms.weights.items(), key=lambda kv: -kv[1]) if lex not in covered][:4]
+    ranked = sorted(terms.weights.items(), key=lambda kv: -kv[1])
+    return [lex for lex, _ in ranked if lex not in covered and lex not in terms.absent][:4]
 
 
 def _evidence(page: PageHit) -> Evidence:

@@ -79,6 +79,7 @@ def _documents_of_thread(*, org: Organization, history: Sequence[Turn]) -> list[
 class Retrieved:
     pages: list[PageHit]
     terms: QueryTerms
+    query_embedding: list[float] = field(default_factory=list)
 
 
 def search_pages(
@@ -90,16 +91,17 @@ def search_pages(
     limit: int = 5,
 ) -> Retrieved:
     terms = query_terms(org=org, query_text=query, topic_ids=topic_ids, document_ids=document_ids)
+    vector = embed_query(query)
     pages = page_search(
         org=org,
         query_text=query,
-        query_embedding=embed_query(query),
+        query_embedding=vector,
         topic_ids=topic_ids,
         document_ids=document_ids,
         limit=limit,
         terms=terms,
     )
-    return Retrieved(pages=pages, terms=terms)
+    return Retrieved(pages=pages, terms=terms, query_embedding=[float(x) for x in vector])
 
 
 def evidence_of(page: PageHit) -> Evidence:
@@ -111,3 +113,14 @@ def evidence_of(page: PageHit) -> Evidence:
         passages=[hit.text for hit in page.chunks],
         text=page.text,
     )
+
+
+# Below both, a page does not plausibly answer the question (off-topic questions reach about
+# 0.25 dense similarity and under 0.5 term coverage on the datasheets; real ones 0.35+ / 0.6+).
+_MIN_DENSE = 0.30
+_MIN_COVERAGE = 0.60
+
+
+def is_relevant(page: PageHit) -> bool:
+    """Whether the best page found plausibly answers the question at all."""
+    return page.features.get("dense", 0.0) >= _MIN_DENSE or page.features.get("coverage", 0.0) >= _MIN_COVERAGE

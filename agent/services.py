@@ -17,7 +17,7 @@ from agent.backends import AgenticInput, FastInput, get_backend
 from agent.citations import StreamCleaner, cited_sources
 from agent.events import AgentEvent, AnswerDelta, AnswerDone, Mode, ModeChosen, ToolStep, Turn
 from agent.extractive import NOTHING_FOUND
-from agent.retrieval import evidence_of, scope_choose, search_pages
+from agent.retrieval import evidence_of, is_relevant, scope_choose, search_pages
 from agent.router import route
 from agent.tools import Toolbox
 from core.errors import InvalidRequest
@@ -28,9 +28,6 @@ RequestedMode = Literal["AUTO", "FAST", "AGENTIC"]
 
 # FAST cites from this many top pages at most.
 FAST_PAGES = 3
-# Below both, retrieval found nothing that plausibly answers the question.
-_MIN_DENSE = 0.30
-_MIN_COVERAGE = 0.45
 
 
 def answer_stream(
@@ -66,8 +63,7 @@ def answer_stream(
             org=org, query=query, topic_ids=scope.topic_ids, document_ids=scope.document_ids, limit=FAST_PAGES
         )
         evidence = [evidence_of(page) for page in retrieved.pages]
-        top = retrieved.pages[0].features if retrieved.pages else {}
-        relevant = bool(top) and (top.get("dense", 0) >= _MIN_DENSE or top.get("coverage", 0) >= _MIN_COVERAGE)
+        relevant = bool(retrieved.pages) and is_relevant(retrieved.pages[0])
         timings["retrieval_ms"] = _ms(retrieval_started)
         generation_started = time.perf_counter()
         job = FastInput(
@@ -77,6 +73,7 @@ def answer_stream(
             terms=retrieved.terms,
             page_weights=_page_weights(retrieved.pages),
             relevant=relevant,
+            query_embedding=retrieved.query_embedding,
         )
         for piece in backend.answer_fast(job):
             raw += piece

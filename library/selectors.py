@@ -82,6 +82,7 @@ class QueryTerms:
     """
 
     weights: dict[str, float]
+    absent: frozenset[str] = frozenset()  # terms no chunk in the scope holds
 
     @property
     def lexemes(self) -> list[str]:
@@ -168,13 +169,10 @@ def query_terms(
         df = dict(zip(lexemes, cursor.fetchone(), strict=True))
         cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
         total = max(1, cursor.fetchone()[0])
-    weights = {}
-    for lex in lexemes:
-        n = df.get(lex, 0)
-        if n == 0:
-            continue
-        weights[lex] = math.log(1 + (total - n + 0.5) / (n + 0.5))  # BM25's IDF
-    return QueryTerms(weights=weights)
+    # BM25's IDF. A term no chunk holds keeps its (highest) weight: it matches nothing, but
+    # a question made of such terms is then seen to be covered by no page at all.
+    weights = {lex: math.log(1 + (total - df.get(lex, 0) + 0.5) / (df.get(lex, 0) + 0.5)) for lex in lexemes}
+    return QueryTerms(weights=weights, absent=frozenset(lex for lex in lexemes if not df.get(lex)))
 
 
 def _lexical_sql(terms: QueryTerms) -> tuple[str, list[object], str]:
@@ -184,7 +182,7 @@ def _lexical_sql(terms: QueryTerms) -> tuple[str, list[object], str]:
     for lex, weight in terms.weights.items():
         parts.append("(CASE WHEN c.search_vector @@ %s::tsquery THEN %s ELSE 0 END)")
         params.extend([search_form(lex), weight])
-    or_query = " | ".join(search_form(lex) for lex in terms.weights)
+    or_query = " | ".join(search_form(lex) for lex in terms.weights if lex not in terms.absent) or "''"
     return " + ".join(parts), params, or_query
 
 
