@@ -1,7 +1,8 @@
 """Faults, each on a real server process: the database restarting, the LLM endpoint timing out
 or failing, a client leaving mid-stream, the web process killed with SIGKILL.
 
-A worker killed mid-ingestion is covered where ingestion lives (tests/library).
+A worker killed mid-ingestion is covered where ingestion lives: tests/library/test_worker_processes.py::
+test_a_worker_killed_mid_document_is_finished_by_the_next_one_with_one_set_of_chunks (also in `make test-heavy`).
 """
 
 import threading
