@@ -26,7 +26,7 @@ from chat.services import chat_turn_begin, chat_turn_events, chat_turn_release
 from chat.sse import event_stream_response
 from core.errors import ChatNotFound, InvalidRequest
 from library.models import Chunk
-from library.views import OrgAccess, not_found_page, org_page, org_path, page_context, source_url
+from library.views import SYMBOL_FONT_GLYPHS, OrgAccess, not_found_page, org_page, org_path, page_context, source_url
 from orgs.selectors import orgs_for_user
 
 THREADS_PER_PAGE = 30
@@ -59,7 +59,7 @@ def _escape_hash_lines(text: str) -> str:
 
 def render_answer(text: str) -> SafeString:
     """Markdown (lists, tables, code) → sanitised HTML. Raw HTML in `text` is shown as text."""
-    text = _escape_hash_lines(text)
+    text = _escape_hash_lines(text.translate(SYMBOL_FONT_GLYPHS))
     converter = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists", "nl2br"])
     converter.preprocessors.deregister("html_block")
     converter.inlinePatterns.deregister("html")
@@ -222,9 +222,8 @@ def chat_thread(request: HttpRequest, access: OrgAccess, chat_id: UUID) -> HttpR
     chat = Chat.objects.filter(org=access.org, pk=chat_id).first()
     if chat is None:
         list_url = org_path(access.org, "chat/")
-        return not_found_page(
-            request, access, "This thread does not exist in this organization.", list_url, "All threads"
-        )
+        reason = "This thread does not exist in this organization."
+        return not_found_page(request, access, reason, list_url, "All threads", section="chat")
     return _thread_page(request, access, chat)
 
 

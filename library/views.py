@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import re
+import shutil
 import struct
 import tempfile
 import threading
@@ -96,9 +97,10 @@ def page_context(access: OrgAccess, section: str, **extra: Any) -> dict[str, Any
 
 
 def not_found_page(
-    request: HttpRequest, access: OrgAccess, reason: str, back_url: str, back_label: str
+    request: HttpRequest, access: OrgAccess, reason: str, back_url: str, back_label: str, section: str = "library"
 ) -> HttpResponse:
-    context = page_context(access, "library", reason=reason, back_url=back_url, back_label=back_label)
+    """A 404 that says what was not found, for a member of the org (strangers get the plain 404)."""
+    context = page_context(access, section, reason=reason, back_url=back_url, back_label=back_label)
     return render(request, "404.html", context, status=404)
 
 
@@ -252,7 +254,11 @@ def document_confirm(request: HttpRequest, access: OrgAccess, document_id: int, 
     if request.method == "POST":
         name = document.source_name
         if action == "delete":
+            renders = _page_image_folder(document).parent
+            stale = list(renders.glob(f"{document.pk}-*")) if renders.exists() else []
             document_delete(document=document)
+            for folder in stale:  # this document's cached page renders, every version
+                shutil.rmtree(folder, ignore_errors=True)
             messages.success(request, f"{name} was deleted with its pages and passages.")
         else:
             document_reingest(document=document)
@@ -282,10 +288,10 @@ def _split_overlap(previous: list[str], current: list[str]) -> int:
 
 # PDFs set in the Symbol font store its glyphs in the private-use area (U+F000 + Symbol code);
 # shown as they are they are boxes, so the page text shows the characters they draw.
-_SYMBOL_FONT = str.maketrans(
+SYMBOL_FONT_GLYPHS = str.maketrans(
     {
         0xF020: " ", 0xF02D: "−", 0xF057: "Ω", 0xF06D: "μ", 0xF071: "θ", 0xF07E: "∼", 0xF0A3: "≤",
-        0xF0A5: "∞", 0xF0B0: "°", 0xF0B1: "±", 0xF0B3: "≥", 0xF0B4: "×", 0xF0B7: "•",
+        0xF0A5: "∞", 0xF0B0: "°", 0xF0B1: "±", 0xF0B3: "≥", 0xF0B4: "×", 0xF0B7: "•", 0xF0E0: "►",
     }
 )  # fmt: skip
 
@@ -311,14 +317,14 @@ def _page_lines(document: Document, page: int) -> tuple[list[str], list[set[int]
             owners.append({chunk_id})
         previous = chunk_lines
     if lines or document.status == Document.Status.READY:
-        return [line.translate(_SYMBOL_FONT) for line in lines], owners
+        return [line.translate(SYMBOL_FONT_GLYPHS) for line in lines], owners
     try:
         with document.file.open("rb") as handle:
             reader = open_pdf(handle.read())
         text = normalise_text(extract_page_text(reader, page - 1))
     except (PdfProblem, OSError, IndexError):
         return [], []
-    lines = [line.translate(_SYMBOL_FONT) for line in text.split("\n") if line.strip()]
+    lines = [line.translate(SYMBOL_FONT_GLYPHS) for line in text.split("\n") if line.strip()]
     return lines, [set() for _ in lines]
 
 
@@ -493,10 +499,13 @@ def _encode_png(rgb: Any) -> bytes:
     )
 
 
+def _page_image_folder(document: Document) -> Path:
+    """Where renders of this version live; the sha in the name retires renders of old versions."""
+    return Path(settings.MEDIA_ROOT) / "page-images" / str(document.org_id) / f"{document.pk}-{document.sha256[:16]}"
+
+
 def _page_image_path(document: Document, page: int) -> Path:
-    """Cached render of one page; the sha in the folder name retires renders of old versions."""
-    folder = Path(settings.MEDIA_ROOT) / "page-images" / str(document.org_id) / f"{document.pk}-{document.sha256[:16]}"
-    return folder / f"{page}-{_RENDER_WIDTH_PX}.png"
+    return _page_image_folder(document) / f"{page}-{_RENDER_WIDTH_PX}.png"
 
 
 def _render_page(document: Document, page: int) -> Path | None:

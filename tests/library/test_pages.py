@@ -152,9 +152,15 @@ def test_delete_asks_for_confirmation_then_deletes(datasheets_org, librarian) ->
         confirm.status_code == 200 and 'Delete <span class="mono">bosch-bme280.pdf</span>?' in confirm.content.decode()
     )
     assert Document.objects.filter(pk=document.pk).exists()
+    client.get(f"/Datasheets/library/documents/{document.pk}/pages/1.png")
+    from library.views import _page_image_path
+
+    render = _page_image_path(document, 1)
+    assert render.exists()
     response = client.post(f"/Datasheets/library/documents/{document.pk}/delete")
     assert response.status_code == 302
     assert not Document.objects.filter(pk=document.pk).exists()
+    assert not render.parent.exists()
     assert not Chunk.objects.filter(document_id=document.pk).exists()
 
 
