@@ -123,4 +123,4 @@ _MIN_COVERAGE = 0.60
 
 def is_relevant(page: PageHit) -> bool:
     """Whether the best page found plausibly answers the question at all."""
-    return page.features.get("dense", 0.0) >= _MIN_DENSE or page.features.get("coverage", 0.0) >= _MIN_COVERAGE
+    return page.features.get("dense", 0.0) >= _MIN_DENSE or page.features.get("coverage_all", 0.0) >= _MIN_COVERAGE

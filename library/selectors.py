@@ -82,7 +82,14 @@ class QueryTerms:
     """
 
     weights: dict[str, float]
-    absent: frozenset[str] = frozenset()  # terms no chunk in the scope holds
+    absent: frozenset[str] = frozenset()  # terms no chunk in the scope holds (not in weights)
+    absent_weight: float = 0.0
+
+    @property
+    def present_share(self) -> float:
+        """The share of the question's weight that some chunk in the scope holds."""
+        present = sum(self.weights.values())
+        return present / (present + self.absent_weight) if present + self.absent_weight else 0.0
 
     @property
     def lexemes(self) -> list[str]:
@@ -169,10 +176,15 @@ def query_terms(
         df = dict(zip(lexemes, cursor.fetchone(), strict=True))
         cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
         total = max(1, cursor.fetchone()[0])
-    # BM25's IDF. A term no chunk holds keeps its (highest) weight: it matches nothing, but
-    # a question made of such terms is then seen to be covered by no page at all.
-    weights = {lex: math.log(1 + (total - df.get(lex, 0) + 0.5) / (df.get(lex, 0) + 0.5)) for lex in lexemes}
-    return QueryTerms(weights=weights, absent=frozenset(lex for lex in lexemes if not df.get(lex)))
+    # BM25's IDF. Terms no chunk holds cannot rank anything; their weight is kept apart so
+    # that a question made mostly of them is seen to be covered by no page.
+    idf = {lex: math.log(1 + (total - df.get(lex, 0) + 0.5) / (df.get(lex, 0) + 0.5)) for lex in lexemes}
+    absent = frozenset(lex for lex in lexemes if not df.get(lex))
+    return QueryTerms(
+        weights={lex: w for lex, w in idf.items() if lex not in absent},
+        absent=absent,
+        absent_weight=sum(idf[lex] for lex in absent),
+    )
 
 
 def _lexical_sql(terms: QueryTerms) -> tuple[str, list[object], str]:
@@ -182,7 +194,7 @@ def _lexical_sql(terms: QueryTerms) -> tuple[str, list[object], str]:
     for lex, weight in terms.weights.items():
         parts.append("(CASE WHEN c.search_vector @@ %s::tsquery THEN %s ELSE 0 END)")
         params.extend([search_form(lex), weight])
-    or_query = " | ".join(search_form(lex) for lex in terms.weights if lex not in terms.absent) or "''"
+    or_query = " | ".join(search_form(lex) for lex in terms.weights)
     return " + ".join(parts), params, or_query
 
 
@@ -354,6 +366,7 @@ def page_search(
         features = {
             "dense": similarities[0],
             "coverage": coverage,
+            "coverage_all": coverage * terms.present_share,  # counting terms found nowhere
             "fused": (fused[0] + 0.5 * sum(fused[1:3])) * _RRF_K,
             "contents": 1.0 if _is_contents_page(text) else 0.0,
         }
