@@ -9,7 +9,8 @@ from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("VOLTAI_DATA_DIR", str(_ROOT / "var" / "test"))
-os.environ.setdefault("VOLTAI_TEST_CLOCK_FILE", str(_ROOT / "var" / "test" / "clock_offset"))
+# One clock per data folder, so parallel runs in their own folders never move each other's time.
+os.environ.setdefault("VOLTAI_TEST_CLOCK_FILE", str(Path(os.environ["VOLTAI_DATA_DIR"]) / "clock_offset"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
