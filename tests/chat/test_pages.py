@@ -70,6 +70,8 @@ def test_member_of_another_org_sees_neither_the_list_nor_a_thread(org, stranger)
         response = client.get(url)
         assert response.status_code == 404, url
         assert b"secret" not in response.content
+    response = client.post("/Acme/chat/stream", {"query": "more?", "chat_id": str(chat.pk)})
+    assert response.status_code == 404 and Message.objects.filter(chat=chat).count() == 2
     # Nor through their own org's address.
     response = client.get(f"/Globex/chat/{chat.pk}")
     assert response.status_code == 404 and b"secret" not in response.content
@@ -278,3 +280,23 @@ def test_datasheet_code_lines_are_not_turned_into_headings(org, member) -> None:
     page = logged_in(member).get(f"/Acme/chat/{chat.pk}").content.decode()
     assert "#define BME280_I2C_ADDRESS BME280_I2C_ADDRESS1" in page and "<h1>define" not in page
     assert "<pre><code>#define X 1" in page and "<h1>Summary</h1>" in page
+
+
+@pytest.mark.django_db(transaction=True)  # the answer is stored by the stream's own thread
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
+def test_an_agentic_turn_streams_its_tool_steps_and_stores_them(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    reader = member_create(org=datasheets_org, username="reader", password="reader-pass-1").user
+    question = "Compare the supply voltage range of the BME280 and the ADXL345."
+    response = logged_in(reader).post(
+        "/Datasheets/chat/stream", {"query": question, "mode": "AGENTIC"}, HTTP_ACCEPT="text/event-stream"
+    )
+    events = sse_events(b"".join(response).decode())  # drains the async stream
+    names = [name for name, _ in events]
+    assert names[0] == "meta" and events[0][1]["mode"] == "AGENTIC" and names[-1] == "done"
+    steps = [data for name, data in events if name == "step"]
+    assert steps and all({"tool", "input", "result"} <= set(step) for step in steps)
+    chat = Chat.objects.get(pk=events[0][1]["chat_id"])
+    answer = Message.objects.get(chat=chat, role="assistant")
+    assert answer.mode == "AGENTIC" and len(answer.steps) == len(steps)
+    page = logged_in(reader).get(f"/Datasheets/chat/{chat.pk}").content.decode()
+    assert f"{len(steps)} research step" in page and f"<code>{steps[0]['tool']}</code>" in page
