@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -30,6 +30,8 @@ from library.models import Document
 from library.selectors import QueryTerms
 
 _HISTORY_TURNS = 6
+# Lines an extractive FAST answer quotes at most.
+FAST_LINES = 4
 
 
 @dataclass
@@ -40,7 +42,6 @@ class FastInput:
     terms: QueryTerms
     page_weights: list[float]
     relevant: bool  # retrieval found something that plausibly answers the question
-    query_embedding: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -66,7 +67,7 @@ class ExtractiveBackend:
                 terms=job.terms,
                 evidence=job.evidence,
                 page_weights=job.page_weights,
-                query_embedding=job.query_embedding,
+                max_units=FAST_LINES,
             )
         yield from _pieces(text or NOTHING_FOUND)
 

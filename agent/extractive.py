@@ -105,7 +105,6 @@ def select_units(
     evidence: Sequence[Evidence],
     page_weights: Sequence[float],
     max_units: int = 3,
-    query_embedding: Sequence[float] | None = None,
 ) -> Selection:
     """Greedy choice of the lines that together cover most of the question's terms.
 
@@ -150,7 +149,6 @@ def compose(
     max_units: int = 3,
     label: str | None = None,
     numbers: Sequence[int] | None = None,
-    query_embedding: Sequence[float] | None = None,
 ) -> str:
     """An answer of copied lines, each followed by the marker of its evidence page; '' if none.
 
@@ -161,7 +159,6 @@ def compose(
         evidence=evidence,
         page_weights=page_weights,
         max_units=max_units,
-        query_embedding=query_embedding,
     )
     return render(selection=selection, evidence=evidence, label=label, numbers=numbers)
 

@@ -27,7 +27,7 @@ from topics.models import Topic
 RequestedMode = Literal["AUTO", "FAST", "AGENTIC"]
 
 # FAST cites from this many top pages at most.
-FAST_PAGES = 3
+FAST_PAGES = 5
 
 
 def answer_stream(
@@ -73,7 +73,6 @@ def answer_stream(
             terms=retrieved.terms,
             page_weights=_page_weights(retrieved.pages),
             relevant=relevant,
-            query_embedding=retrieved.query_embedding,
         )
         for piece in backend.answer_fast(job):
             raw += piece
