@@ -16,6 +16,12 @@ from orgs.models import ApiKey, Membership, Organization, org_name_validator
 
 API_KEY_PREFIX = "vt_"
 
+# First path segments the server itself answers; an org with one of these names would have
+# pages nobody could reach (/{org_name}/chat/...).
+RESERVED_ORG_NAMES = frozenset(
+    {"admin", "accounts", "api", "chat", "library", "healthz", "readyz", "metrics", "static", "media", "favicon.ico"}
+)
+
 
 def hash_secret(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
@@ -30,6 +36,8 @@ def org_create(*, name: str, max_sessions: int | None = None) -> Organization:
         org_name_validator(name)
     except ValidationError as exc:
         raise InvalidRequest(f"Invalid organization name {name!r}: {exc.messages[0]}") from None
+    if name.lower() in RESERVED_ORG_NAMES:
+        raise InvalidRequest(f"Invalid organization name {name!r}: it is reserved for the server's own pages.")
     if max_sessions is not None and max_sessions < 0:
         raise InvalidRequest("max_sessions must be zero or more.")
     if Organization.objects.filter(name__iexact=name).exists():

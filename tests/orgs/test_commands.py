@@ -35,6 +35,8 @@ def test_create_org_refuses_a_duplicate_and_a_bad_name() -> None:
         run("create_org", "initech")
     with pytest.raises(CommandError, match="Invalid organization name"):
         run("create_org", "no spaces/allowed")
+    with pytest.raises(CommandError, match="reserved"):
+        run("create_org", "Admin")
 
 
 @pytest.mark.django_db
