@@ -1,6 +1,62 @@
+"""The ASGI application, behind a guard that refuses oversized bodies before reading them."""
+
+import json
 import os
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voltai_server.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from django.conf import settings  # noqa: E402  (after Django is set up)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_MIB = 1024 * 1024
+_UPLOAD_PATHS = re.compile(r"^/(?:library/documents/?|admin/.*|[^/]+/library/upload)$")
+_MAX_FILES_PER_UPLOAD = 50  # as the library page's upload form
+
+
+def body_limit(path: str) -> int:
+    """Largest body accepted on `path`: PDF uploads get MAX_UPLOAD_MB, everything else MAX_BODY_KB."""
+    if _UPLOAD_PATHS.match(path):
+        files = _MAX_FILES_PER_UPLOAD if path.endswith("/library/upload") else 1
+        return files * settings.MAX_UPLOAD_MB * _MIB + _MIB  # plus room for the multipart envelope
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 64 * 1024
+
+
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer 413 from the declared Content-Length alone, so a huge body is never buffered.
+
+    Django's ASGI handler reads the whole body before any view runs; without this, the
+    server would spool gigabytes to disk before the view could refuse them.
+    """
+    if scope["type"] == "http":
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > body_limit(scope["path"]):
+            await _too_large(send, body_limit(scope["path"]))
+            return
+    await django_application(scope, receive, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        {"error": "payload_too_large", "message": f"The request body is larger than the {limit} bytes accepted here."}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
