@@ -27,3 +27,4 @@ bench: install-dev
 	HF_HUB_OFFLINE=1 .venv/bin/python bench/ingest.py
 	HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_qa.py
 	HF_HUB_OFFLINE=1 .venv/bin/python bench/api.py
+	HF_HUB_OFFLINE=1 .venv/bin/python bench/load.py
