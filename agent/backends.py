@@ -32,6 +32,10 @@ from library.selectors import QueryTerms
 _HISTORY_TURNS = 6
 # Lines an extractive FAST answer quotes at most.
 FAST_LINES = 4
+# Pages a FAST answer may cite: the greedy lines' pages, then close runner-up pages.
+FAST_SPREAD_PAGES = 4
+# Value-stating lines added for the parts of the question the first lines left out.
+FAST_VALUE_LINES = 3
 
 
 @dataclass
@@ -68,6 +72,8 @@ class ExtractiveBackend:
                 evidence=job.evidence,
                 page_weights=job.page_weights,
                 max_units=FAST_LINES,
+                spread_pages=FAST_SPREAD_PAGES,
+                value_lines=FAST_VALUE_LINES,
             )
         yield from _pieces(text or NOTHING_FOUND)
 

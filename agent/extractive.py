@@ -105,6 +105,8 @@ def select_units(
     evidence: Sequence[Evidence],
     page_weights: Sequence[float],
     max_units: int = 3,
+    spread_pages: int = 0,
+    value_lines: int = 0,
 ) -> Selection:
     """Greedy choice of the lines that together cover most of the question's terms.
 
@@ -137,8 +139,100 @@ def select_units(
             break
         chosen.append(best)
         covered |= best.lexemes
+    if chosen and spread_pages:
+        for unit in _runner_up_pages(units, chosen, page_weights, weights, total, spread_pages):
+            chosen.append(unit)
+            covered |= unit.lexemes
+    if chosen and value_lines:
+        for unit in _values_for_the_rest(units, chosen, covered, evidence, weights, total, value_lines):
+            chosen.append(unit)
+            covered |= unit.lexemes
     coverage = sum(weights[lex] for lex in covered) / total
     return Selection(units=chosen, coverage=coverage)
+
+
+# A line that states a value for terms of the question no chosen line holds yet is added when
+# those terms are at least this share of the question.
+_REST_SHARE = 0.05
+
+
+def _values_for_the_rest(
+    units: list[Unit],
+    chosen: list[Unit],
+    covered: set[str],
+    evidence: Sequence[Evidence],
+    weights: dict[str, float],
+    total: float,
+    value_lines: int,
+) -> list[Unit]:
+    """Lines that answer the part of the question the chosen lines left out.
+
+    A question often asks two things ("its sleep current, and its start-up time"); the
+    greedy choice favours lines holding many terms, so the other part's table row, a short
+    label whose value sits on the next lines ("Sleep current IDDSL" / "0.1 0.3 μA"), loses.
+    Such a row is added, from a page already cited, when it holds terms no chosen line does
+    and states a value itself or on its next lines.
+    """
+    pages = {unit.evidence_index for unit in chosen}
+    blocks = {index: _blocks(evidence[index].text) for index in pages}
+    added: list[Unit] = []
+    covered = set(covered)
+    for _ in range(value_lines):
+        best, best_new = None, _REST_SHARE
+        for unit in units:
+            if unit.evidence_index not in pages or unit in chosen or unit in added:
+                continue
+            new = sum(weights[lex] for lex in unit.lexemes - covered) / total
+            if new < best_new:
+                continue
+            if not _VALUE.search(_with_context(unit, blocks[unit.evidence_index])):
+                continue
+            best, best_new = unit, new
+        if best is None:
+            break
+        added.append(best)
+        covered |= best.lexemes
+    return added
+
+
+# A runner-up page is cited when its best line holds at least this share of the question's
+# (IDF-weighted) terms and at least this share of what the best chosen line holds.
+_RUNNER_UP_COVERAGE = 0.25
+_RUNNER_UP_SHARE = 0.5
+
+
+def _runner_up_pages(
+    units: list[Unit],
+    chosen: list[Unit],
+    page_weights: Sequence[float],
+    weights: dict[str, float],
+    total: float,
+    spread_pages: int,
+) -> list[Unit]:
+    """The best line of each close runner-up page the greedy choice left uncited.
+
+    The page ranking puts the right page among its first few far more often than first; a
+    page that scores near the top one and has a line holding the question's terms is
+    quoted too (after the greedy lines, so the first citation stays the top page's).
+    """
+    cited = {unit.evidence_index for unit in chosen}
+    best_own = max(sum(weights[lex] for lex in u.lexemes) / total for u in chosen)
+    floor = max(_RUNNER_UP_COVERAGE, _RUNNER_UP_SHARE * best_own)
+    added: list[Unit] = []
+    for index in range(len(page_weights)):
+        if len(cited) >= spread_pages:
+            break
+        if index in cited:
+            continue
+        candidates = [u for u in units if u.evidence_index == index]
+        if not candidates:
+            continue
+        best = max(candidates, key=lambda u: u.score)
+        own = sum(weights[lex] for lex in best.lexemes) / total
+        if own >= floor:
+            added.append(best)
+            cited.add(index)
+    return added
 
 
 def compose(
@@ -149,6 +243,8 @@ def compose(
     max_units: int = 3,
     label: str | None = None,
     numbers: Sequence[int] | None = None,
+    spread_pages: int = 0,
+    value_lines: int = 0,
 ) -> str:
     """An answer of copied lines, each followed by the marker of its evidence page; '' if none.
 
@@ -159,6 +255,8 @@ def compose(
         evidence=evidence,
         page_weights=page_weights,
         max_units=max_units,
+        spread_pages=spread_pages,
+        value_lines=value_lines,
     )
     return render(selection=selection, evidence=evidence, label=label, numbers=numbers)
 

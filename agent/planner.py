@@ -24,6 +24,8 @@ _CLAUSE_SPLIT = re.compile(
     r"(?:,|;)?\s+and\s+(?=(?:what|which|how|where|when|is|are|does|do|can|at which|for how)\b)", re.IGNORECASE
 )
 _WELL_COVERED = 0.75
+# Value-stating lines added per selection for the terms its first lines left out.
+_VALUE_LINES = 2
 
 
 @dataclass
@@ -157,7 +159,9 @@ def _select(asks: list[tuple[QueryTerms, int]], pages: list[PageHit], weights: l
     seen = set()
     coverage = 1.0
     for terms, max_units in asks:
-        selection = select_units(terms=terms, evidence=evidence, page_weights=weights, max_units=max_units)
+        selection = select_units(
+            terms=terms, evidence=evidence, page_weights=weights, max_units=max_units, value_lines=_VALUE_LINES
+        )
         coverage = min(coverage, selection.coverage)
         for unit in selection.units:
             key = (unit.evidence_index, unit.text)
@@ -189,9 +193,13 @@ def _answer_part(part: Part, toolbox: Toolbox, budget: list[int], max_units: int
             yield hop.step
             if hop.retrieved is not None:
                 _merge(pages, weights, hop.retrieved.pages[:2], 0.6)
-                selection = select_units(
-                    terms=terms, evidence=[_evidence(p) for p in pages], page_weights=weights, max_units=max_units
-                )
+    selection = select_units(
+        terms=terms,
+        evidence=[_evidence(p) for p in pages],
+        page_weights=weights,
+        max_units=max_units,
+        value_lines=_VALUE_LINES,
+    )
     numbers = [toolbox.add_evidence(p) for p in pages]
     return render(selection=selection, evidence=[_evidence(p) for p in pages], label=part.label, numbers=numbers)
 
