@@ -18,19 +18,10 @@ import platform
 import resource
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("VOLTAI_DATA_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voltai_server.settings")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from _django import setup_django  # bench/ is first on sys.path when a script runs
 
-import django  # noqa: E402
-
-django.setup()
+ROOT = setup_django("bench")
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
