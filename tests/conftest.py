@@ -178,16 +178,21 @@ def start_server(
     raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
 
 
-def stop_server(server: ServerProcess) -> None:
+def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM a process started with start_new_session=True and its children; SIGKILL after `timeout`."""
     import signal
 
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            server.process.wait(20)
+            process.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def stop_server(server: ServerProcess) -> None:
+    stop_process_group(server.process)
 
 
 @pytest.fixture

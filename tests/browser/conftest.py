@@ -6,7 +6,6 @@ Each test saves screenshots under test-artifacts/browser/.
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, ServerProcess, server_env, start_server, stop_server
+from tests.conftest import ARTIFACTS, ROOT, ServerProcess, server_env, start_server, stop_process_group, stop_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -160,13 +159,7 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:  # type: ignore[
     try:
         yield WorkerProcess(process, log_path)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process)
 
 
 def wait_until(condition, timeout: float, explain) -> None:  # type: ignore[no-untyped-def]

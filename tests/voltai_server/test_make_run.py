@@ -2,7 +2,6 @@
 
 import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, free_port
+from tests.conftest import ARTIFACTS, ROOT, free_port, stop_process_group
 from voltai_server.embedded_db import embedded_server_stop
 
 
@@ -45,10 +44,6 @@ def test_run_script_serves_healthz_and_prints_a_working_api_key(tmp_path: Path) 
         assert httpx.get(f"{base}/chat/sessions/", headers={"X-API-KEY": key.group(1)}, timeout=10).status_code == 200
         assert httpx.get(f"{base}/chat/sessions/", headers={"X-API-KEY": "vt_wrong"}, timeout=10).status_code == 401
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_process_group(process, timeout=30)
         # The embedded server outlives the script by design; stop this test's own one.
         embedded_server_stop(data_dir)
