@@ -21,7 +21,10 @@ def _raw_request(base_url: str, path: str, declared_length: int) -> tuple[str, f
                 f"X-API-KEY: vt_000000000000_whatever\r\nContent-Length: {declared_length}\r\n\r\n{{}}"
             ).encode()
         )
-        reply = sock.recv(4096).decode(errors="replace")
+        received = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after its 413
+            received += chunk
+        reply = received.decode(errors="replace")
     return reply, time.monotonic() - started
 
 
