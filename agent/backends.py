@@ -23,19 +23,13 @@ from django.conf import settings
 from agent import planner
 from agent.citations import Evidence
 from agent.events import ToolStep, Turn
-from agent.extractive import NOTHING_FOUND, compose
+from agent.extractive import NOTHING_FOUND, render, select_lookup
 from agent.tools import TOOL_SPECS, Toolbox
 from core.errors import LlmTimeout, LlmUnavailable
 from library.models import Document
 from library.selectors import QueryTerms
 
 _HISTORY_TURNS = 6
-# Lines an extractive FAST answer quotes at most.
-FAST_LINES = 4
-# Pages a FAST answer may cite: the greedy lines' pages, then close runner-up pages.
-FAST_SPREAD_PAGES = 4
-# Value-stating lines added for the parts of the question the first lines left out.
-FAST_VALUE_LINES = 3
 
 
 @dataclass
@@ -67,14 +61,8 @@ class ExtractiveBackend:
     def answer_fast(self, job: FastInput) -> Iterator[str]:
         text = ""
         if job.relevant:
-            text = compose(
-                terms=job.terms,
-                evidence=job.evidence,
-                page_weights=job.page_weights,
-                max_units=FAST_LINES,
-                spread_pages=FAST_SPREAD_PAGES,
-                value_lines=FAST_VALUE_LINES,
-            )
+            selection = select_lookup(terms=job.terms, evidence=job.evidence, page_weights=job.page_weights)
+            text = render(selection=selection, evidence=job.evidence)
         yield from _pieces(text or NOTHING_FOUND)
 
     def answer_agentic(self, job: AgenticInput) -> Iterator[ToolStep | str]:

@@ -235,6 +235,26 @@ def _runner_up_pages(
     return added
 
 
+# A look-up answer (FAST, and the first part of AGENTIC's): at most this many lines chosen
+# greedily, then close runner-up pages up to this many cited pages, then value-stating lines
+# for the question's terms still uncovered.
+LOOKUP_LINES = 4
+LOOKUP_PAGES = 4
+LOOKUP_VALUE_LINES = 3
+
+
+def select_lookup(*, terms: QueryTerms, evidence: Sequence[Evidence], page_weights: Sequence[float]) -> Selection:
+    """The lines of a look-up answer to the question of `terms` from ranked `evidence`."""
+    return select_units(
+        terms=terms,
+        evidence=evidence,
+        page_weights=page_weights,
+        max_units=LOOKUP_LINES,
+        spread_pages=LOOKUP_PAGES,
+        value_lines=LOOKUP_VALUE_LINES,
+    )
+
+
 def compose(
     *,
     terms: QueryTerms,

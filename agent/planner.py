@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from agent.citations import Evidence
 from agent.events import ToolStep
-from agent.extractive import NOTHING_FOUND, Selection, render, select_units
-from agent.retrieval import is_relevant
+from agent.extractive import NOTHING_FOUND, Selection, Unit, render, select_lookup, select_units
+from agent.retrieval import LOOKUP_PAGES_READ, is_relevant
 from agent.tools import Toolbox
 from library.models import Document
 from library.selectors import PageHit, QueryTerms
@@ -92,20 +92,22 @@ def run(*, question: str, documents: list[Document], toolbox: Toolbox, max_steps
     yield text or NOTHING_FOUND
 
 
-def _search(toolbox: Toolbox, query: str, document_ids: list[int] | None, budget: list[int]):  # type: ignore[no-untyped-def]
+def _search(toolbox: Toolbox, query: str, document_ids: list[int] | None, budget: list[int], limit: int = 4):  # type: ignore[no-untyped-def]
     if budget[0] <= 0:
         return None
     budget[0] -= 1
-    return toolbox.search(query, document_ids=document_ids)
+    return toolbox.search(query, document_ids=document_ids, limit=limit)
 
 
 def _answer_clauses(
     question: str, documents: list[Document], toolbox: Toolbox, budget: list[int]
 ) -> Generator[ToolStep, None, str]:
-    """The whole question first (its best page leads the answer), then each clause on its own;
-    each clause is answered from every page found, and the lines are cited in page order."""
+    """The whole question first, answered from its pages as a look-up would be; then each clause
+    of a multi-part question is searched on its own, and where the answer so far leaves that
+    clause uncovered, its best value line is added. The first citation stays the best page of
+    the whole question, so asking for AGENTIC never cites worse than FAST."""
     document_ids = [d.pk for d in documents] or None
-    first = _search(toolbox, question, document_ids, budget)
+    first = _search(toolbox, question, document_ids, budget, limit=LOOKUP_PAGES_READ)
     if first is None:
         return ""
     yield first.step
@@ -113,21 +115,21 @@ def _answer_clauses(
         return ""
     pages = list(first.retrieved.pages)
     weights = _weights(pages)
-    asks: list[tuple[QueryTerms, int]] = []
+    clause_terms: list[QueryTerms] = []
     clauses = [part.question for part in plan(question, documents)]
+    # A later clause says "it": when the question names no part, it is about the part found first.
+    clause_documents = document_ids or [pages[0].document_id]
     if len(clauses) >= 2:
         for clause in clauses:
-            result = _search(toolbox, clause, document_ids, budget)
+            result = _search(toolbox, clause, clause_documents, budget)
             if result is None:
                 break
             yield result.step
-            if result.retrieved is None:
+            if result.retrieved is None or not result.retrieved.pages:
                 continue
             _merge(pages, weights, result.retrieved.pages[:3], 0.7)
-            asks.append((result.retrieved.terms, 3))
-    if not asks:
-        asks = [(first.retrieved.terms, 3)]
-    selection = _select(asks, pages, weights)
+            clause_terms.append(result.retrieved.terms)
+    selection = _select(first.retrieved.terms, clause_terms, pages, weights)
     if selection.coverage < _WELL_COVERED and budget[0] > 0:
         # The answer may continue on the next page (a table that runs over): read it.
         top = pages[0]
@@ -138,9 +140,38 @@ def _answer_clauses(
             page = _page_of(toolbox, read.numbers)
             if page is not None:
                 _merge(pages, weights, [page], 0.5)
-                selection = _select(asks, pages, weights)
+                selection = _select(first.retrieved.terms, clause_terms, pages, weights)
     numbers = [toolbox.add_evidence(p) for p in pages]
     return render(selection=selection, evidence=[_evidence(p) for p in pages], numbers=numbers)
+
+
+def _select(terms: QueryTerms, clause_terms: list[QueryTerms], pages: list[PageHit], weights: list[float]) -> Selection:
+    """The look-up answer to the whole question, plus a value line for each clause it leaves
+    uncovered; coverage is the whole question's."""
+    evidence = [_evidence(p) for p in pages]
+    selection = select_lookup(terms=terms, evidence=evidence, page_weights=weights)
+    units = list(selection.units)
+    for clause in clause_terms:
+        if _coverage(clause, units) >= _WELL_COVERED:
+            continue
+        extra = select_units(terms=clause, evidence=evidence, page_weights=weights, max_units=1, value_lines=1)
+        known = {(u.evidence_index, u.line_index) for u in units}
+        units += [u for u in extra.units if (u.evidence_index, u.line_index) not in known]
+    covered = set().union(*(u.lexemes for u in units)) if units else set()
+    total = sum(terms.weights.values()) or 1.0
+    coverage = sum(w for lex, w in terms.weights.items() if lex in covered) / total
+    return Selection(units=units, coverage=max(coverage, selection.coverage))
+
+
+def _coverage(terms: QueryTerms, units: list[Unit]) -> float:
+    """The share of a clause's (IDF-weighted) terms the chosen lines hold."""
+    total = sum(terms.weights.values())
+    if not total:
+        return 1.0
+    held: set[str] = set()
+    for unit in units:
+        held |= unit.lexemes
+    return sum(w for lex, w in terms.weights.items() if lex in held) / total
 
 
 def _merge(pages: list[PageHit], weights: list[float], extra: list[PageHit], weight: float) -> None:
@@ -150,25 +181,6 @@ def _merge(pages: list[PageHit], weights: list[float], extra: list[PageHit], wei
             pages.append(page)
             weights.append(weight)
             known.add((page.document_id, page.page))
-
-
-def _select(asks: list[tuple[QueryTerms, int]], pages: list[PageHit], weights: list[float]) -> Selection:
-    """One selection per clause, merged without repeats; coverage is the weakest clause's."""
-    evidence = [_evidence(p) for p in pages]
-    units = []
-    seen = set()
-    coverage = 1.0
-    for terms, max_units in asks:
-        selection = select_units(
-            terms=terms, evidence=evidence, page_weights=weights, max_units=max_units, value_lines=_VALUE_LINES
-        )
-        coverage = min(coverage, selection.coverage)
-        for unit in selection.units:
-            key = (unit.evidence_index, unit.text)
-            if key not in seen:
-                seen.add(key)
-                units.append(unit)
-    return Selection(units=units, coverage=coverage)
 
 
 def _answer_part(part: Part, toolbox: Toolbox, budget: list[int], max_units: int) -> Generator[ToolStep, None, str]:

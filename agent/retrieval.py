@@ -92,6 +92,10 @@ def embed_question(text: str) -> list[float]:
         torch.set_num_threads(previous)
 
 
+# Pages a look-up answer reads: FAST's one search, and AGENTIC's search of the whole question.
+LOOKUP_PAGES_READ = 5
+
+
 @dataclass
 class Retrieved:
     pages: list[PageHit]

@@ -17,7 +17,7 @@ from agent.backends import AgenticInput, FastInput, get_backend
 from agent.citations import StreamCleaner, cited_sources
 from agent.events import AgentEvent, AnswerDelta, AnswerDone, Mode, ModeChosen, ToolStep, Turn
 from agent.extractive import NOTHING_FOUND
-from agent.retrieval import evidence_of, is_relevant, scope_choose, search_pages
+from agent.retrieval import LOOKUP_PAGES_READ, evidence_of, is_relevant, scope_choose, search_pages
 from agent.router import route
 from agent.tools import Toolbox
 from core.errors import InvalidRequest
@@ -25,9 +25,6 @@ from orgs.models import Organization
 from topics.models import Topic
 
 RequestedMode = Literal["AUTO", "FAST", "AGENTIC"]
-
-# FAST cites from this many top pages at most.
-FAST_PAGES = 5
 
 
 def answer_stream(
@@ -60,7 +57,7 @@ def answer_stream(
     if chosen == "FAST":
         retrieval_started = time.perf_counter()
         retrieved = search_pages(
-            org=org, query=query, topic_ids=scope.topic_ids, document_ids=scope.document_ids, limit=FAST_PAGES
+            org=org, query=query, topic_ids=scope.topic_ids, document_ids=scope.document_ids, limit=LOOKUP_PAGES_READ
         )
         evidence = [evidence_of(page) for page in retrieved.pages]
         relevant = bool(retrieved.pages) and is_relevant(retrieved.pages[0])

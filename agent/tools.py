@@ -138,7 +138,12 @@ class Toolbox:
         return ToolResult(text=text, step=step, retrieved=retrieved, numbers=tuple(numbers))
 
     def search(
-        self, query: str, *, topic_names: Sequence[str] | None = None, document_ids: Sequence[int] | None = None
+        self,
+        query: str,
+        *,
+        topic_names: Sequence[str] | None = None,
+        document_ids: Sequence[int] | None = None,
+        limit: int = 4,
     ) -> ToolResult:
         """search_library, also callable by the planner with explicit documents."""
         arguments: dict[str, Any] = {"query": query}
@@ -154,7 +159,7 @@ class Toolbox:
         if document_ids is None:
             named = documents_named_in(org=self.org, text=query)
             document_ids = [d.pk for d in named] or self.scope.document_ids
-        retrieved = search_pages(org=self.org, query=query, topic_ids=topic_ids, document_ids=document_ids, limit=4)
+        retrieved = search_pages(org=self.org, query=query, topic_ids=topic_ids, document_ids=document_ids, limit=limit)
         numbers = [self.add_evidence(page) for page in retrieved.pages]
         lines = [
             f"[{number}] {page.source_name} p.{page.page}:\n{page.text[:_PASSAGE_CHARS]}"

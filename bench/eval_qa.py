@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 import unicodedata
+from pathlib import Path
 
 from _django import setup_django  # bench/ is first on sys.path when a script runs
 
@@ -248,6 +249,12 @@ def main() -> None:
     parser.add_argument("--ingest-only", action="store_true", help="only make sure the library is ingested")
     parser.add_argument("--modes", nargs="+", default=["FAST", "AGENTIC", "AUTO"], choices=["FAST", "AGENTIC", "AUTO"])
     parser.add_argument("-v", "--verbose", action="store_true", help="print every miss")
+    parser.add_argument(
+        "--qa",
+        type=Path,
+        default=DEV_QA,
+        help="question file (default: the shared dev set; bench/qa_extra.jsonl is our held-out set)",
+    )
     args = parser.parse_args()
     org = ensure_library()
     if args.ingest_only:
@@ -257,12 +264,14 @@ def main() -> None:
 
     from agent.services import answer
 
-    items = [json.loads(line) for line in DEV_QA.read_text().splitlines() if line.strip()]
+    items = [json.loads(line) for line in args.qa.read_text().splitlines() if line.strip()]
+    results = RESULTS if args.qa.resolve() == DEV_QA.resolve() else RESULTS.with_name(f"eval_qa-{args.qa.stem}.json")
     answer(org=org, query="warm-up: BME280 supply voltage", mode="FAST")  # model load outside timings
     modes = {mode: run_mode(org, items, mode) for mode in args.modes}
     base = baselines(org, items)
     summary = {
         "backend": settings.LLM_BACKEND,
+        "questions": str(args.qa.name),
         "items": len(items),
         "modes": {mode: {k: v for k, v in result.items() if k != "items"} for mode, result in modes.items()},
         "baselines": base,
@@ -278,8 +287,8 @@ def main() -> None:
         "python": platform.python_version(),
         "per_item": {mode: result["items"] for mode, result in modes.items()},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     if args.verbose:
         for mode, result in modes.items():
             for row in result["items"]:
@@ -313,7 +322,7 @@ def main() -> None:
             f"{label[name]:22} {result['hit@1']:>9.3f} {result['hit@5']:>9.3f} "
             + " ".join(f"{'-':>9}" for _ in range(5))
         )
-    print(f"\nsaved {RESULTS.relative_to(ROOT)}")
+    print(f"\nsaved {results.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

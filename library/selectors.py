@@ -42,7 +42,18 @@ STOPWORDS = frozenset(
 
 # A part number: letters and digits mixed ("BME280", "LSM6DS33", "ESP32-WROOM-32", "IRF540N").
 _PART_TOKEN = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w.])")
-_LEADER = re.compile(r" \.\.\. ")
+# A contents line: dot leaders then a page number ("Specifications ... 3"); a ratings list has
+# leaders too, but ends in a value ("ICL7660 ... +10.5V").
+_LEADER = re.compile(r" \.\.\. \d{1,3}$", re.MULTILINE)
+# "Contents", "Table of Contents", "LSM6DS33 List of tables": lists whose page numbers have no leaders.
+_CONTENTS_HEADING = re.compile(r"(?:\S+\s+)?(?:table\s+of\s+contents|contents|list\s+of\s+(?:figures|tables))", re.I)
+# "Revision History", "14 Revision history", "Appendix C - Revision History", "12. Document history and modification".
+_CHANGE_LOG_HEADING = re.compile(
+    r"(?:[\w.]{1,4}\s+)?(?:appendix\s+\w\s*[-:–]\s*)?(?:document\s+)?(?:revision|change|modification)s?\s+history"
+    r"|(?:[\w.]{1,4}\s+)?document\s+history(?:\s+and\s+modifications?)?",
+    re.IGNORECASE,
+)
+_CHANGE_LINE = re.compile(r"\W{0,3}(?:changed|added|deleted|updated|removed|corrected|revised|moved)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -99,9 +110,13 @@ class QueryTerms:
         return search_form(lexeme)
 
     def matched(self, lexemes: set[str]) -> set[str]:
-        """The question's terms found among a text's lexemes."""
+        """The question's terms found among a text's lexemes (a compound: all of its parts)."""
         found = set()
         for lex in self.weights:
+            if "_" in lex:
+                if all(part in lexemes for part in lex.split("_")):
+                    found.add(lex)
+                continue
             stem = word_stem(lex)
             if lex in lexemes or (stem is not None and any(other.startswith(stem) for other in lexemes)):
                 found.add(lex)
@@ -121,8 +136,21 @@ def word_stem(lexeme: str) -> str | None:
     return lexeme
 
 
+# A register or field name: WHO_AM_I, CTRL1_XL, PRE_SCALE. The parser splits it at the
+# underscores, often into stop words ("who", "am", "i"), so it is searched as a phrase.
+_COMPOUND = re.compile(r"(?<![\w])[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+(?![\w])")
+
+
+def compound_terms(text: str) -> list[str]:
+    """The underscore-joined names in a text, lower-cased ("who_am_i")."""
+    return list(dict.fromkeys(match.lower() for match in _COMPOUND.findall(text)))
+
+
 def search_form(lexeme: str) -> str:
-    """The tsquery text that finds a lexeme: a prefix query on a word's stem, else exact."""
+    """The tsquery text that finds a lexeme: a prefix query on a word's stem, a phrase for a
+    compound name, else exact."""
+    if "_" in lexeme:
+        return " <-> ".join(search_form(part) for part in lexeme.split("_") if part)
     stem = word_stem(lexeme)
     if stem is not None:
         return "'" + stem + "':*"
@@ -164,6 +192,7 @@ def query_terms(
     with connection.cursor() as cursor:
         cursor.execute("SELECT tsvector_to_array(to_tsvector('simple', %s))", [query_text])
         lexemes = [lex for lex in cursor.fetchone()[0] if lex not in STOPWORDS and len(lex) < 60]
+        lexemes += [name for name in compound_terms(query_text) if len(name) < 60]
         if not lexemes:
             return QueryTerms(weights={})
         forms = [search_form(lex) for lex in lexemes]
@@ -291,7 +320,16 @@ def _join_chunks(texts: Iterable[str]) -> str:
 
 def _is_contents_page(text: str) -> bool:
     """Table-of-contents and index pages list every topic by name and match every question."""
-    return len(_LEADER.findall(text)) >= 6
+    first_lines = [line.strip() for line in text.split("\n")[:5]]
+    return len(_LEADER.findall(text)) >= 6 or any(_CONTENTS_HEADING.fullmatch(line) for line in first_lines)
+
+
+def _is_change_log(text: str) -> bool:
+    """Revision-history pages name the sections and values that changed, never stating them as specified."""
+    lines = [line.strip() for line in text.split("\n")]
+    return any(_CHANGE_LOG_HEADING.fullmatch(line) for line in lines) or (
+        sum(1 for line in lines if _CHANGE_LINE.match(line)) >= 4
+    )
 
 
 def page_search(
@@ -308,8 +346,8 @@ def page_search(
 
     Candidates are the pages of the best fused chunks; each is then scored on the whole page
     (every chunk of it): the best dense similarity, the share of the question's rare terms
-    the page contains (IDF-weighted), and the fused rank of its chunks. Contents pages,
-    which name everything, are pushed down.
+    the page contains (IDF-weighted), and the fused rank of its chunks. Contents pages and
+    revision histories, which name everything, are pushed down.
     """
     terms = (
         terms
@@ -368,7 +406,7 @@ def page_search(
             "coverage": coverage,
             "coverage_all": coverage * terms.present_share,  # counting terms found nowhere
             "fused": (fused[0] + 0.5 * sum(fused[1:3])) * _RRF_K,
-            "contents": 1.0 if _is_contents_page(text) else 0.0,
+            "contents": 1.0 if _is_contents_page(text) or _is_change_log(text) else 0.0,
         }
         score = features["dense"] + 0.6 * features["coverage"] + 0.2 * features["fused"] - 0.3 * features["contents"]
         chunk_hits = sorted(fused_by_page[key], key=lambda h: -h.score)
@@ -429,26 +467,31 @@ def document_by_source_name(*, org: Organization, source_name: str) -> Document 
 
 
 def documents_named_in(*, org: Organization, text: str) -> list[Document]:
-    """Documents whose file name contains a part number written in the text ("BME280", "ICL7660A").
+    """Documents whose file name contains a part number written in the text ("BME280", "ICL7660A"),
+    in the order the text first names them.
 
     A part number matches a file name that contains it, or that it extends by a suffix
     letter or two (ICL7660A → renesas-icl7660.pdf).
     """
-    tokens = {_alnum(token) for token in _PART_TOKEN.findall(text)}
-    tokens = {
-        t for t in tokens if len(t) >= 4 and sum(ch.isdigit() for ch in t) >= 2 and sum(ch.isalpha() for ch in t) >= 2
-    }
-    if not tokens:
+    first_seen: dict[str, int] = {}
+    for match in _PART_TOKEN.finditer(text):
+        token = _alnum(match.group())
+        if len(token) >= 4 and sum(ch.isdigit() for ch in token) >= 2 and sum(ch.isalpha() for ch in token) >= 2:
+            first_seen.setdefault(token, match.start())
+    if not first_seen:
         return []
-    found = []
+    found: list[tuple[int, Document]] = []
     for document in Document.objects.filter(org=org).order_by("source_name"):
         name = _alnum(document.source_name.rsplit(".", 1)[0])
         words = {_alnum(w) for w in re.split(r"[-_ .]+", document.source_name.rsplit(".", 1)[0]) if w}
-        for token in tokens:
-            if token in name or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words):
-                found.append(document)
-                break
-    return found
+        positions = [
+            position
+            for token, position in first_seen.items()
+            if token in name or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
+        ]
+        if positions:
+            found.append((min(positions), document))
+    return [document for _, document in sorted(found, key=lambda item: item[0])]
 
 
 def _alnum(text: str) -> str:
