@@ -10,17 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.citations import Evidence
-from library.selectors import QueryTerms, text_lexemes
+from library.selectors import QueryTerms, text_blocks, text_lexemes
 
 NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(])")
 _DIGIT = re.compile(r"\d")
 _MAX_UNIT_CHARS = 320
-# A line at least this long that does not end a sentence was wrapped by the PDF layout.
-_WRAPPED_LINE = 60
+_MAX_LEAD_CHARS = 200
 # A short table row is shown with the lines after it, up to about this many characters.
 _CONTEXT_CHARS = 160
+# What a line ending with a colon announces is shown up to about this many characters.
+_LIST_CHARS = 400
 # A unit must hold at least this share of the question's (IDF-weighted) terms.
 _MIN_COVERAGE = 0.18
 # A further line costs this much unless it adds terms, and must reach this share of the best.
@@ -35,44 +36,49 @@ class Unit:
     text: str
     lexemes: set[str]
     score: float = 0.0
-
-
-def _blocks(text: str) -> list[str]:
-    """Lines joined back into paragraphs: a PDF wraps prose at the column width, so a long
-    line that does not end a sentence continues on the next one. Short lines (table rows,
-    headings) stay on their own."""
-    blocks: list[str] = []
-    current = ""
-    for line in (line.strip() for line in text.split("\n")):
-        if not line:
-            continue
-        if current and len(current.rsplit("\n", 1)[-1]) >= _WRAPPED_LINE and not current.endswith((".", ":", "!", "?")):
-            current += "\n" + line
-        else:
-            if current:
-                blocks.append(current)
-            current = line
-    if current:
-        blocks.append(current)
-    return [block.replace("\n", " ") for block in blocks]
+    # For a sentence out of a long paragraph: the paragraph's first sentence, which names
+    # what the others speak of ("The THRESH_TAP register ..." before "The scale factor is ..."),
+    # shown before it.
+    lead: str = ""
+    position: int = 0  # the sentence's place in its paragraph
+    relevance: float = 0.0  # the (IDF-weighted) share of the question's terms it holds
 
 
 def _units(evidence_index: int, text: str) -> list[Unit]:
     units: list[Unit] = []
-    for index, block in enumerate(_blocks(text)):
+    for index, block in enumerate(text_blocks(text)):
         pieces = [block] if len(block) <= _MAX_UNIT_CHARS else _SENTENCE.split(block)
-        for piece in pieces:
+        lead = ""
+        for position, piece in enumerate(pieces):
             piece = piece.strip()
-            if len(piece) >= 3:
-                units.append(Unit(evidence_index=evidence_index, line_index=index, text=piece[:600], lexemes=set()))
+            if len(piece) < 3:
+                continue
+            units.append(
+                Unit(
+                    evidence_index=evidence_index,
+                    line_index=index,
+                    text=piece[:600],
+                    lexemes=set(),
+                    lead=lead,
+                    position=position,
+                )
+            )
+            if position == 0 and len(pieces) > 1 and len(piece) <= _MAX_LEAD_CHARS:
+                lead = piece
     return units
 
 
 def _with_context(unit: Unit, blocks: list[str]) -> str:
     """The unit and, for a short one, the lines after it: a table row flattened by the PDF
-    puts its condition, value and unit on the next lines ("Start-up time tstartup" … "2 ms")."""
+    puts its condition, value and unit on the next lines ("Start-up time tstartup" … "2 ms").
+    A unit that ends with a colon announces what follows (a procedure, a list): that is added."""
     text = unit.text
     index = unit.line_index + 1
+    if text.endswith(":") and blocks[unit.line_index].endswith(text):
+        while len(text) < _LIST_CHARS and index < len(blocks):
+            text = f"{text} {blocks[index]}"
+            index += 1
+        return text
     if unit.text != blocks[unit.line_index]:
         return text  # a sentence out of a paragraph stands on its own
     while len(text) < _CONTEXT_CHARS and index < len(blocks) and len(blocks[index]) < 120:
@@ -82,7 +88,8 @@ def _with_context(unit: Unit, blocks: list[str]) -> str:
 
 
 _VALUE = re.compile(
-    r"(?<![\w.])(?:0x[0-9a-f]+|[01]{4,}b?|[0-9a-f]+h|[±+-]?\d+(?:\.\d+)?\s?(?:[kmµμunp]?(?:v|a|hz|s|w|b|g)|°c|%|lsb|sps|dps))"
+    r"(?<![\w.])(?:0x[0-9a-f]+|[01]{4,}b?|[0-9a-f]+h|[±+-]?\d+(?:\.\d+)?\s?"
+    r"(?:[kmµμunp]?(?:v|a|hz|s|w|b|g|Ω|ohms?)|°c|%|lsb|sps|dps|k?bytes?|bits?|ppm|dbm?))"
     r"(?![\w])",
     re.IGNORECASE,
 )
@@ -121,14 +128,14 @@ def select_units(
     units = [unit for index, item in enumerate(evidence) for unit in _units(index, item.text)]
     for unit, lexemes in zip(units, text_lexemes(texts=[u.text for u in units]), strict=True):
         unit.lexemes = terms.matched(lexemes)
-        own = sum(weights[lex] for lex in unit.lexemes) / total
-        unit.score = own + _value_bonus(unit.text) + 0.4 * page_weights[unit.evidence_index]
+        unit.relevance = sum(weights[lex] for lex in unit.lexemes) / total
+        unit.score = unit.relevance + _value_bonus(unit.text) + 0.4 * page_weights[unit.evidence_index]
     chosen: list[Unit] = []
     covered: set[str] = set()
     while len(chosen) < max_units:
         best, best_gain = None, 0.0
         for unit in units:
-            if unit in chosen or sum(weights[lex] for lex in unit.lexemes) / total < _MIN_COVERAGE:
+            if unit in chosen or unit.relevance < _MIN_COVERAGE:
                 continue
             new = sum(weights[lex] for lex in unit.lexemes - covered) / total
             # After the first line, a line must add terms or be nearly as good as the best.
@@ -174,7 +181,7 @@ def _values_for_the_rest(
     and states a value itself or on its next lines.
     """
     pages = {unit.evidence_index for unit in chosen}
-    blocks = {index: _blocks(evidence[index].text) for index in pages}
+    blocks = {index: text_blocks(evidence[index].text) for index in pages}
     added: list[Unit] = []
     covered = set(covered)
     for _ in range(value_lines):
@@ -291,11 +298,18 @@ def render(
     if not selection.units:
         return ""
     numbers = list(numbers) if numbers is not None else list(range(1, len(evidence) + 1))
-    lines_of = {index: _blocks(item.text) for index, item in enumerate(evidence)}
+    lines_of = {index: text_blocks(item.text) for index, item in enumerate(evidence)}
     parts = []
+    shown: set[str] = set()
     # In page-rank order: the first source cited is the best page that says something.
-    for unit in sorted(selection.units, key=lambda u: (u.evidence_index, u.line_index)):
+    for unit in sorted(selection.units, key=lambda u: (u.evidence_index, u.line_index, u.position)):
         text = _with_context(unit, lines_of[unit.evidence_index]).strip()
+        if text in shown:
+            continue
+        if unit.lead and unit.lead not in shown:
+            text = f"{unit.lead} … {text}"
+            shown.add(unit.lead)
+        shown.add(text)
         if not text.endswith((".", ";", ":", "?", "!")):
             text += "."
         parts.append(f"{text} [{numbers[unit.evidence_index]}]")

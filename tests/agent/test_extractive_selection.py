@@ -52,3 +52,32 @@ def test_a_table_row_for_the_other_part_of_the_question_is_quoted_with_its_value
     assert "2 ms" in plain and "0.1 0.3" not in plain
     assert "Sleep current IDDSL 0.1 0.3 µA" in with_values
     assert with_values.index("Sleep current") < with_values.index("Wakeup latency")  # page order kept
+
+
+def test_a_sentence_out_of_a_long_paragraph_is_shown_after_the_sentence_that_names_its_subject() -> None:
+    terms = QueryTerms(weights={"scale": 1.0, "factor": 1.0})
+    paragraph = (
+        "The THRESH_TAP register is eight bits and holds the threshold value for tap interrupts. "
+        "The data format is unsigned, so the magnitude of the tap event is compared with the value in it "
+        "for normal tap detection, and the comparison is made on every axis that is enabled for it. "
+        "The scale factor is 62.5 mg/LSB (that is, 0xFF = +16 g). "
+        "A value of 0 may result in undesirable behavior if single tap or double tap interrupts are enabled."
+    )
+    text = compose(terms=terms, evidence=[_page(15, paragraph)], page_weights=[1.0], max_units=1)
+    assert text.startswith("The THRESH_TAP register is eight bits")
+    assert "… The scale factor is 62.5 mg/LSB" in text
+    assert "undesirable" not in text
+
+
+def test_a_line_ending_with_a_colon_is_shown_with_what_it_announces() -> None:
+    terms = QueryTerms(weights={"reconditioning": 3.0, "procedure": 1.0})
+    text = "\n".join(
+        [
+            "After reflow, the sensor may show an offset. The following reconditioning procedure is mandatory:",
+            "Dry-baking at 120 °C and relative humidity below 5% for 2 hours",
+            "Re-hydration at 25 °C and 75% relative humidity for at least 12 hours",
+            "Packaging information follows in the next chapter of this document",
+        ]
+    )
+    answer = compose(terms=terms, evidence=[_page(46, text)], page_weights=[1.0], max_units=1)
+    assert "120 °C" in answer and "75%" in answer

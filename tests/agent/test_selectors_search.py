@@ -4,7 +4,7 @@ import pytest
 
 from library.embeddings import embed_query
 from library.models import Document
-from library.selectors import chunk_search, documents_named_in, page_search
+from library.selectors import QueryTerms, chunk_search, documents_named_in, page_search, query_terms, window_coverage
 from topics.models import Topic
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -46,3 +46,48 @@ def test_page_search_ranks_the_page_that_answers_first(datasheets_org) -> None: 
     pages = page_search(org=datasheets_org, query_text=question, query_embedding=embed_query(question), limit=5)
     assert [(p.source_name, p.page) for p in pages][:3].count(("microchip-mcp2515.pdf", 64)) == 1
     assert all(p.text for p in pages)
+
+
+def test_parts_are_listed_in_the_order_the_question_names_them(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    named = documents_named_in(org=datasheets_org, text="Which runs hotter, the ICL7660A or the IRF540N?")
+    assert [d.source_name for d in named] == ["renesas-icl7660.pdf", "infineon-irf540n.pdf"]
+    named = documents_named_in(org=datasheets_org, text="Which runs hotter, the IRF540N or the ICL7660A?")
+    assert [d.source_name for d in named] == ["infineon-irf540n.pdf", "renesas-icl7660.pdf"]
+
+
+def test_a_register_name_made_of_stop_words_is_searched_as_a_phrase(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    # "WHO_AM_I" parses into "who", "am", "i": all stop words, so without the phrase the
+    # question would carry no trace of the register it asks about.
+    question = "What does WHO_AM_I return?"
+    terms = query_terms(org=datasheets_org, query_text=question)
+    assert "who_am_i" in terms.weights
+    pages = page_search(org=datasheets_org, query_text=question, query_embedding=embed_query(question), limit=3)
+    assert pages[0].source_name == "st-lsm6ds33.pdf"
+    assert "WHO_AM_I" in pages[0].text
+
+
+def test_revision_histories_and_contents_pages_do_not_lead_the_ranking(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    # The ESP32 module's revision history (pp. 25-27) and its lists of tables and figures
+    # (pp. 3-5) name "strapping pins" more often than the page that lists them.
+    question = "Which strapping pins does the ESP32-WROOM-32 have?"
+    esp32 = Document.objects.get(org=datasheets_org, source_name="espressif-esp32-wroom-32.pdf")
+    pages = page_search(
+        org=datasheets_org,
+        query_text=question,
+        query_embedding=embed_query(question),
+        document_ids=[esp32.pk],
+        limit=5,
+    )
+    assert pages[0].page == 10
+    assert not {p.page for p in pages[:3]} & {3, 4, 5, 25, 26, 27}
+    assert all(p.features["contents"] == 0 for p in pages[:3])
+
+
+def test_a_passage_holding_the_terms_together_outweighs_the_same_terms_scattered(db) -> None:  # type: ignore[no-untyped-def]
+    terms = QueryTerms(weights={"crystal": 2.0, "flash": 2.0, "frequency": 1.0})
+    filler = "\n".join(f"Unrelated paragraph number {n} about packaging." for n in range(6))
+    together = f"Integrated crystal 40 MHz\nIntegrated SPI flash 4 MB\nClock frequency 40 MHz\n{filler}"
+    scattered = f"The crystal is on the board.\n{filler}\nThe flash is external.\n{filler}\nAny frequency."
+    close, apart = window_coverage([together, scattered], terms)
+    assert close == pytest.approx(1.0)
+    assert apart < 0.5
