@@ -18,7 +18,7 @@ from agent.extractive import NOTHING_FOUND, Selection, Unit, render, select_look
 from agent.retrieval import LOOKUP_PAGES_READ, is_relevant
 from agent.tools import Toolbox
 from library.models import Document
-from library.selectors import PageHit, QueryTerms
+from library.selectors import PageHit, QueryTerms, part_number_names, part_numbers_in
 
 _CLAUSE_SPLIT = re.compile(
     r"(?:,|;)?\s+and\s+(?=(?:what|which|how|where|when|is|are|does|do|can|at which|for how)\b)", re.IGNORECASE
@@ -38,7 +38,7 @@ class Part:
 def plan(question: str, documents: list[Document]) -> list[Part]:
     if len(documents) >= 2:
         return [
-            Part(question=_without_other_parts(question, d, documents), documents=[d], label=_part_name(d))
+            Part(question=_as_asked_of(question, d, documents), documents=[d], label=_part_label(question, d))
             for d in documents
         ]
     clauses = [c.strip(" ,;?") for c in _CLAUSE_SPLIT.split(question) if c.strip(" ,;?")]
@@ -48,22 +48,31 @@ def plan(question: str, documents: list[Document]) -> list[Part]:
     return [Part(question=question, documents=documents)]
 
 
-def _without_other_parts(question: str, document: Document, documents: list[Document]) -> str:
-    """The question as asked of one document: the other parts' numbers would only mislead its search."""
-    others = [_alnum(_part_name(d)) for d in documents if d.pk != document.pk]
-
-    def keep(match: re.Match[str]) -> str:
-        token = _alnum(match.group())
-        return "" if any(token.startswith(o) or o.startswith(token) for o in others if o) else match.group()
-
-    return re.sub(r"\b[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9-]*\b", keep, question)
+# "the faster SPI clock", "the lower supply voltage": the direction of a comparison, which no
+# datasheet page states; the property itself ("SPI clock") is what each part's search needs.
+_COMPARATIVE = re.compile(
+    r"\b(?:lower|higher|faster|slower|larger|smaller|bigger|greater|fewer|more|less|better|worse|wider|narrower"
+    r"|longer|shorter|lowest|highest|fastest|largest|smallest)\b\s*",
+    re.IGNORECASE,
+)
 
 
-def _alnum(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+def _as_asked_of(question: str, document: Document, documents: list[Document]) -> str:
+    """The question as asked of one document: without the other parts' numbers, which would
+    only mislead its search, and without the comparison's direction."""
+    others = [d.source_name for d in documents if d.pk != document.pk]
+    text = question
+    for match in reversed(part_numbers_in(question)):
+        if any(part_number_names(match.group(), name) for name in others):
+            text = text[: match.start()] + text[match.end() :]
+    return re.sub(r"\s{2,}", " ", _COMPARATIVE.sub("", text)).strip()
 
 
-def _part_name(document: Document) -> str:
+def _part_label(question: str, document: Document) -> str:
+    """The part number as the question writes it ("ESP32-WROOM-32"), else one from the file name."""
+    for match in part_numbers_in(question):
+        if part_number_names(match.group(), document.source_name):
+            return match.group()
     stem = document.source_name.rsplit(".", 1)[0]
     words = [w for w in re.split(r"[-_ ]+", stem) if w]
     parts = [w for w in words if any(ch.isdigit() for ch in w)]

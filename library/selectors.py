@@ -20,6 +20,9 @@ from library.models import Chunk, Document
 from orgs.models import Organization
 from topics.models import Topic
 
+# Parameters of the raw SQL below: ids, id lists, tsquery texts and weights.
+SqlParams = list[int | float | str | list[int]]
+
 # Candidates taken from each of the two searches before fusion.
 _CANDIDATES = 60
 # HNSW candidate list; iterative scans keep going when org/topic filters drop rows.
@@ -161,9 +164,9 @@ def search_form(lexeme: str) -> str:
 
 def _filters(
     org: Organization, topic_ids: Sequence[int] | None, document_ids: Sequence[int] | None
-) -> tuple[str, list[object]]:
+) -> tuple[str, SqlParams]:
     sql = "c.org_id = %s"
-    params: list[object] = [org.pk]
+    params: SqlParams = [org.pk]
     if document_ids is not None:
         sql += " AND c.document_id = ANY(%s)"
         params.append(list(document_ids))
@@ -218,10 +221,10 @@ def query_terms(
     )
 
 
-def _lexical_sql(terms: QueryTerms) -> tuple[str, list[object], str]:
+def _lexical_sql(terms: QueryTerms) -> tuple[str, SqlParams, str]:
     """An IDF-weighted count of matched terms, and the OR tsquery that finds candidates."""
     parts = []
-    params: list[object] = []
+    params: SqlParams = []
     for lex, weight in terms.weights.items():
         parts.append("(CASE WHEN c.search_vector @@ %s::tsquery THEN %s ELSE 0 END)")
         params.extend([search_form(lex), weight])
@@ -504,28 +507,38 @@ def document_by_source_name(*, org: Organization, source_name: str) -> Document 
     return Document.objects.filter(org=org, source_name__iexact=source_name.strip()).first()
 
 
+def part_numbers_in(text: str) -> list[re.Match[str]]:
+    """The part numbers written in a text, as matches ("BME280", "ICL7660A", "ESP32-WROOM-32")."""
+    return [
+        match
+        for match in _PART_TOKEN.finditer(text)
+        if len(token := _alnum(match.group())) >= 4
+        and sum(ch.isdigit() for ch in token) >= 2
+        and sum(ch.isalpha() for ch in token) >= 2
+    ]
+
+
+def part_number_names(part_number: str, source_name: str) -> bool:
+    """Whether a part number names the document of this file: the file name contains it, or it
+    extends a word of the file name by a suffix letter or two (ICL7660A → renesas-icl7660.pdf)."""
+    token = _alnum(part_number)
+    stem = source_name.rsplit(".", 1)[0]
+    words = {_alnum(w) for w in re.split(r"[-_ .]+", stem) if w}
+    return token in _alnum(stem) or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
+
+
 def documents_named_in(*, org: Organization, text: str) -> list[Document]:
     """Documents whose file name contains a part number written in the text ("BME280", "ICL7660A"),
-    in the order the text first names them.
-
-    A part number matches a file name that contains it, or that it extends by a suffix
-    letter or two (ICL7660A → renesas-icl7660.pdf).
-    """
+    in the order the text first names them."""
     first_seen: dict[str, int] = {}
-    for match in _PART_TOKEN.finditer(text):
-        token = _alnum(match.group())
-        if len(token) >= 4 and sum(ch.isdigit() for ch in token) >= 2 and sum(ch.isalpha() for ch in token) >= 2:
-            first_seen.setdefault(token, match.start())
+    for match in part_numbers_in(text):
+        first_seen.setdefault(match.group(), match.start())
     if not first_seen:
         return []
     found: list[tuple[int, Document]] = []
     for document in Document.objects.filter(org=org).order_by("source_name"):
-        name = _alnum(document.source_name.rsplit(".", 1)[0])
-        words = {_alnum(w) for w in re.split(r"[-_ .]+", document.source_name.rsplit(".", 1)[0]) if w}
         positions = [
-            position
-            for token, position in first_seen.items()
-            if token in name or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
+            position for token, position in first_seen.items() if part_number_names(token, document.source_name)
         ]
         if positions:
             found.append((min(positions), document))
