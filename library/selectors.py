@@ -428,22 +428,23 @@ def page_search(
                 features=features,
             )
         )
-    for page, window in zip(pages, window_coverage([page.text for page in pages], terms), strict=True):
+    for page in pages:
         features = page.features
-        features["window"] = window
-        page.score = (
-            features["dense"]
-            + 0.6 * features["coverage"]
-            + 0.3 * features["window"]
-            + 0.15 * features["fused"]
-            - features["contents"]
-        )
+        page.score = features["dense"] + 0.6 * features["coverage"] + 0.15 * features["fused"] - features["contents"]
+    # The window signal adds at most _WINDOW_WEIGHT: only pages within that of the last place
+    # that counts can still reach it, so only they are split into blocks (the costly part).
+    cut = sorted((page.score for page in pages), reverse=True)[min(limit, len(pages)) - 1] - _WINDOW_WEIGHT
+    contenders = [page for page in pages if page.score >= cut]
+    for page, window in zip(contenders, window_coverage([p.text for p in contenders], terms), strict=True):
+        page.features["window"] = window
+        page.score += _WINDOW_WEIGHT * window
     pages.sort(key=lambda p: (-p.score, p.source_name, p.page))
     return pages[:limit]
 
 
 # Consecutive blocks (paragraphs, table rows) that make one passage for the window feature.
 _WINDOW_BLOCKS = 3
+_WINDOW_WEIGHT = 0.3
 
 
 def window_coverage(texts: Sequence[str], terms: QueryTerms) -> list[float]:
