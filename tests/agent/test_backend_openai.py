@@ -7,16 +7,16 @@ import pytest
 from agent.events import AnswerDelta, AnswerDone, ModeChosen, ToolStep
 from agent.services import answer, answer_stream
 from core.errors import LlmTimeout, LlmUnavailable
-from tests.agent.fake_openai import fake_openai_server
+from tests.fake_llm import FakeLlm, Reply
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture
 def llm(settings):  # type: ignore[no-untyped-def]
-    with fake_openai_server() as fake:
+    with FakeLlm(Reply(status=500)) as fake:  # a request no test queued a reply for fails
         settings.LLM_BACKEND = "openai"
-        settings.LLM_BASE_URL = fake.url
+        settings.LLM_BASE_URL = fake.base_url
         settings.LLM_API_KEY = "test-key"
         settings.LLM_MODEL = "test-model"
         settings.LLM_TIMEOUT_S = 1.0
@@ -25,7 +25,7 @@ def llm(settings):  # type: ignore[no-untyped-def]
 
 
 def test_fast_streams_the_models_tokens_as_clean_deltas_and_cites_the_evidence(datasheets_org, llm) -> None:  # type: ignore[no-untyped-def]
-    llm.reply_text("The BME280 answers at 0x76 or 0x77 [1], selected by SDO [1][9].", pieces=12)
+    llm.reply(Reply("The BME280 answers at 0x76 or 0x77 [1], selected by SDO [1][9].", slices=12))
     events = list(answer_stream(org=datasheets_org, query="What I2C addresses can the BME280 use?", mode="FAST"))
     assert isinstance(events[0], ModeChosen)
     deltas = [e.text for e in events if isinstance(e, AnswerDelta)]
@@ -42,8 +42,10 @@ def test_fast_streams_the_models_tokens_as_clean_deltas_and_cites_the_evidence(d
 
 
 def test_agentic_runs_a_tool_call_round_trip(datasheets_org, llm) -> None:  # type: ignore[no-untyped-def]
-    llm.reply_tool_call("search_library", {"query": "MCP2515 RESET instruction byte"})
-    llm.reply_text("The RESET instruction is 1100 0000 [1].")
+    llm.reply(
+        Reply(tool_call=("search_library", {"query": "MCP2515 RESET instruction byte"})),
+        Reply("The RESET instruction is 1100 0000 [1].", slices=4),
+    )
     events = list(answer_stream(org=datasheets_org, query="What is the MCP2515 reset instruction?", mode="AGENTIC"))
     steps = [e for e in events if isinstance(e, ToolStep)]
     done = events[-1]
@@ -59,7 +61,7 @@ def test_agentic_runs_a_tool_call_round_trip(datasheets_org, llm) -> None:  # ty
 
 
 def test_a_slow_endpoint_raises_llm_timeout(datasheets_org, llm) -> None:  # type: ignore[no-untyped-def]
-    llm.reply_slowly(12)
+    llm.reply(Reply("too late", delay_s=12))
     started = time.monotonic()
     with pytest.raises(LlmTimeout) as raised:
         answer(org=datasheets_org, query="What I2C addresses can the BME280 use?", mode="FAST")
@@ -68,7 +70,7 @@ def test_a_slow_endpoint_raises_llm_timeout(datasheets_org, llm) -> None:  # typ
 
 
 def test_a_500_from_the_endpoint_raises_llm_unavailable(datasheets_org, llm) -> None:  # type: ignore[no-untyped-def]
-    llm.reply_status(500)
+    llm.reply(Reply(status=500))
     with pytest.raises(LlmUnavailable) as raised:
         answer(org=datasheets_org, query="What I2C addresses can the BME280 use?", mode="FAST")
     assert raised.value.http_status == 502
@@ -76,8 +78,7 @@ def test_a_500_from_the_endpoint_raises_llm_unavailable(datasheets_org, llm) -> 
 
 def test_retries_are_bounded_and_a_retry_can_succeed(datasheets_org, llm, settings) -> None:  # type: ignore[no-untyped-def]
     settings.LLM_MAX_RETRIES = 1
-    llm.reply_status(500)
-    llm.reply_text("0x76 [1].")
+    llm.reply(Reply(status=500), Reply("0x76 [1].", slices=4))
     done = answer(org=datasheets_org, query="What I2C addresses can the BME280 use?", mode="FAST")
     assert done.answer == "0x76."
     assert len(llm.requests) == 2

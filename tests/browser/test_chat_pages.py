@@ -1,10 +1,6 @@
 """A person in Chromium: opens a chat_url from the API, follows a source, continues the thread."""
 
-import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,6 +10,7 @@ from chat.models import Chat, Message
 from orgs.services import api_key_create, member_create
 from tests.browser.conftest import PHONE, log_in, shoot, start_browser_server
 from tests.conftest import stop_server
+from tests.fake_llm import FakeLlm, Reply
 
 QUESTION = "What is the I2C address of the BME280?"
 
@@ -114,69 +111,17 @@ def test_phone_width_pages_fit_the_screen(datasheets_org, engineer, web_server, 
 # --- continuing a thread, with a model that streams slowly -------------------------------------------
 
 
-class SlowModel:
-    """An OpenAI-compatible endpoint (outside the server) that streams an answer word by word.
-
-    It holds the last words back until the test calls `finish()`, so the test can see the
-    first words on the page while the answer is still being produced.
-    """
-
-    WORDS = ["The", " BME280", " answers", " at", " I2C", " address", " **0x76**", " (SDO", " to", " GND)", " [1]."]
-    HELD_BACK = 3
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        model = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                json.loads(self.rfile.read(length) or b"{}")
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                for index, word in enumerate(model.WORDS):
-                    if index == len(model.WORDS) - model.HELD_BACK:
-                        model.release.wait(60)
-                    chunk = {
-                        "id": "c1",
-                        "object": "chat.completion.chunk",
-                        "created": int(time.time()),
-                        "model": "slow",
-                        "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}],
-                    }
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                    self.wfile.flush()
-                    time.sleep(0.05)
-                end = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "slow",
-                       "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}  # fmt: skip
-                self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
-                self.wfile.flush()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def finish(self) -> None:
-        self.release.set()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
+SLOW_ANSWER = "The BME280 answers at I2C address **0x76** (SDO to GND) [1]."
 
 
 @pytest.fixture
-def slow_model() -> Iterator[SlowModel]:
-    model = SlowModel()
-    yield model
-    model.close()
+def slow_model() -> Iterator[FakeLlm]:
+    """A model that streams word by word and holds its last three words back until `release()`,
+    so the test can see the first words on the page while the answer is still being produced."""
+    reply = Reply(SLOW_ANSWER, token_delay_s=0.05, held_after=len(SLOW_ANSWER.split(" ")) - 3)
+    with FakeLlm(reply) as model:
+        model.hold()
+        yield model
 
 
 @pytest.fixture
@@ -229,7 +174,7 @@ def test_continuing_a_thread_streams_the_answer_and_stores_it_on_the_same_chat(
     assert page.locator("article.msg.assistant .badge.mode-FAST").last.is_visible()
     shoot(page, "chat-streaming", full_page=False)
 
-    slow_model.finish()
+    slow_model.release()
     page.wait_for_function(
         "() => !document.querySelector('#streaming-answer') && document.querySelectorAll('article.msg').length === 4"
     )

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.chat.fake_llm import FakeLlm
 from tests.conftest import ServerProcess, start_server, stop_server
+from tests.fake_llm import FakeLlm
 
 WORKERS = 3
 
@@ -18,12 +18,10 @@ def fake_llm() -> Iterator[FakeLlm]:
 
 @pytest.fixture
 def llm(fake_llm: FakeLlm) -> Iterator[FakeLlm]:
-    """The module's fake model, reset: gate open, no failure."""
-    fake_llm.gate.set()
-    fake_llm.failure = None
+    """The module's fake model, reset: answers not held, no failure."""
+    fake_llm.reset()
     yield fake_llm
-    fake_llm.gate.set()
-    fake_llm.failure = None
+    fake_llm.reset()
 
 
 @pytest.fixture(scope="module")

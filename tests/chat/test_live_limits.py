@@ -1,6 +1,6 @@
 """Per-user and seat limits against a live server with several worker processes.
 
-The fake model holds every admitted request in flight (its gate is closed), so the
+The fake model holds every admitted request in flight (`llm.hold()`), so the
 requests that arrive together really overlap, whichever worker process takes them.
 """
 
@@ -18,11 +18,11 @@ SEATS_MESSAGE = "You have exceeded the session quota limit for your organization
 
 
 def test_eight_simultaneous_requests_for_one_user_admit_exactly_one(server, llm, org, raw_key) -> None:
-    llm.gate.clear()
-    before = llm.started
+    llm.hold()
+    before = len(llm.requests)
     futures = together([lambda: ask(server, raw_key, "usr_82af91") for _ in range(8)])
     wait_until_done(futures, 7)
-    llm.wait_for_waiting(1)
+    llm.wait_for_held(1)
     refused = [future.result() for future in futures if future.done()]
     assert len(refused) == 7
     for response in refused:
@@ -38,11 +38,11 @@ def test_eight_simultaneous_requests_for_one_user_admit_exactly_one(server, llm,
         "available_sessions": None,
         "active_user_ids": ["usr_82af91"],
     }
-    llm.gate.set()
+    llm.release()
     wait_until_done(futures, 8)
     admitted = [future.result() for future in futures if future.result().status_code != 429]
     assert [response.status_code for response in admitted] == [200]
-    assert llm.started - before == 1  # the refused requests never reached the model
+    assert len(llm.requests) - before == 1  # the refused requests never reached the model
     assert RequestHold.objects.count() == 0
     assert ask(server, raw_key, "usr_82af91").status_code == 200  # free again once answered
 
@@ -50,11 +50,11 @@ def test_eight_simultaneous_requests_for_one_user_admit_exactly_one(server, llm,
 def test_with_three_seats_ten_new_users_at_once_admit_exactly_three(server, llm, org, raw_key) -> None:
     org.max_sessions = 3
     org.save()
-    llm.gate.clear()
+    llm.hold()
     users = [f"usr_{n:02d}" for n in range(10)]
     futures = together([lambda user=user: ask(server, raw_key, user) for user in users])
     wait_until_done(futures, 7)
-    llm.wait_for_waiting(3)
+    llm.wait_for_held(3)
     refused = {user for user, future in zip(users, futures, strict=True) if future.done()}
     admitted = sorted(set(users) - refused)
     assert len(refused) == 7 and len(admitted) == 3
@@ -71,7 +71,7 @@ def test_with_three_seats_ten_new_users_at_once_admit_exactly_three(server, llm,
     in_flight = {"total_sessions": 3, "used_sessions": 3, "available_sessions": 0, "active_user_ids": admitted}
     assert sessions(server, raw_key) == in_flight
 
-    llm.gate.set()
+    llm.release()
     wait_until_done(futures, 10)
     for user, future in zip(users, futures, strict=True):
         if user in admitted:

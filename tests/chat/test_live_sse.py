@@ -9,6 +9,7 @@ from httpx_sse import connect_sse
 
 from chat.models import Message, RequestHold
 from tests.chat.live import ask, wait_for
+from tests.fake_llm import Reply
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -70,7 +71,7 @@ def test_agentic_streams_its_tool_steps_between_meta_and_the_answer(server, llm,
 
 
 def test_a_model_failure_mid_answer_sends_an_error_event_and_ends_the_stream(server, llm, key) -> None:
-    llm.failure = "drop"
+    llm.behave(Reply(drop_after=3))  # the connection breaks after three words
     response, events = stream(server, key)
     assert response.status_code == 200
     assert re.fullmatch(r"meta( delta)+ error", names(events)), names(events)
@@ -80,19 +81,19 @@ def test_a_model_failure_mid_answer_sends_an_error_event_and_ends_the_stream(ser
     answer = Message.objects.get(chat_id=chat_id, role="assistant")
     assert (answer.status, answer.error) == ("failed", "llm_unavailable")
     assert RequestHold.objects.count() == 0
-    llm.failure = None
+    llm.behave()
     assert ask(server, key, "usr_sse").status_code == 200  # the hold was released
 
 
 def test_a_model_that_refuses_before_answering_gives_meta_then_error(server, llm, key) -> None:
-    llm.failure = "status"
+    llm.behave(Reply(status=500))
     _, events = stream(server, key)
     assert names(events) == "meta error"
     assert events[1][1]["error"] == "llm_unavailable"
 
 
 def test_keep_alive_comments_flow_while_the_answer_is_pending(server, llm, key) -> None:
-    llm.gate.clear()
+    llm.hold()
     headers = {"X-API-KEY": key, "Accept": "text/event-stream"}
     body = {"query": QUESTION, "user_id": "usr_ping", "mode": "FAST"}
     with httpx.stream("POST", f"{server.base_url}/chat/query/", json=body, headers=headers, timeout=60) as response:
@@ -100,7 +101,7 @@ def test_keep_alive_comments_flow_while_the_answer_is_pending(server, llm, key) 
         for line in response.iter_lines():
             lines.append(line)
             if lines.count(": ping") >= 2:
-                llm.gate.set()
+                llm.release()
             if line.startswith("event: done"):
                 break
     assert lines.count(": ping") >= 2
@@ -108,7 +109,7 @@ def test_keep_alive_comments_flow_while_the_answer_is_pending(server, llm, key) 
 
 
 def test_a_client_that_disconnects_mid_stream_releases_its_hold(server, llm, key) -> None:
-    llm.gate.clear()
+    llm.hold()
     headers = {"X-API-KEY": key, "Accept": "text/event-stream"}
     body = {"query": QUESTION, "user_id": "usr_gone", "mode": "FAST"}
     with (
@@ -122,7 +123,7 @@ def test_a_client_that_disconnects_mid_stream_releases_its_hold(server, llm, key
         assert RequestHold.objects.filter(user_id="usr_gone").count() == 1
     # The connection is closed while the model is still thinking.
     wait_for(lambda: not RequestHold.objects.filter(user_id="usr_gone").exists(), what="the hold to be released")
-    llm.gate.set()
+    llm.release()
     wait_for(
         lambda: Message.objects.filter(chat_id=chat_id, role="assistant", status="aborted").exists(),
         what="the interrupted answer to be stored as aborted",
@@ -133,7 +134,7 @@ def test_a_client_that_disconnects_mid_stream_releases_its_hold(server, llm, key
 def test_streamed_requests_obey_the_per_user_and_seat_limits(server, llm, key, datasheets_org) -> None:
     datasheets_org.max_sessions = 1
     datasheets_org.save()
-    llm.gate.clear()
+    llm.hold()
     headers = {"X-API-KEY": key, "Accept": "text/event-stream"}
     body = {"query": QUESTION, "user_id": "usr_first", "mode": "FAST"}
     with (
@@ -158,5 +159,5 @@ def test_streamed_requests_obey_the_per_user_and_seat_limits(server, llm, key, d
             "active_seats": 1,
             "available_seats": 0,
         }
-        llm.gate.set()
+        llm.release()
         assert [event.event for event in events][-1] == "done"

@@ -17,20 +17,21 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess, start_server, stop_server
-from tests.hardening.fake_llm import FakeLlm, start_fake_llm
+from tests.fake_llm import FakeLlm, Reply
+
+ANSWER = "The supply voltage is 1.8 V to 3.6 V."
 
 
 @pytest.fixture(scope="module")
 def fake_llm() -> Iterator[FakeLlm]:
-    fake = start_fake_llm()
-    yield fake
-    fake.close()
+    with FakeLlm(Reply(ANSWER)) as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)
 def _fake_llm_answers_fast_by_default(request: pytest.FixtureRequest) -> None:
     if "fake_llm" in request.fixturenames:
-        request.getfixturevalue("fake_llm").behave()
+        request.getfixturevalue("fake_llm").reset()
 
 
 @dataclass
@@ -58,7 +59,7 @@ def llm_env(fake: FakeLlm, **extra: str) -> dict[str, str]:
     """Server environment that answers through the fake endpoint with the real openai backend."""
     return {
         "LLM_BACKEND": "openai",
-        "LLM_BASE_URL": fake.url,
+        "LLM_BASE_URL": fake.base_url,
         "LLM_MODEL": "fake",
         "LLM_MAX_RETRIES": "0",
         "LLM_TIMEOUT_S": "20",

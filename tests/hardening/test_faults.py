@@ -17,8 +17,8 @@ from django.db import connection
 
 from core import clock
 from tests.conftest import ServerProcess
+from tests.fake_llm import FakeLlm, Reply, slow
 from tests.hardening.conftest import Keyed, kill_server, llm_env, wait_for, warm_up
-from tests.hardening.fake_llm import Behaviour, FakeLlm, slow
 
 pytestmark = pytest.mark.heavy
 
@@ -117,10 +117,10 @@ def test_a_database_restart_gives_503_service_unavailable_then_recovers_without_
 
 
 @pytest.mark.parametrize(
-    ("behaviour", "status", "code"),
+    ("reply", "status", "code"),
     [
-        (Behaviour(delay_s=6.0), 504, "llm_timeout"),
-        (Behaviour(status=500), 502, "llm_unavailable"),
+        (Reply(delay_s=6.0), 504, "llm_timeout"),
+        (Reply(status=500), 502, "llm_unavailable"),
     ],
     ids=["timeout", "http-500"],
 )
@@ -128,7 +128,7 @@ def test_an_llm_endpoint_failure_is_a_clean_error_that_releases_the_hold_and_kee
     serve: Callable[..., ServerProcess],
     acme: Keyed,
     fake_llm: FakeLlm,
-    behaviour: Behaviour,
+    reply: Reply,
     status: int,
     code: str,
 ) -> None:
@@ -136,7 +136,7 @@ def test_an_llm_endpoint_failure_is_a_clean_error_that_releases_the_hold_and_kee
 
     server = serve(workers=1, log_name=f"llm-{code}", **llm_env(fake_llm, LLM_TIMEOUT_S="1.5"))
     warm_up(server, acme, requests=1)
-    fake_llm.behave(Behaviour(), BROKEN=behaviour)
+    fake_llm.behave(BROKEN=reply)
 
     started = time.monotonic()
     response = ask(server, acme, "BROKEN what is the supply voltage?", "victim")
@@ -176,7 +176,7 @@ def test_a_client_leaving_mid_stream_frees_the_hold_and_the_answer_is_stored_as_
 
     server = serve(workers=1, log_name="disconnect", **llm_env(fake_llm))
     warm_up(server, acme, requests=1)
-    fake_llm.behave(Behaviour(), LONG=slow(20, words=40))
+    fake_llm.behave(LONG=slow(20, words=40))
     with httpx.stream(
         "POST",
         f"{server.base_url}/chat/query/",
@@ -220,11 +220,11 @@ def test_a_web_process_killed_mid_request_frees_the_hold_within_its_ttl_and_the_
     replacement = serve(workers=1, log_name="sigkill-after", **env)
     warm_up(server, acme, requests=1)
     warm_up(replacement, acme, requests=1)
-    fake_llm.behave(Behaviour(), FOREVER=slow(60, words=30))
-    before = fake_llm.requests
+    fake_llm.behave(FOREVER=slow(60, words=30))
+    before = len(fake_llm.requests)
     doomed = threading.Thread(target=lambda: _ignore_errors(lambda: ask(server, acme, "FOREVER question", "victim")))
     doomed.start()
-    assert wait_for(lambda: fake_llm.requests > before, timeout=30)
+    assert wait_for(lambda: len(fake_llm.requests) > before, timeout=30)
     kill_server(server)
     doomed.join(30)
     hold = RequestHold.objects.get(org=acme.org, user_id="victim")

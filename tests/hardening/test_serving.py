@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess, start_server, stop_server
+from tests.fake_llm import FakeLlm, Reply, slow
 from tests.hardening.conftest import Keyed, llm_env, wait_for, warm_up
-from tests.hardening.fake_llm import Behaviour, FakeLlm, slow
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def stream_query(base_url: str, keyed: Keyed, body: dict, timeout: float = 120) 
 def test_thirty_open_streams_do_not_starve_health_checks_or_json_queries(
     server: ServerProcess, acme: Keyed, fake_llm: FakeLlm
 ) -> None:
-    fake_llm.behave(Behaviour(), SLOWSTREAM=slow(25, words=25))
+    fake_llm.behave(SLOWSTREAM=slow(25, words=25))
     warm_up(server, acme)
     streams = 30
     results: dict[int, list[tuple[str, str]]] = {}
@@ -65,12 +65,12 @@ def test_thirty_open_streams_do_not_starve_health_checks_or_json_queries(
         results[index] = stream_query(server.base_url, acme, body)
         finished_at[index] = time.monotonic()
 
-    before = fake_llm.requests
+    before = len(fake_llm.requests)
     threads = [threading.Thread(target=open_stream, args=(index,)) for index in range(streams)]
     for thread in threads:
         thread.start()
     # Every stream is admitted and its answer is being generated (the fake LLM has the call).
-    assert wait_for(lambda: fake_llm.requests - before >= streams, timeout=60), fake_llm.requests - before
+    assert wait_for(lambda: len(fake_llm.requests) - before >= streams, timeout=60), len(fake_llm.requests) - before
 
     started = time.monotonic()
     health = httpx.get(f"{server.base_url}/healthz", timeout=10)
@@ -101,7 +101,7 @@ def test_thirty_open_streams_do_not_starve_health_checks_or_json_queries(
 @pytest.mark.heavy
 def test_an_idle_stream_gets_keep_alive_ping_comments(server: ServerProcess, acme: Keyed, fake_llm: FakeLlm) -> None:
     # The model takes 3 s before its first word; SSE_KEEPALIVE_S is 0.5 on this server.
-    fake_llm.behave(Behaviour(), IDLE=Behaviour(delay_s=3.0, answer="Late but fine."))
+    fake_llm.behave(IDLE=Reply("Late but fine.", delay_s=3.0))
     items = stream_query(server.base_url, acme, {"query": "IDLE question", "user_id": "idle", "mode": "FAST"})
     kinds = [kind for kind, _ in items]
     first_delta = kinds.index("delta")
@@ -131,7 +131,7 @@ def test_a_json_body_over_the_limit_is_413_on_a_real_server(server: ServerProces
 def test_sigterm_lets_in_flight_answers_finish_and_releases_their_holds(acme: Keyed, fake_llm: FakeLlm) -> None:
     from chat.models import Message, RequestHold
 
-    fake_llm.behave(Behaviour(), SLOWJSON=slow(4, words=8), SLOWSSE=slow(4, words=8))
+    fake_llm.behave(SLOWJSON=slow(4, words=8), SLOWSSE=slow(4, words=8))
     process = start_server(
         workers=2, extra_env=llm_env(fake_llm, GRACEFUL_SHUTDOWN_S="30"), log_name="graceful-shutdown"
     )
@@ -151,11 +151,11 @@ def test_sigterm_lets_in_flight_answers_finish_and_releases_their_holds(acme: Ke
             body = {"query": "SLOWSSE question", "user_id": "sse-user", "mode": "FAST"}
             outcome["sse"] = stream_query(process.base_url, acme, body, timeout=60)
 
-        before = fake_llm.requests
+        before = len(fake_llm.requests)
         threads = [threading.Thread(target=ask_json), threading.Thread(target=ask_stream)]
         for thread in threads:
             thread.start()
-        assert wait_for(lambda: fake_llm.requests - before >= 2, timeout=30)
+        assert wait_for(lambda: len(fake_llm.requests) - before >= 2, timeout=30)
         assert RequestHold.objects.count() == 2
         os.killpg(process.process.pid, signal.SIGTERM)
         for thread in threads:
