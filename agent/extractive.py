@@ -250,14 +250,17 @@ LOOKUP_PAGES = 4
 LOOKUP_VALUE_LINES = 3
 
 
-def select_lookup(*, terms: QueryTerms, evidence: Sequence[Evidence], page_weights: Sequence[float]) -> Selection:
-    """The lines of a look-up answer to the question of `terms` from ranked `evidence`."""
+def select_lookup(
+    *, terms: QueryTerms, evidence: Sequence[Evidence], page_weights: Sequence[float], pages: int = LOOKUP_PAGES
+) -> Selection:
+    """The lines of a look-up answer to the question of `terms` from ranked `evidence`, citing
+    at most `pages` pages."""
     return select_units(
         terms=terms,
         evidence=evidence,
         page_weights=page_weights,
         max_units=LOOKUP_LINES,
-        spread_pages=LOOKUP_PAGES,
+        spread_pages=pages,
         value_lines=LOOKUP_VALUE_LINES,
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from agent.citations import Evidence
 from agent.events import ToolStep
-from agent.extractive import NOTHING_FOUND, Selection, Unit, render, select_lookup, select_units
+from agent.extractive import LOOKUP_PAGES, NOTHING_FOUND, Selection, Unit, render, select_lookup, select_units
 from agent.retrieval import LOOKUP_PAGES_READ, is_relevant
 from agent.tools import Toolbox
 from library.models import Document
@@ -24,6 +24,10 @@ _CLAUSE_SPLIT = re.compile(
     r"(?:,|;)?\s+and\s+(?=(?:what|which|how|where|when|is|are|does|do|can|at which|for how)\b)", re.IGNORECASE
 )
 _WELL_COVERED = 0.75
+# The look-up part of an AGENTIC answer spreads over one page fewer than FAST's: the line
+# added for each uncovered clause often comes from another page, and an answer that cites
+# everything it read is no answer.
+_LOOKUP_PAGES = LOOKUP_PAGES - 1
 # Value-stating lines added per selection for the terms its first lines left out.
 _VALUE_LINES = 2
 
@@ -158,7 +162,7 @@ def _select(terms: QueryTerms, clause_terms: list[QueryTerms], pages: list[PageH
     """The look-up answer to the whole question, plus a value line for each clause it leaves
     uncovered; coverage is the whole question's."""
     evidence = [_evidence(p) for p in pages]
-    selection = select_lookup(terms=terms, evidence=evidence, page_weights=weights)
+    selection = select_lookup(terms=terms, evidence=evidence, page_weights=weights, pages=_LOOKUP_PAGES)
     units = list(selection.units)
     for clause in clause_terms:
         if _coverage(clause, units) >= _WELL_COVERED:
