@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.citations import Evidence
-from library.selectors import QueryTerms, text_blocks, text_lexemes
+from library.selectors import QueryTerms, is_listing_page, text_blocks, text_lexemes
 
 NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
@@ -79,12 +79,27 @@ def _with_context(unit: Unit, blocks: list[str]) -> str:
             text = f"{text} {blocks[index]}"
             index += 1
         return text
-    if unit.text != blocks[unit.line_index]:
+    if not blocks[unit.line_index].endswith(text):
         return text  # a sentence out of a paragraph stands on its own
-    while len(text) < _CONTEXT_CHARS and index < len(blocks) and len(blocks[index]) < 120:
-        text = f"{text} {blocks[index]}"
-        index += 1
+    if unit.text == blocks[unit.line_index]:
+        while len(text) < _CONTEXT_CHARS and index < len(blocks) and len(blocks[index]) < 120:
+            text = f"{text} {blocks[index]}"
+            index += 1
+    if _OPEN_END.search(text) and index < len(blocks):
+        # Cut mid-sentence by the layout ("... the error warning limit of" / "96."): finish it.
+        text = f"{text} {_first_sentence(blocks[index])}"
     return text
+
+
+# A text that ends on a word no sentence ends with was cut by the page layout.
+_OPEN_END = re.compile(
+    r"\b(?:a|an|the|of|to|at|by|in|on|for|with|from|into|than|and|or|but|is|are|be|was|were|as|that|its|their)$",
+    re.IGNORECASE,
+)
+
+
+def _first_sentence(text: str) -> str:
+    return _SENTENCE.split(text, maxsplit=1)[0][:_MAX_UNIT_CHARS]
 
 
 _VALUE = re.compile(
@@ -125,7 +140,14 @@ def select_units(
     total = sum(weights.values())
     if not total or not evidence:
         return Selection(units=[], coverage=0.0)
-    units = [unit for index, item in enumerate(evidence) for unit in _units(index, item.text)]
+    # Contents pages and revision histories name what the question names without stating it;
+    # they are quoted only when nothing ranks above them.
+    units = [
+        unit
+        for index, item in enumerate(evidence)
+        if index == 0 or not is_listing_page(item.text)
+        for unit in _units(index, item.text)
+    ]
     for unit, lexemes in zip(units, text_lexemes(texts=[u.text for u in units]), strict=True):
         unit.lexemes = terms.matched(lexemes)
         unit.relevance = sum(weights[lex] for lex in unit.lexemes) / total

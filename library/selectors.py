@@ -329,6 +329,11 @@ def _is_contents_page(text: str) -> bool:
     return len(_LEADER.findall(text)) >= 6 or any(_CONTENTS_HEADING.fullmatch(line) for line in first_lines)
 
 
+def is_listing_page(text: str) -> bool:
+    """A contents page or a revision history: it names topics and values without stating them."""
+    return _is_contents_page(text) or _is_change_log(text)
+
+
 def _is_change_log(text: str) -> bool:
     """Revision-history pages name the sections and values that changed, never stating them as specified."""
     lines = [line.strip() for line in text.split("\n")]
@@ -415,7 +420,7 @@ def page_search(
             "coverage": coverage,
             "coverage_all": coverage * terms.present_share,  # counting terms found nowhere
             "fused": (fused[0] + 0.5 * sum(fused[1:3])) * _RRF_K,
-            "contents": 1.0 if _is_contents_page(text) or _is_change_log(text) else 0.0,
+            "contents": 1.0 if is_listing_page(text) else 0.0,
         }
         pages.append(
             PageHit(

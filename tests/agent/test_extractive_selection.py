@@ -81,3 +81,27 @@ def test_a_line_ending_with_a_colon_is_shown_with_what_it_announces() -> None:
     )
     answer = compose(terms=terms, evidence=[_page(46, text)], page_weights=[1.0], max_units=1)
     assert "120 °C" in answer and "75%" in answer
+
+
+def test_a_line_cut_by_the_layout_mid_sentence_is_finished_from_the_next_line() -> None:
+    terms = QueryTerms(weights={"warning": 2.0, "flag": 1.0, "error": 1.0})
+    text = "\n".join(
+        [
+            "Additionally, there is an error state warning flag bit",
+            "(EFLG:EWARN) which is set if at least one of the error",
+            "counters equals or exceeds the error warning limit of",
+            "96. EWARN is reset if both error counters are less than",
+        ]
+    )
+    answer = compose(terms=terms, evidence=[_page(45, text)], page_weights=[1.0], max_units=1)
+    assert "warning limit of 96." in answer
+
+
+def test_a_revision_history_below_the_top_page_is_not_quoted() -> None:
+    terms = QueryTerms(weights={"strapping": 3.0, "pins": 1.0})
+    evidence = [
+        _page(10, "Strapping pins: MTDI, GPIO0, GPIO2, MTDO and GPIO5 are sampled at reset."),
+        _page(26, "Revision History\n• Added strapping pin timing in Section 2.3 Strapping Pins"),
+    ]
+    answer = compose(terms=terms, evidence=evidence, page_weights=[1.0, 0.9], max_units=4, spread_pages=4)
+    assert "[1]" in answer and "[2]" not in answer
