@@ -4,6 +4,7 @@ Unknown body fields are ignored, so clients written against a later version of t
 keep working; every documented field is validated strictly.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,17 +37,21 @@ from chat.schema import (
 from chat.selectors import seat_usage
 from chat.services import chat_turn_answer, chat_turn_begin, chat_turn_events, chat_turn_release
 from chat.sse import EVENT_STREAM, event_stream_response, wants_event_stream
+from orgs.authentication import api_user
 
 
 class JsonResponsesOnly(BaseContentNegotiation):
     """Every Response is JSON whatever Accept says: the contract answers JSON unless it streams,
     and errors before a stream starts are plain JSON too (DRF would otherwise send 406)."""
 
-    def select_parser(self, request: Request, parsers: list) -> Any:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         return DefaultContentNegotiation().select_parser(request, parsers)
 
-    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class StrictCharField(serializers.CharField):
@@ -176,9 +183,10 @@ class ChatQueryApi(APIView):
         request._request.body  # noqa: B018  # over DATA_UPLOAD_MAX_MEMORY_SIZE → 413 before parsing
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        api_key = request.user.api_key
+        user = api_user(request)
+        api_key = user.api_key
         turn = chat_turn_begin(
-            org=request.user.org,
+            org=user.org,
             holder=f"key:{api_key.pk}",
             api_key=api_key,
             **payload.validated_data,
@@ -212,7 +220,7 @@ class ChatSessionsApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        usage = seat_usage(org=request.user.org)
+        usage = seat_usage(org=api_user(request).org)
         return Response(SessionsResponseSerializer(usage).data)
 
 

@@ -5,6 +5,7 @@ core.errors, never through them. Any API view may use them (library's included).
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
@@ -14,12 +15,13 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "orgs.authentication.ApiKeyAuthentication"
     name = "ApiKeyAuth"
 
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {"type": "apiKey", "in": "header", "name": "X-API-KEY"}
 
 
 class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="Machine-readable error code.")
+    # Subclasses narrow it to a ChoiceField of their one code.
+    error: serializers.Field = serializers.CharField(help_text="Machine-readable error code.")
     message = serializers.CharField(help_text="One readable sentence.")
 
 

@@ -74,7 +74,11 @@ def chat_history(*, chat: Chat) -> list[Turn]:
     )
     rows.reverse()
     return [
-        Turn(role=row["role"], content=row["content"], sources=tuple(_source(item) for item in row["sources"] or []))
+        Turn(
+            role="assistant" if row["role"] == Message.Role.ASSISTANT else "user",
+            content=row["content"],
+            sources=tuple(_source(item) for item in row["sources"] or []),
+        )
         for row in rows
     ]
 

@@ -23,18 +23,18 @@ One request per (org, holder, user_id) may be in flight.
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 from uuid import UUID
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from agent.events import AgentEvent, AnswerDelta, AnswerDone, ModeChosen, Source, ToolStep, Turn
-from agent.services import answer_stream
+from agent.services import RequestedMode, answer_stream
 from chat.links import chat_url, source_url
 from chat.models import Chat, Message, Mode, RequestHold, Seat
 from chat.selectors import chat_get_for_user, chat_history, seat_window_start
@@ -70,7 +70,7 @@ class ChatTurn:
     hold_id: int
     user_id: str
     query: str
-    requested_mode: str
+    requested_mode: RequestedMode
     topics: list[Topic] | None
     history: list[Turn]
     question: Message
@@ -155,11 +155,11 @@ def chat_turn_begin(
     holder: str,
     user_id: str,
     query: str,
-    mode: str = Mode.AUTO,
+    mode: RequestedMode = "AUTO",
     chat_id: UUID | None = None,
     topic_names: Sequence[str] | None = None,
     api_key: ApiKey | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> ChatTurn:
     """Validate, admit and store the question. Raises UnknownTopic, ChatNotFound, UserBusy, SeatsExhausted.
 
@@ -204,7 +204,7 @@ def chat_turn_release(*, turn: ChatTurn) -> None:
         turn.released = True
 
 
-def chat_turn_events(*, turn: ChatTurn) -> Iterator[ChatEvent]:
+def chat_turn_events(*, turn: ChatTurn) -> Generator[ChatEvent, None, None]:
     """Run the agent for an admitted turn; yield meta, step*, delta+, done. See the module docstring."""
     text: list[str] = []
     mode: str | None = None
@@ -274,11 +274,11 @@ def chat_turn_stream(
     holder: str,
     user_id: str,
     query: str,
-    mode: str = Mode.AUTO,
+    mode: RequestedMode = "AUTO",
     chat_id: UUID | None = None,
     topic_names: Sequence[str] | None = None,
     api_key: ApiKey | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Iterator[ChatEvent]:
     """`chat_turn_begin` then `chat_turn_events`, as one generator (admission errors raise on first next())."""
     turn = chat_turn_begin(
@@ -313,11 +313,11 @@ def chat_query_answer(
     holder: str,
     user_id: str,
     query: str,
-    mode: str = Mode.AUTO,
+    mode: RequestedMode = "AUTO",
     chat_id: UUID | None = None,
     topic_names: Sequence[str] | None = None,
     api_key: ApiKey | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> dict[str, Any]:
     """The non-streaming call: admit, answer, store; return the contract's response object."""
     turn = chat_turn_begin(

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any
 
 from django.conf import settings
@@ -51,7 +51,9 @@ def sse_message(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
 
-def event_stream_response(*, events: Iterator[ChatEvent], release: Callable[[], None]) -> StreamingHttpResponse:
+def event_stream_response(
+    *, events: Generator[ChatEvent, None, None], release: Callable[[], None]
+) -> StreamingHttpResponse:
     """Stream `events` as SSE. `release` frees the request's hold when the client disconnects.
 
     `events` must be a generator whose close() stops the turn (chat.services.chat_turn_events).
@@ -62,7 +64,7 @@ def event_stream_response(*, events: Iterator[ChatEvent], release: Callable[[], 
     return response
 
 
-async def _events(events: Iterator[ChatEvent], release: Callable[[], None]) -> AsyncIterator[bytes]:
+async def _events(events: Generator[ChatEvent, None, None], release: Callable[[], None]) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     stop = threading.Event()
@@ -100,7 +102,10 @@ async def _events(events: Iterator[ChatEvent], release: Callable[[], None]) -> A
 
 
 def _pump(
-    events: Iterator[ChatEvent], loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, stop: threading.Event
+    events: Generator[ChatEvent, None, None],
+    loop: asyncio.AbstractEventLoop,
+    queue: asyncio.Queue,
+    stop: threading.Event,
 ) -> None:
     def put(item: tuple[str, Any]) -> None:
         try:
@@ -117,7 +122,7 @@ def _pump(
         put(("error", exc))
     finally:
         try:
-            events.close()  # type: ignore[attr-defined]  # stores an unfinished answer as aborted
+            events.close()  # stores an unfinished answer as aborted
         except Exception:
             logger.exception("closing an interrupted answer failed")
         put(("end", None))

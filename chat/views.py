@@ -15,7 +15,7 @@ import nh3
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
@@ -166,11 +166,15 @@ def _cited_chunk_ids(access: OrgAccess, entries: list[dict[str, Any]]) -> list[l
     }
     result: list[list[int]] = []
     for entry in entries:
-        place = (entry.get("source_name"), entry.get("page"))
-        ids = [int(i) for i in entry.get("chunk_ids") or [] if str(i).isdigit() and alive.get(int(i)) == place]
+        source_name, page = entry.get("source_name"), entry.get("page")
+        ids = [
+            int(i)
+            for i in entry.get("chunk_ids") or []
+            if str(i).isdigit() and alive.get(int(i)) == (source_name, page)
+        ]
         passages = [p.strip() for p in entry.get("passages") or [] if isinstance(p, str) and p.strip()]
-        if not ids and passages:
-            chunks = Chunk.objects.filter(org=access.org, document__source_name=place[0], page=place[1]).values_list(
+        if not ids and passages and isinstance(page, int):
+            chunks = Chunk.objects.filter(org=access.org, document__source_name=source_name, page=page).values_list(
                 "id", "text"
             )
             ids = [cid for cid, body in chunks if any(p in body or body.strip() in p for p in passages)]
@@ -235,7 +239,7 @@ def chat_new(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 
 @require_POST
 @org_page
-def chat_stream(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+def chat_stream(request: HttpRequest, access: OrgAccess) -> StreamingHttpResponse:
     """Ask from the browser: the same SSE events as the API (meta, step, delta, done, error).
 
     A thread started by an API client is continued under its own user_id, so the turn lands
@@ -255,16 +259,16 @@ def chat_stream(request: HttpRequest, access: OrgAccess) -> HttpResponse:
             raise ChatNotFound()
         user_id = chat.user_id
     else:
-        user_id = request.user.get_username()
+        user_id = access.user.get_username()
     topic = form.cleaned_data["topic"]
     turn = chat_turn_begin(
         org=access.org,
-        holder=f"web:{request.user.pk}",
+        holder=f"web:{access.user.pk}",
         user_id=user_id,
         query=form.cleaned_data["query"],
         mode=form.cleaned_data["mode"],
         chat_id=chat_id,
         topic_names=[topic.name] if topic else None,
-        created_by=request.user,  # type: ignore[arg-type]
+        created_by=access.user,
     )
     return event_stream_response(events=chat_turn_events(turn=turn), release=lambda: chat_turn_release(turn=turn))

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -73,10 +74,10 @@ class DocumentAdmin(OrgScopedAdmin):
             kwargs["form"] = DocumentAddForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Document | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Document | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["org", "file", "topics"]
-        return [*self.readonly_fields, "topics"]
+            return ("org", "file", "topics")
+        return (*self.readonly_fields, "topics")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Document | None = None) -> list[str]:
         return self.readonly_fields if obj is not None else []
@@ -105,7 +106,7 @@ class DocumentAdmin(OrgScopedAdmin):
                 filename=upload.name,
                 data=upload.read(),
                 topics=form.cleaned_data["topics"],
-                uploaded_by=request.user,
+                uploaded_by=request.user if isinstance(request.user, User) else None,
             )
         except ApplicationError as error:  # DocumentAddForm.clean checked what the service refuses
             raise forms.ValidationError(error.message) from None
@@ -144,8 +145,7 @@ class ChunkAdmin(OrgScopedAdmin):
     list_display = ["document", "page", "ordinal", "token_count"]
     list_filter = ["org"]
     search_fields = ["document__source_name", "text"]
-    fields = ["document", "org", "page", "ordinal", "token_count", "text"]
-    readonly_fields = fields
+    fields = readonly_fields = ("document", "org", "page", "ordinal", "token_count", "text")
     list_select_related = ["document"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

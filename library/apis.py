@@ -18,6 +18,7 @@ from core.errors import DocumentNotFound, PayloadTooLarge
 from library.models import Document
 from library.selectors import document_get, document_progress, documents_for_org, ingest_worker_last_seen
 from library.services import document_upload, upload_too_large
+from orgs.authentication import api_user
 from topics.selectors import topics_resolve
 
 # Room for the multipart envelope around a file of exactly MAX_UPLOAD_MB.
@@ -99,7 +100,7 @@ class DocumentListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         last_seen = ingest_worker_last_seen()
-        documents = documents_for_org(org=request.user.org)
+        documents = documents_for_org(org=api_user(request).org)
         return Response([_document_out(document, last_seen) for document in documents])
 
     @extend_schema(
@@ -128,7 +129,7 @@ class DocumentListApi(APIView):
         upload = serializer.validated_data["file"]
         if upload_too_large(upload.size):
             raise PayloadTooLarge(f"The file is larger than the {settings.MAX_UPLOAD_MB} MB this server accepts.")
-        org = request.user.org
+        org = api_user(request).org
         names = serializer.validated_data["topic_names"]
         topics = topics_resolve(org=org, names=names) if names else []
         result = document_upload(org=org, filename=upload.name, data=upload.read(), topics=topics)
@@ -147,7 +148,7 @@ class DocumentDetailApi(APIView):
         },
     )
     def get(self, request: Request, document_id: int) -> Response:
-        document = document_get(org=request.user.org, document_id=document_id)
+        document = document_get(org=api_user(request).org, document_id=document_id)
         if document is None:
             raise DocumentNotFound()
         return Response(_document_out(document))

@@ -46,7 +46,10 @@ def tokenizer() -> "PreTrainedTokenizerBase":
 
 def max_tokens() -> int:
     """Word pieces the model reads before truncating (256 for all-MiniLM-L6-v2)."""
-    return int(get_model().max_seq_length)
+    length = get_model().max_seq_length
+    if length is None:
+        raise RuntimeError("The embedding model does not say how many word pieces it reads.")
+    return length
 
 
 def count_tokens(texts: list[str]) -> list[int]:

@@ -40,7 +40,9 @@ class MultiplePdfField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultiplePdfField(label="PDF files")
+    # Django's form metaclass moves declared fields off the class, so this never shadows
+    # BaseForm.files at run time; the stubs cannot express that. "files" is the input's name.
+    files = MultiplePdfField(label="PDF files")  # type: ignore[assignment]
     topic = forms.ModelChoiceField(queryset=Topic.objects.none(), required=False, empty_label="(no topic)")
 
     def __init__(self, *args: Any, org: Organization, **kwargs: Any) -> None:

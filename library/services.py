@@ -18,6 +18,7 @@ from pathlib import PurePath
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 
@@ -71,7 +72,7 @@ def document_upload(
     filename: str,
     data: bytes,
     topics: Iterable[Topic] = (),
-    uploaded_by: object | None = None,
+    uploaded_by: User | None = None,
     enqueue: Callable[[int], None] | None = None,
 ) -> UploadResult:
     """Store a PDF and queue its ingestion, or return the document that already has these bytes.
@@ -102,7 +103,7 @@ def document_upload(
             document.version += 1
         document.sha256 = sha256
         document.size_bytes = len(data)
-        document.uploaded_by = uploaded_by if getattr(uploaded_by, "pk", None) else None  # type: ignore[assignment]
+        document.uploaded_by = uploaded_by
         document.status = Document.Status.FAILED if problem else Document.Status.QUEUED
         document.pages_done = 0
         document.pages_total = None

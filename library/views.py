@@ -20,14 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -49,6 +50,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class OrgAccess:
     org: Organization
+    user: User
     membership: Membership
 
     @property
@@ -68,18 +70,22 @@ def org_urls(org: Organization) -> dict[str, str]:
 def org_access(request: HttpRequest, org_name: str) -> OrgAccess:
     """The org of the URL if the logged-in user is a member; otherwise 404 (never a hint it exists)."""
     org = org_get_by_name(name=org_name)
-    membership = membership_get(user=request.user, org=org) if org is not None else None
-    if org is None or membership is None:
+    user = request.user
+    membership = membership_get(user=user, org=org) if org is not None else None
+    if org is None or membership is None or not isinstance(user, User):
         raise Http404("No such organization.")
-    return OrgAccess(org=org, membership=membership)
+    return OrgAccess(org=org, user=user, membership=membership)
 
 
-def org_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+_Response = TypeVar("_Response", bound=HttpResponseBase)
+
+
+def org_page(view: Callable[..., _Response]) -> Callable[..., _Response]:
     """Login required (anonymous → login page), then membership of `org_name` (else 404)."""
 
     @login_required
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, org_name: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, org_name: str, *args: Any, **kwargs: Any) -> _Response:
         return view(request, org_access(request, org_name), *args, **kwargs)
 
     return wrapper
@@ -227,7 +233,7 @@ def library_upload(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     for upload in form.cleaned_data["files"]:
         try:
             result = document_upload(
-                org=access.org, filename=upload.name, data=upload.read(), topics=topics, uploaded_by=request.user
+                org=access.org, filename=upload.name, data=upload.read(), topics=topics, uploaded_by=access.user
             )
         except ApplicationError as error:
             messages.error(request, f"{upload.name}: {error.message}")

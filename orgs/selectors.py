@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from core import clock
@@ -34,19 +34,19 @@ def org_get_by_name(*, name: str) -> Organization | None:
     return Organization.objects.filter(name__iexact=name).first()
 
 
-def membership_get(*, user: AbstractBaseUser | AnonymousUser, org: Organization) -> Membership | None:
+def membership_get(*, user: User | AnonymousUser, org: Organization) -> Membership | None:
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(user=user, org=org).first()
 
 
-def orgs_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organization]:
+def orgs_for_user(*, user: User | AnonymousUser) -> QuerySet[Organization]:
     if not user.is_authenticated:
         return Organization.objects.none()
     return Organization.objects.filter(memberships__user=user).distinct()
 
 
-def admin_org_ids(*, user: AbstractBaseUser | AnonymousUser) -> list[int]:
+def admin_org_ids(*, user: User | AnonymousUser) -> list[int]:
     if not user.is_authenticated:
         return []
     return list(Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values_list("org_id", flat=True))

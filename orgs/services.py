@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -73,13 +72,12 @@ def member_create(*, org: Organization, username: str, password: str, admin: boo
     """Create (or reuse) a login and make it a member, or admin, of `org`."""
     user_model = get_user_model()
     with transaction.atomic():
-        user: AbstractBaseUser
         user, created = user_model.objects.get_or_create(username=username)
         if not created and Membership.objects.filter(user=user, org=org).exists():
             raise Conflict(f"{username!r} is already a member of {org.name!r}.")
         user.set_password(password)
         if admin:
-            user.is_staff = True  # type: ignore[attr-defined]  # org admins use the Django admin
+            user.is_staff = True  # org admins use the Django admin
         user.save()
         role = Membership.Role.ADMIN if admin else Membership.Role.MEMBER
         return Membership.objects.create(user=user, org=org, role=role)

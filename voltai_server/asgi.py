@@ -3,7 +3,7 @@
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from django.core.asgi import get_asgi_application
@@ -15,7 +15,7 @@ from django.conf import settings  # noqa: E402  (after Django is set up)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 _MIB = 1024 * 1024
 _UPLOAD_PATHS = re.compile(r"^/(?:library/documents/?|admin/.*|[^/]+/library/upload)$")

@@ -15,7 +15,7 @@ def _is_api(request: HttpRequest) -> bool:
 
 def _page(template: str, status: int, fallback: str) -> HttpResponse:
     try:
-        body = render_to_string(template)
+        body: str = render_to_string(template)
     except TemplateDoesNotExist:
         body = f"<!doctype html><title>{fallback}</title><h1>{fallback}</h1>"
     return HttpResponse(body, status=status)

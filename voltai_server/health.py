@@ -1,5 +1,6 @@
 """Probes for load balancers and the Prometheus scrape endpoint."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import connection
@@ -7,7 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from core import clock
 from core.metrics import registry
@@ -62,7 +63,7 @@ class _IngestionCollector:
 
     window = timedelta(minutes=5)
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         since = clock.now() - self.window
         counts = Document.objects.aggregate(
             queued=Count("pk", filter=Q(status=Document.Status.QUEUED)),

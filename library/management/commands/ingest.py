@@ -104,7 +104,7 @@ class Command(BaseCommand):
 
     def _bar(self, finished: int, total: int, active: Document | None) -> str:
         # Pages of the document in progress count towards the bar, so it moves on a long PDF.
-        fraction = finished
+        fraction: float = finished
         detail = "done"
         if active is not None:
             progress = document_progress(document=active, worker_last_seen=ingest_worker_last_seen())
