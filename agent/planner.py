@@ -1,11 +1,13 @@
 """The extractive backend's AGENTIC driver: a deterministic plan over the same tools.
 
-1. Split the question: one sub-question per named document for a comparison, one per clause
-   for a multi-part question ("..., and what ..."), else the question itself.
-2. Search each sub-question (within its document when one is named).
-3. When the passages found do not cover the sub-question's terms, hop: read the pages next
-   to the best one, and search again for what is still missing.
-4. Compose one cited answer per part.
+1. Split the question: one sub-question per named document for a comparison (in the order
+   the question names them), one per clause for a multi-part question ("..., and what ..."),
+   else the question itself.
+2. A comparison: search each part within its document, hop once for what is still missing,
+   and compose one labelled answer per part.
+3. Otherwise: search the whole question and answer it as a look-up would; search each clause
+   (within the part found first when none is named) and add a line for each clause the
+   answer leaves uncovered; read the next page when the terms are still not covered.
 """
 
 import re
@@ -118,7 +120,7 @@ def _answer_clauses(
     """The whole question first, answered from its pages as a look-up would be; then each clause
     of a multi-part question is searched on its own, and where the answer so far leaves that
     clause uncovered, its best value line is added. The first citation stays the best page of
-    the whole question, so asking for AGENTIC never cites worse than FAST."""
+    the whole question: AGENTIC leads with the page FAST leads with."""
     document_ids = [d.pk for d in documents] or None
     first = _search(toolbox, question, document_ids, budget, limit=LOOKUP_PAGES_READ)
     if first is None:
