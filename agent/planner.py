@@ -18,7 +18,7 @@ from agent.citations import Evidence
 from agent.events import ToolStep
 from agent.extractive import LOOKUP_PAGES, NOTHING_FOUND, Selection, Unit, render, select_lookup, select_units
 from agent.retrieval import LOOKUP_PAGES_READ, is_relevant
-from agent.tools import Toolbox
+from agent.tools import Toolbox, ToolResult
 from library.models import Document
 from library.selectors import PageHit, QueryTerms, part_number_names, part_numbers_in
 
@@ -107,7 +107,9 @@ def run(*, question: str, documents: list[Document], toolbox: Toolbox, max_steps
     yield text or NOTHING_FOUND
 
 
-def _search(toolbox: Toolbox, query: str, document_ids: list[int] | None, budget: list[int], limit: int = 4):  # type: ignore[no-untyped-def]
+def _search(
+    toolbox: Toolbox, query: str, document_ids: list[int] | None, budget: list[int], limit: int = 4
+) -> ToolResult | None:
     if budget[0] <= 0:
         return None
     budget[0] -= 1

@@ -44,9 +44,7 @@ def answer_stream(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     scope = scope_choose(org=org, query=query, history=history, topics=topics)
-    chosen: Mode = (
-        route(query=query, named_documents=scope.named_in_query).mode if mode == "AUTO" else mode  # type: ignore[assignment]
-    )
+    chosen: Mode = route(query=query, named_documents=scope.named_in_query).mode if mode == "AUTO" else mode
     timings["scope_ms"] = _ms(started)
     yield ModeChosen(mode=chosen, topics=scope.topic_names)
 
