@@ -6,7 +6,7 @@ page matches the question well enough, it says so instead of quoting something u
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent.citations import Evidence
@@ -24,6 +24,13 @@ _CONTEXT_CHARS = 160
 _LIST_CHARS = 400
 # A unit must hold at least this share of the question's (IDF-weighted) terms.
 _MIN_COVERAGE = 0.18
+# Lines measured for meaning: value-stating lines of the first pages, the most relevant first.
+_MEANING_PAGES = 3
+_MEANING_LINES = 16
+_MEANING_CHARS = 200  # what a line says is in its start; embedding costs grow with length
+_MEANING_WEIGHT = 0.65
+# A line at least this close in meaning may be chosen with few of the question's words.
+_MEANING_FLOOR = 0.5
 # A further line costs this much unless it adds terms, and must reach this share of the best.
 _REDUNDANCY = 0.25
 _FOLLOW_UP_SHARE = 0.6
@@ -42,6 +49,7 @@ class Unit:
     lead: str = ""
     position: int = 0  # the sentence's place in its paragraph
     relevance: float = 0.0  # the (IDF-weighted) share of the question's terms it holds
+    similarity: float = 0.0  # closeness in meaning to the question, when measured
 
 
 def _units(evidence_index: int, text: str) -> list[Unit]:
@@ -129,12 +137,15 @@ def select_units(
     max_units: int = 3,
     spread_pages: int = 0,
     value_lines: int = 0,
+    meaning: Callable[[list[str]], list[float]] | None = None,
 ) -> Selection:
     """Greedy choice of the lines that together cover most of the question's terms.
 
     Lines are scored on the question's terms they hold (IDF-weighted), the values they state
-    and their page's rank. (Re-scoring lines by embedding similarity was tried: no gain on
-    the dev set, and it multiplied FAST latency.)
+    and their page's rank; with `meaning` (a line's similarity to the question), the value
+    lines of the first pages also on how close they are in meaning, so a line that says it in
+    other words ("operating temperature range" for "works at 105 °C ambient") can be chosen.
+    (FAST does without: no gain on the dev set, and it multiplied its latency.)
     """
     weights = terms.weights
     total = sum(weights.values())
@@ -152,12 +163,19 @@ def select_units(
         unit.lexemes = terms.matched(lexemes)
         unit.relevance = sum(weights[lex] for lex in unit.lexemes) / total
         unit.score = unit.relevance + _value_bonus(unit.text) + 0.4 * page_weights[unit.evidence_index]
+    if meaning is not None:
+        candidates = [u for u in units if u.evidence_index < _MEANING_PAGES and _VALUE.search(u.text)]
+        candidates = sorted(candidates, key=lambda u: -u.relevance)[:_MEANING_LINES]
+        texts = [u.text[:_MEANING_CHARS] for u in candidates]
+        for unit, similarity in zip(candidates, meaning(texts), strict=True):
+            unit.similarity = similarity
+            unit.score += _MEANING_WEIGHT * similarity
     chosen: list[Unit] = []
     covered: set[str] = set()
     while len(chosen) < max_units:
         best, best_gain = None, 0.0
         for unit in units:
-            if unit in chosen or unit.relevance < _MIN_COVERAGE:
+            if unit in chosen or (unit.relevance < _MIN_COVERAGE and unit.similarity < _MEANING_FLOOR):
                 continue
             new = sum(weights[lex] for lex in unit.lexemes - covered) / total
             # After the first line, a line must add terms or be nearly as good as the best.

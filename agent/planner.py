@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from agent.citations import Evidence
 from agent.events import ToolStep
 from agent.extractive import LOOKUP_PAGES, NOTHING_FOUND, Selection, Unit, render, select_lookup, select_units
-from agent.retrieval import LOOKUP_PAGES_READ, is_relevant
+from agent.retrieval import LOOKUP_PAGES_READ, is_relevant, line_similarity
 from agent.tools import Toolbox, ToolResult
 from library.models import Document
 from library.selectors import PageHit, QueryTerms, part_number_names, part_numbers_in
@@ -228,6 +228,7 @@ def _answer_part(part: Part, toolbox: Toolbox, budget: list[int], max_units: int
         page_weights=weights,
         max_units=max_units,
         value_lines=_VALUE_LINES,
+        meaning=line_similarity(result.retrieved.query_embedding),
     )
     numbers = [toolbox.add_evidence(p) for p in pages]
     return render(selection=selection, evidence=[_evidence(p) for p in pages], label=part.label, numbers=numbers)

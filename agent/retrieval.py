@@ -5,12 +5,12 @@ number or document named in the question (or, for a follow-up that names none, i
 thread so far) narrows the search to those documents; otherwise the whole org library.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from agent.citations import Evidence
 from agent.events import Turn
-from library.embeddings import embed_query
+from library.embeddings import embed_query, embed_texts
 from library.models import Document
 from library.selectors import PageHit, QueryTerms, documents_named_in, page_search, query_terms, topics_of_documents
 from orgs.models import Organization
@@ -94,6 +94,27 @@ def embed_question(text: str) -> list[float]:
 
 # Pages a look-up answer reads: FAST's one search, and AGENTIC's search of the whole question.
 LOOKUP_PAGES_READ = 5
+
+
+def line_similarity(query_embedding: Sequence[float]) -> Callable[[list[str]], list[float]]:
+    """A function giving each line's cosine similarity to the question (embedded on one thread,
+    as `embed_question` explains)."""
+    import numpy as np
+    import torch
+
+    question = np.asarray(query_embedding, dtype=np.float32)
+
+    def similarity(lines: list[str]) -> list[float]:
+        if not lines:
+            return []
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return [float(x) for x in embed_texts(lines) @ question]
+        finally:
+            torch.set_num_threads(previous)
+
+    return similarity
 
 
 @dataclass

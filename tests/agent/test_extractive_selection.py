@@ -3,7 +3,7 @@
 import pytest
 
 from agent.citations import Evidence
-from agent.extractive import compose
+from agent.extractive import compose, select_units
 from library.selectors import QueryTerms
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +105,25 @@ def test_a_revision_history_below_the_top_page_is_not_quoted() -> None:
     ]
     answer = compose(terms=terms, evidence=evidence, page_weights=[1.0, 0.9], max_units=4, spread_pages=4)
     assert "[1]" in answer and "[2]" not in answer
+
+
+def test_a_value_line_that_says_it_in_other_words_is_chosen_when_meaning_is_measured() -> None:
+    # "works at 105 °C ambient" shares no word with "operating temperature range"; only a
+    # measure of meaning (in AGENTIC, the embedding model's similarity) can tell they match.
+    terms = QueryTerms(weights={"works": 2.0, "ambient": 2.0, "105": 3.0, "need": 1.0})
+    text = "\n".join(
+        [
+            "Wide operating temperature range: -40 °C to +125 °C",
+            "Ambient light is not measured by this device",
+        ]
+    )
+    evidence = [_page(1, text)]
+
+    def meaning(lines: list[str]) -> list[float]:
+        return [0.8 if "temperature" in line else 0.1 for line in lines]
+
+    lexical = compose(terms=terms, evidence=evidence, page_weights=[1.0], max_units=1)
+    measured = select_units(terms=terms, evidence=evidence, page_weights=[1.0], max_units=1, meaning=meaning)
+
+    assert "temperature" not in lexical
+    assert [unit.text for unit in measured.units] == ["Wide operating temperature range: -40 °C to +125 °C"]
