@@ -6,6 +6,10 @@ and in the same run scores two retrieval baselines over the very same chunks: BM
 (`rank_bm25`) and dense only (pgvector cosine).
 
     VOLTAI_DATA_DIR=var/bench-agent .venv/bin/python bench/eval_qa.py
+    VOLTAI_DATA_DIR=var/bench-agent .venv/bin/python bench/eval_qa.py --qa bench/qa_extra.jsonl
+
+bench/qa_extra.jsonl is our held-out set (36 questions in the dev set's format, written from
+the PDFs alone without looking at the engine): tuning on the dev set is checked against it.
 
 The datasheets are ingested once by the real pipeline into an org named after a
 fingerprint of the pipeline code, so a change to chunking or normalisation re-ingests.
