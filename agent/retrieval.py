@@ -5,8 +5,11 @@ number or document named in the question (or, for a follow-up that names none, i
 thread so far) narrows the search to those documents; otherwise the whole org library.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from agent.citations import Evidence
 from agent.events import Turn
@@ -75,21 +78,28 @@ def _documents_of_thread(*, org: Organization, history: Sequence[Turn]) -> list[
     return []
 
 
-def embed_question(text: str) -> list[float]:
-    """The question's embedding, computed on one thread.
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run the embedding model on one thread for a few short texts.
 
-    One short text gains nothing from torch's thread pool, and on a busy machine (web
+    A few short texts gain nothing from torch's thread pool, and on a busy machine (web
     workers, an ingesting worker, others) the pool's threads wait on each other: measured
-    here under load, 410 ms with two threads against 57 ms with one.
+    here under load, 410 ms with two threads against 57 ms with one for a question.
     """
     import torch
 
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return [float(x) for x in embed_query(text)]
+        yield
     finally:
         torch.set_num_threads(previous)
+
+
+def embed_question(text: str) -> list[float]:
+    """The question's embedding."""
+    with _one_torch_thread():
+        return [float(x) for x in embed_query(text)]
 
 
 # Pages a look-up answer reads: FAST's one search, and AGENTIC's search of the whole question.
@@ -97,22 +107,14 @@ LOOKUP_PAGES_READ = 5
 
 
 def line_similarity(query_embedding: Sequence[float]) -> Callable[[list[str]], list[float]]:
-    """A function giving each line's cosine similarity to the question (embedded on one thread,
-    as `embed_question` explains)."""
-    import numpy as np
-    import torch
-
+    """A function giving each line's cosine similarity to the question."""
     question = np.asarray(query_embedding, dtype=np.float32)
 
     def similarity(lines: list[str]) -> list[float]:
         if not lines:
             return []
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with _one_torch_thread():
             return [float(x) for x in embed_texts(lines) @ question]
-        finally:
-            torch.set_num_threads(previous)
 
     return similarity
 
