@@ -433,6 +433,8 @@ def page_search(
                 features=features,
             )
         )
+    if not pages:  # the chunks found were deleted (a document replaced) since the search
+        return []
     for page in pages:
         features = page.features
         page.score = features["dense"] + 0.6 * features["coverage"] + 0.15 * features["fused"] - features["contents"]
