@@ -305,32 +305,6 @@ def select_lookup(
     )
 
 
-def compose(
-    *,
-    terms: QueryTerms,
-    evidence: Sequence[Evidence],
-    page_weights: Sequence[float],
-    max_units: int = 3,
-    label: str | None = None,
-    numbers: Sequence[int] | None = None,
-    spread_pages: int = 0,
-    value_lines: int = 0,
-) -> str:
-    """An answer of copied lines, each followed by the marker of its evidence page; '' if none.
-
-    `numbers` are the evidence items' numbers in the answer's evidence list (default 1..n).
-    """
-    selection = select_units(
-        terms=terms,
-        evidence=evidence,
-        page_weights=page_weights,
-        max_units=max_units,
-        spread_pages=spread_pages,
-        value_lines=value_lines,
-    )
-    return render(selection=selection, evidence=evidence, label=label, numbers=numbers)
-
-
 def render(
     *,
     selection: Selection,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from agent.citations import Evidence
 from agent.events import ToolStep
 from agent.extractive import LOOKUP_PAGES, NOTHING_FOUND, Selection, Unit, render, select_lookup, select_units
-from agent.retrieval import LOOKUP_PAGES_READ, is_relevant, line_similarity
+from agent.retrieval import LOOKUP_PAGES_READ, is_relevant, line_similarity, page_weights
 from agent.tools import Toolbox, ToolResult
 from library.models import Document
 from library.selectors import PageHit, QueryTerms, part_number_names, part_numbers_in
@@ -85,13 +85,6 @@ def _part_label(question: str, document: Document) -> str:
     return "-".join(parts).upper() if parts else stem
 
 
-def _weights(pages: list[PageHit]) -> list[float]:
-    if not pages:
-        return []
-    top = pages[0].score
-    return [max(0.0, 1.0 + (page.score - top) / 0.6) for page in pages]
-
-
 def run(*, question: str, documents: list[Document], toolbox: Toolbox, max_steps: int) -> Iterator[ToolStep | str]:
     """Yield each tool step as it runs, then the answer text (with evidence markers)."""
     budget = [max_steps]
@@ -131,7 +124,7 @@ def _answer_clauses(
     if first.retrieved is None or not first.retrieved.pages or not is_relevant(first.retrieved.pages[0]):
         return ""
     pages = list(first.retrieved.pages)
-    weights = _weights(pages)
+    weights = page_weights(pages)
     clause_terms: list[QueryTerms] = []
     clauses = [part.question for part in plan(question, documents)]
     # A later clause says "it": when the question names no part, it is about the part found first.
@@ -174,9 +167,7 @@ def _select(terms: QueryTerms, clause_terms: list[QueryTerms], pages: list[PageH
         extra = select_units(terms=clause, evidence=evidence, page_weights=weights, max_units=1, value_lines=1)
         known = {(u.evidence_index, u.line_index) for u in units}
         units += [u for u in extra.units if (u.evidence_index, u.line_index) not in known]
-    covered = set().union(*(u.lexemes for u in units)) if units else set()
-    total = sum(terms.weights.values()) or 1.0
-    coverage = sum(w for lex, w in terms.weights.items() if lex in covered) / total
+    coverage = _coverage(terms, units) if terms.weights else 0.0
     return Selection(units=units, coverage=max(coverage, selection.coverage))
 
 
@@ -211,7 +202,7 @@ def _answer_part(part: Part, toolbox: Toolbox, budget: list[int], max_units: int
         return ""
     terms = result.retrieved.terms
     pages = list(result.retrieved.pages)
-    weights = _weights(pages)
+    weights = page_weights(pages)
     selection = select_units(
         terms=terms, evidence=[_evidence(p) for p in pages], page_weights=weights, max_units=max_units
     )

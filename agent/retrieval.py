@@ -148,6 +148,15 @@ def search_pages(
     return Retrieved(pages=pages, terms=terms, query_embedding=vector)
 
 
+def page_weights(pages: Sequence[PageHit]) -> list[float]:
+    """Each ranked page's weight for the answer's choice of lines: 1 for the top page, falling
+    with its score's distance from the top one, 0 from 0.6 below."""
+    if not pages:
+        return []
+    top = pages[0].score
+    return [max(0.0, 1.0 + (page.score - top) / 0.6) for page in pages]
+
+
 def evidence_of(page: PageHit) -> Evidence:
     return Evidence(
         document_id=page.document_id,

@@ -17,7 +17,7 @@ from agent.backends import AgenticInput, FastInput, get_backend
 from agent.citations import StreamCleaner, cited_sources
 from agent.events import AgentEvent, AnswerDelta, AnswerDone, Mode, ModeChosen, ToolStep, Turn
 from agent.extractive import NOTHING_FOUND
-from agent.retrieval import LOOKUP_PAGES_READ, evidence_of, is_relevant, scope_choose, search_pages
+from agent.retrieval import LOOKUP_PAGES_READ, evidence_of, is_relevant, page_weights, scope_choose, search_pages
 from agent.router import route
 from agent.tools import Toolbox
 from core.errors import InvalidRequest
@@ -66,7 +66,7 @@ def answer_stream(
             history=history,
             evidence=evidence,
             terms=retrieved.terms,
-            page_weights=_page_weights(retrieved.pages),
+            page_weights=page_weights(retrieved.pages),
             relevant=relevant,
         )
         for piece in backend.answer_fast(job):
@@ -130,13 +130,6 @@ def answer(
             done = event
     assert done is not None  # answer_stream always ends with AnswerDone or raises
     return done
-
-
-def _page_weights(pages: Sequence) -> list[float]:
-    if not pages:
-        return []
-    top = pages[0].score
-    return [max(0.0, 1.0 + (page.score - top) / 0.6) for page in pages]
 
 
 def _ms(since: float) -> float:

@@ -3,10 +3,15 @@
 import pytest
 
 from agent.citations import Evidence
-from agent.extractive import compose, select_units
+from agent.extractive import render, select_units
 from library.selectors import QueryTerms
 
 pytestmark = pytest.mark.django_db
+
+
+def compose(*, evidence: list[Evidence], **choice) -> str:  # type: ignore[no-untyped-def]
+    """The answer text the chosen lines make, as the backends render it."""
+    return render(selection=select_units(evidence=evidence, **choice), evidence=evidence)
 
 
 def _page(page: int, text: str) -> Evidence:
