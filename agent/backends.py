@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+import httpx2  # the openai client's transport: its errors can surface mid-stream
 from django.conf import settings
 
 from agent import planner
@@ -198,9 +198,9 @@ class OpenAiBackend:
                     if call.function is not None:
                         entry["name"] += call.function.name or ""
                         entry["arguments"] += call.function.arguments or ""
-        except (openai.APITimeoutError, httpx.TimeoutException) as exc:
+        except (openai.APITimeoutError, httpx2.TimeoutException) as exc:
             raise LlmTimeout() from exc
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
+        except (openai.OpenAIError, httpx2.HTTPError) as exc:
             raise LlmUnavailable() from exc
         if calls:
             ordered = [calls[index] for index in sorted(calls)]

