@@ -216,7 +216,8 @@ class Toolbox:
             topic_ids = [pk for pk in wanted if topic_ids is None or pk in topic_ids]
         documents = list(document_list(org=self.org, topic_ids=topic_ids))
         text = "\n".join(
-            f"- {d.source_name} ({d.pages_total or '?'} pages; topics: {', '.join(t.name for t in d.topics.all())})"
+            f"- {d.source_name} ({d.served_pages_total or '?'} pages;"
+            f" topics: {', '.join(t.name for t in d.topics.all())})"
             for d in documents
         )
         return self._record("list_documents", arguments, text or "No documents.", f"{len(documents)} documents")

@@ -22,10 +22,11 @@ One request per (org, holder, user_id) may be in flight.
 """
 
 import logging
+import math
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -111,7 +112,11 @@ def hold_acquire(*, org: Organization, holder: str, user_id: str) -> int:
         )
         inserted = cursor.fetchone()
         if inserted is None:
-            raise UserBusy(user_id)
+            cursor.execute(
+                f"SELECT max(expires_at) FROM {hold_table} WHERE org_id = %s AND holder = %s AND user_id = %s",
+                [org.pk, holder, user_id],
+            )
+            raise UserBusy(user_id, retry_after=_seconds_until(cursor.fetchone()[0], now))
         window_start = seat_window_start(now=now)
         if max_sessions is not None:
             cursor.execute(
@@ -120,12 +125,17 @@ def hold_acquire(*, org: Organization, holder: str, user_id: str) -> int:
             )
             if cursor.fetchone() is None:
                 cursor.execute(
-                    f"SELECT count(*) FROM {seat_table} WHERE org_id = %s AND last_activity_at > %s",
+                    f"SELECT count(*), min(last_activity_at) FROM {seat_table}"
+                    " WHERE org_id = %s AND last_activity_at > %s",
                     [org.pk, window_start],
                 )
-                active = cursor.fetchone()[0]
+                active, oldest_activity = cursor.fetchone()
                 if active >= max_sessions:
-                    raise SeatsExhausted(total_seats=max_sessions, active_seats=active)
+                    # The oldest seat is the first that can free up.
+                    frees_at = oldest_activity + timedelta(seconds=settings.SEAT_WINDOW_SECONDS)
+                    raise SeatsExhausted(
+                        total_seats=max_sessions, active_seats=active, retry_after=_seconds_until(frees_at, now)
+                    )
         cursor.execute(
             f"INSERT INTO {seat_table} (org_id, user_id, last_activity_at) VALUES (%s, %s, %s)"
             " ON CONFLICT (org_id, user_id) DO UPDATE"
@@ -133,6 +143,13 @@ def hold_acquire(*, org: Organization, holder: str, user_id: str) -> int:
             [org.pk, user_id, now],
         )
         return int(inserted[0])
+
+
+def _seconds_until(moment: datetime | None, now: datetime) -> int:
+    """Whole seconds from now until `moment`, at least 1 (a Retry-After value)."""
+    if moment is None:
+        return 1
+    return max(1, math.ceil((moment - now).total_seconds()))
 
 
 def hold_release(*, hold_id: int) -> None:

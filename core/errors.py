@@ -9,6 +9,7 @@ DRF. `api_exception_handler` (DRF views) and `core.middleware.ApplicationErrorMi
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -24,6 +25,8 @@ class ApplicationError(Exception):
     code: str = "internal_error"
     http_status: int = 500
     default_message: str = "Something went wrong on our side; the error has been logged."
+    # Seconds after which the same request may succeed (429s): sent as the Retry-After header.
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, **extra: Any) -> None:
         self.message = message or self.default_message
@@ -32,6 +35,14 @@ class ApplicationError(Exception):
 
     def payload(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, **self.extra}
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(max(1, self.retry_after))
+        if isinstance(self, AuthenticationFailed):
+            headers["WWW-Authenticate"] = "X-API-KEY"
+        return headers
 
 
 class InvalidRequest(ApplicationError):
@@ -93,9 +104,20 @@ class Conflict(ApplicationError):
 
 
 class PayloadTooLarge(ApplicationError):
+    """413. Every way in words it with `body_too_large` or `file_too_large`, so it reads the same."""
+
     code = "payload_too_large"
     http_status = 413
-    default_message = "The request body is larger than this server accepts."
+    default_message = "The request is larger than this server accepts."
+
+    @classmethod
+    def body_too_large(cls) -> "PayloadTooLarge":
+        limit_kb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+        return cls(f"The request body is larger than the {limit_kb} KB this server accepts.")
+
+    @classmethod
+    def file_too_large(cls) -> "PayloadTooLarge":
+        return cls(f"The file is larger than the {settings.MAX_UPLOAD_MB} MB this server accepts.")
 
 
 class UnsupportedMediaType(ApplicationError):
@@ -108,24 +130,26 @@ class UserBusy(ApplicationError):
     code = "user_session_limit_exceeded"
     http_status = 429
 
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, user_id: str, *, retry_after: int) -> None:
         super().__init__(
             f"user_id '{user_id}' already has an active request. Please wait for it to complete.",
             user_id=user_id,
         )
+        self.retry_after = retry_after
 
 
 class SeatsExhausted(ApplicationError):
     code = "session_limit_exceeded"
     http_status = 429
 
-    def __init__(self, *, total_seats: int, active_seats: int) -> None:
+    def __init__(self, *, total_seats: int, active_seats: int, retry_after: int) -> None:
         super().__init__(
             "You have exceeded the session quota limit for your organization. Please try again later.",
             total_seats=total_seats,
             active_seats=active_seats,
             available_seats=max(total_seats - active_seats, 0),
         )
+        self.retry_after = retry_after
 
 
 class LlmUnavailable(ApplicationError):
@@ -146,8 +170,11 @@ class ServiceUnavailable(ApplicationError):
     default_message = "The database is unreachable right now. Please retry in a few seconds."
 
 
-def error_for_exception(exc: BaseException) -> ApplicationError:
-    """Map any exception to the ApplicationError that describes it to a client."""
+def error_for_exception(exc: BaseException, *, accepted_media_types: tuple[str, ...] = ()) -> ApplicationError:
+    """Map any exception to the ApplicationError that describes it to a client.
+
+    `accepted_media_types`: what the view's parsers read, for the 415 sentence.
+    """
     if isinstance(exc, ApplicationError):
         return exc
     if isinstance(exc, drf_exceptions.ParseError):
@@ -159,7 +186,7 @@ def error_for_exception(exc: BaseException) -> ApplicationError:
     if isinstance(exc, drf_exceptions.PermissionDenied):
         return PermissionDenied()
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        return UnsupportedMediaType(f"Unsupported Content-Type {exc.detail!s}; send application/json.")
+        return UnsupportedMediaType(f"Send the body as {' or '.join(accepted_media_types or ('application/json',))}.")
     if isinstance(exc, drf_exceptions.NotAcceptable):
         return InvalidRequest("The Accept header asks for a format this endpoint does not produce.")
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
@@ -167,7 +194,7 @@ def error_for_exception(exc: BaseException) -> ApplicationError:
     if isinstance(exc, drf_exceptions.NotFound | Http404):
         return NotFound()
     if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge()
+        return PayloadTooLarge.body_too_large()
     if isinstance(exc, drf_exceptions.APIException):
         error = ApplicationError(str(exc.detail))
         error.http_status = exc.status_code
@@ -202,14 +229,13 @@ def _messages(value: Any) -> list[str]:
 
 def error_json_response(error: ApplicationError) -> JsonResponse:
     API_ERRORS.labels(code=error.code).inc()
-    return JsonResponse(error.payload(), status=error.http_status)
+    return JsonResponse(error.payload(), status=error.http_status, headers=error.headers())
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | HttpResponse:
     """DRF's EXCEPTION_HANDLER: every API error leaves in the one error shape."""
-    error = error_for_exception(exc)
+    view = context.get("view")
+    media_types = tuple(parser.media_type for parser in getattr(view, "parser_classes", ()))
+    error = error_for_exception(exc, accepted_media_types=media_types)
     API_ERRORS.labels(code=error.code).inc()
-    headers = {}
-    if isinstance(error, AuthenticationFailed):
-        headers["WWW-Authenticate"] = "X-API-KEY"
-    return Response(error.payload(), status=error.http_status, headers=headers)
+    return Response(error.payload(), status=error.http_status, headers=error.headers())

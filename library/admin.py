@@ -7,22 +7,26 @@ read-only: they are made by ingestion, never by hand.
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from core.errors import ApplicationError
 from library.models import Chunk, Document
 from library.selectors import document_progress
-from library.services import clean_source_name, document_delete, document_reingest, document_upload, upload_too_large
+from library.services import clean_source_name, document_delete, document_reingest, document_upload, upload_check
 from orgs.admin import OrgScopedAdmin
 from topics.models import Topic
 
 
 class DocumentAddForm(forms.ModelForm):
-    file = forms.FileField(help_text="A PDF. The same file again returns the document that already has it.")
+    refusal_status: int | None = None  # 413, 400 or 415 when the upload contract refuses the file
+
+    file = forms.FileField(
+        allow_empty_file=True,  # refused by upload_check, in the words every way in uses
+        help_text="A PDF. The same file again returns the document that already has it.",
+    )
 
     class Meta:
         model = Document
@@ -31,12 +35,14 @@ class DocumentAddForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         upload = cleaned.get("file")
-        if upload is not None and upload_too_large(upload.size):
-            self.add_error("file", f"The file is larger than the {settings.MAX_UPLOAD_MB} MB this server accepts.")
-        elif upload is not None:
+        if upload is not None:
+            head = upload.read(1024)
+            upload.seek(0)
             try:
+                upload_check(size=upload.size, head=head)
                 clean_source_name(upload.name)
             except ApplicationError as error:
+                self.refusal_status = error.http_status
                 self.add_error("file", error.message)
         org = cleaned.get("org")
         foreign = [t.name for t in cleaned.get("topics", []) if org is not None and t.org_id != org.pk]
@@ -47,13 +53,26 @@ class DocumentAddForm(forms.ModelForm):
 
 @admin.register(Document)
 class DocumentAdmin(OrgScopedAdmin):
-    list_display = ["source_name", "org", "version", "status", "pages", "progress", "queued_at", "finished_at"]
+    list_display = [
+        "source_name",
+        "org",
+        "live_version",
+        "version",
+        "status",
+        "pages",
+        "progress",
+        "queued_at",
+        "finished_at",
+    ]
     list_filter = ["status", "org"]
     search_fields = ["source_name"]
     actions = ["reingest"]
     readonly_fields = [
         "org",
         "source_name",
+        "live_version",
+        "live_file",
+        "live_pages_total",
         "version",
         "file",
         "sha256",
@@ -68,6 +87,15 @@ class DocumentAdmin(OrgScopedAdmin):
         "started_at",
         "finished_at",
     ]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """An upload the contract refuses answers with its status (413/400/415), as the API does."""
+        response = super().add_view(request, form_url, extra_context)
+        adminform = (getattr(response, "context_data", None) or {}).get("adminform")
+        refusal = getattr(getattr(adminform, "form", None), "refusal_status", None)
+        if refusal:
+            response.status_code = refusal
+        return response
 
     def get_form(self, request: HttpRequest, obj: Document | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
@@ -113,10 +141,8 @@ class DocumentAdmin(OrgScopedAdmin):
         document = result.document
         obj.__dict__.update({k: v for k, v in document.__dict__.items() if not k.startswith("_")})
         obj._state.adding = False
-        if not result.created and not result.queued:
+        if not result.queued:
             messages.warning(request, f"{document.source_name} is already in the library (same file); nothing to do.")
-        elif not result.queued:
-            messages.error(request, f"{document.source_name}: {document.error}")
         else:
             messages.info(request, f"{document.source_name} (version {document.version}) is queued for ingestion.")
 

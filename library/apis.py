@@ -37,8 +37,10 @@ def _error(description: str) -> OpenApiResponse:
 class DocumentOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     source_name = serializers.CharField(help_text="The file name answers cite.")
-    version = serializers.IntegerField(help_text="1, then one more for each new file under this source_name.")
-    status = serializers.ChoiceField(choices=Document.Status.values)
+    version = serializers.IntegerField(
+        help_text="The newest upload's version: 1, then one more for each new file under this source_name."
+    )
+    status = serializers.ChoiceField(choices=Document.Status.values, help_text="Where the newest upload stands.")
     status_line = serializers.CharField(help_text='e.g. "Queued: 2 documents ahead of this one".')
     error = serializers.CharField(help_text="Why ingestion failed; empty otherwise.")
     pages_done = serializers.IntegerField()
@@ -47,6 +49,12 @@ class DocumentOutputSerializer(serializers.Serializer):
     eta_seconds = serializers.IntegerField(allow_null=True, help_text="While processing: estimated seconds left.")
     queue_position = serializers.IntegerField(allow_null=True, help_text="While queued: documents ahead of it.")
     worker_running = serializers.BooleanField(help_text="An ingestion worker has been seen in the last 90 s.")
+    live_version = serializers.IntegerField(
+        allow_null=True,
+        help_text="The version that answers questions and whose pages and file the library serves; it changes "
+        "only when a newer version is ready, so a failed upload leaves it live. Null until one is ready.",
+    )
+    live_pages_total = serializers.IntegerField(allow_null=True, help_text="Pages of the live version.")
     topics = serializers.ListField(child=serializers.CharField())
     size_bytes = serializers.IntegerField()
     sha256 = serializers.CharField()
@@ -71,6 +79,8 @@ def _document_out(document: Document, worker_last_seen: Any = False) -> dict[str
             "eta_seconds": progress.eta_seconds,
             "queue_position": progress.queue_position,
             "worker_running": progress.worker_running,
+            "live_version": progress.live_version,
+            "live_pages_total": progress.live_pages_total,
             "topics": sorted(topic.name for topic in document.topics.all()),
             "size_bytes": document.size_bytes,
             "sha256": document.sha256,
@@ -85,7 +95,10 @@ class DocumentListApi(APIView):
     parser_classes = [MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text=f"The PDF (at most MAX_UPLOAD_MB, {settings.MAX_UPLOAD_MB} MB here).")
+        # Empty files reach document_upload, which words the refusal as every way in does.
+        file = serializers.FileField(
+            allow_empty_file=True, help_text=f"The PDF (at most MAX_UPLOAD_MB, {settings.MAX_UPLOAD_MB} MB here)."
+        )
         topic_names = serializers.ListField(
             child=serializers.CharField(max_length=100),
             required=False,
@@ -111,24 +124,24 @@ class DocumentListApi(APIView):
             202: OpenApiResponse(DocumentOutputSerializer, description="Stored and queued for ingestion."),
             200: OpenApiResponse(
                 DocumentOutputSerializer,
-                description="Nothing queued: these bytes are already in the library (that document is returned), "
-                "or the file is not a PDF (the document is returned as `failed` with the reason).",
+                description="Nothing queued: these bytes are already in the library (that document is returned).",
             ),
-            400: _error("`invalid_request` (see `details`) or `unknown_topic` (+ `unknown_topics`)."),
+            400: _error(
+                "`invalid_request` (see `details`; an empty file too) or `unknown_topic` (+ `unknown_topics`)."
+            ),
             401: _error("`authentication_failed`."),
             413: _error("`payload_too_large`: the file is over MAX_UPLOAD_MB."),
+            415: _error("`unsupported_media_type`: the file is not a PDF. Nothing is stored."),
         },
     )
     def post(self, request: Request) -> Response:
         # Refuse an oversized body from its declared length, before reading it.
         declared = request.META.get("CONTENT_LENGTH") or ""
         if declared.isdigit() and upload_too_large(int(declared) - _MULTIPART_OVERHEAD):
-            raise PayloadTooLarge(f"The file is larger than the {settings.MAX_UPLOAD_MB} MB this server accepts.")
+            raise PayloadTooLarge.file_too_large()
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        if upload_too_large(upload.size):
-            raise PayloadTooLarge(f"The file is larger than the {settings.MAX_UPLOAD_MB} MB this server accepts.")
         org = api_user(request).org
         names = serializer.validated_data["topic_names"]
         topics = topics_resolve(org=org, names=names) if names else []

@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from core.errors import ApplicationError
+from library.services import upload_check
 from orgs.models import Organization
 from topics.models import Topic
 from topics.selectors import topic_list
@@ -29,17 +31,20 @@ class MultiplePdfField(forms.FileField):
             raise forms.ValidationError(f"Upload at most {MAX_FILES_PER_UPLOAD} files at a time.")
         errors = []
         for upload in files:
-            super().clean(upload, initial)
             head = upload.read(1024)
             upload.seek(0)
-            if b"%PDF-" not in head:
-                errors.append(f"{upload.name} is not a PDF.")
+            try:
+                upload_check(size=upload.size, head=head)
+            except ApplicationError as refusal:
+                errors.append(forms.ValidationError(f"{upload.name}: {refusal.message}", code=str(refusal.http_status)))
         if errors:
             raise forms.ValidationError(errors)
         return list(files)
 
 
 class UploadForm(forms.Form):
+    """The library page's upload: every file must pass the upload contract before any is stored."""
+
     # Django's form metaclass moves declared fields off the class, so this never shadows
     # BaseForm.files at run time; the stubs cannot express that. "files" is the input's name.
     files = MultiplePdfField(label="PDF files")  # type: ignore[assignment]
@@ -48,3 +53,9 @@ class UploadForm(forms.Form):
     def __init__(self, *args: Any, org: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["topic"].queryset = topic_list(org=org)  # type: ignore[attr-defined]
+
+    def refusal_status(self) -> int:
+        """The HTTP status of the worst refusal: 413 or 415 from the upload contract, else 400."""
+        codes = [error.code for error in self.errors.as_data().get("files", [])]
+        statuses = [int(code) for code in codes if code and code.isdigit()]
+        return max(statuses, default=400)

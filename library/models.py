@@ -14,6 +14,14 @@ def document_upload_path(document: "Document", filename: str) -> str:
 
 
 class Document(models.Model):
+    """A datasheet in an org's library, under one source_name, through its versions.
+
+    `file`, `sha256`, `version`, `status` and the progress fields describe the newest upload
+    (queued, processing, ready or failed). The `live_*` fields describe the version whose
+    chunks answer questions and whose pages and file the library serves; it changes only
+    when a newer version is ready, so a failed re-upload leaves the previous version live.
+    """
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         PROCESSING = "processing", "Processing"
@@ -31,6 +39,10 @@ class Document(models.Model):
     pages_total = models.PositiveIntegerField(null=True, blank=True)
     pages_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    live_version = models.PositiveIntegerField(null=True, blank=True, help_text="The version that answers; none yet.")
+    live_file = models.FileField(upload_to=document_upload_path, max_length=500, blank=True)
+    live_sha256 = models.CharField(max_length=64, blank=True)
+    live_pages_total = models.PositiveIntegerField(null=True, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -48,6 +60,28 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.source_name
+
+    @property
+    def is_live(self) -> bool:
+        return self.live_version is not None
+
+    @property
+    def served_file(self) -> "models.fields.files.FieldFile":
+        """The PDF the library shows: the live version's, or the only upload there is."""
+        return self.live_file if self.is_live else self.file
+
+    @property
+    def served_sha256(self) -> str:
+        return self.live_sha256 if self.is_live else self.sha256
+
+    @property
+    def served_pages_total(self) -> int | None:
+        return self.live_pages_total if self.is_live else self.pages_total
+
+    @property
+    def has_pending_version(self) -> bool:
+        """A newer upload that is not live: queued, processing or failed."""
+        return self.is_live and self.version != self.live_version
 
 
 class Chunk(models.Model):

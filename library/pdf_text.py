@@ -32,10 +32,15 @@ class PageText:
     text: str
 
 
+def looks_like_pdf(head: bytes) -> bool:
+    """The one PDF test, on a file's first KiB: a PDF header there (viewers allow leading junk)."""
+    return b"%PDF-" in head[:1024]
+
+
 def open_pdf(stream: BinaryIO | bytes) -> pypdf.PdfReader:
     """Open a PDF or raise PdfProblem with a sentence a person understands."""
     data = stream if isinstance(stream, bytes) else stream.read()
-    if not data.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
+    if not looks_like_pdf(data):
         raise PdfProblem("This file is not a PDF (it does not start with %PDF-).")
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)

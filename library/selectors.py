@@ -622,6 +622,9 @@ class DocumentProgress:
     worker_running: bool
     status_line: str
     error: str
+    live_version: int | None  # the version that answers; it may be older than the one above
+    live_pages_total: int | None
+    live_note: str  # e.g. "Version 1 (54 pages) stays live."; empty when the newest is live or none is
 
 
 def ingest_worker_last_seen() -> datetime | None:
@@ -699,6 +702,9 @@ def document_progress(*, document: Document, worker_last_seen: datetime | bool |
         line = f"Processing page {min(done + 1, total)} of {total}, about {_duration(eta)} left"
         if done >= total:
             line = f"Processing: saving {total} pages"
+    live_note = _live_note(document)
+    if live_note:
+        line = f"{line}. {live_note}"
     return DocumentProgress(
         status=status,
         pages_done=done,
@@ -709,7 +715,20 @@ def document_progress(*, document: Document, worker_last_seen: datetime | bool |
         worker_running=worker_running,
         status_line=line,
         error=document.error,
+        live_version=document.live_version,
+        live_pages_total=document.live_pages_total,
+        live_note=live_note,
     )
+
+
+def _live_note(document: Document) -> str:
+    """What still answers while the newest upload is not ready: the live version, if any."""
+    if not document.is_live or document.status == Document.Status.READY:
+        return ""
+    live = f"Version {document.live_version} ({document.live_pages_total} pages)"
+    if document.status == Document.Status.FAILED:
+        return f"{live} stays live."
+    return f"{live} stays live until version {document.version} is ready."
 
 
 def documents_for_org(*, org: Organization) -> QuerySet[Document]:

@@ -21,13 +21,22 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 
 from core import clock
-from core.errors import InvalidRequest, PayloadTooLarge
+from core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from library.chunking import ChunkDraft, chunk_page
 from library.embeddings import embed_texts
 from library.models import Chunk, Document, IngestWorker
-from library.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf, strip_running_headers
+from library.pdf_text import (
+    PdfProblem,
+    extract_page_text,
+    looks_like_pdf,
+    normalise_text,
+    open_pdf,
+    strip_running_headers,
+)
 from orgs.models import Organization
 from topics.models import Topic
 
@@ -38,7 +47,6 @@ INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks (see library
 _SPECULATE_AFTER_PAGES = 8
 # Seconds between progress writes, so an 8-page document does not write 8 times a second.
 _PROGRESS_EVERY_S = 1.0
-NOT_A_PDF = "This file is not a PDF (it does not start with %PDF-)."
 
 
 @dataclass(frozen=True)
@@ -57,13 +65,26 @@ def clean_source_name(filename: str) -> str:
     return name[:255]
 
 
+# The upload contract, the same on every way in (API, library page, admin, `ingest`).
+EMPTY_FILE = "The file is empty."
+NOT_A_PDF = "The file is not a PDF; only PDF datasheets can be uploaded."
+
+
 def upload_too_large(size_bytes: int) -> bool:
     return size_bytes > settings.MAX_UPLOAD_MB * 1024 * 1024
 
 
-def _looks_like_pdf(data: bytes) -> bool:
-    # The same test as pdf_text.open_pdf: a PDF header within the first KiB.
-    return b"%PDF-" in data[:1024]
+def upload_check(*, size: int, head: bytes) -> None:
+    """Refuse what no way in may store: too large (413), empty (400), not a PDF (415).
+
+    `head` is the file's first KiB. Callers check before storing anything.
+    """
+    if upload_too_large(size):
+        raise PayloadTooLarge.file_too_large()
+    if size == 0:
+        raise InvalidRequest(EMPTY_FILE, details={"file": [EMPTY_FILE]})
+    if not looks_like_pdf(head):
+        raise UnsupportedMediaType(NOT_A_PDF)
 
 
 def document_upload(
@@ -77,47 +98,74 @@ def document_upload(
 ) -> UploadResult:
     """Store a PDF and queue its ingestion, or return the document that already has these bytes.
 
-    A new file under an existing source_name becomes a new version of that document: its old
-    chunks keep answering questions until the new ones replace them in one transaction.
-    A file that is not a PDF at all is recorded as `failed` straight away, with no work queued.
+    A new file under an existing source_name becomes a new version of that document; the
+    version that is live keeps answering, and keeps its pages and file, until the new one is
+    ready. Uploading the live version's bytes again drops a newer version that is not live.
     """
-    if upload_too_large(len(data)):
-        raise PayloadTooLarge(f"The file is larger than the {settings.MAX_UPLOAD_MB} MB this server accepts.")
+    upload_check(size=len(data), head=data[:1024])
     source_name = clean_source_name(filename)
     sha256 = hashlib.sha256(data).hexdigest()
     topics = list(topics)
-    problem = None if _looks_like_pdf(data) else NOT_A_PDF
-    now = clock.now()
     with transaction.atomic():
         Organization.objects.select_for_update().get(pk=org.pk)  # serialise uploads per org
-        existing = Document.objects.filter(org=org, sha256=sha256).first()
+        existing = Document.objects.filter(Q(sha256=sha256) | Q(live_sha256=sha256), org=org).first()
         if existing is not None:
             if topics:
                 existing.topics.add(*topics)
+            if existing.sha256 != sha256:
+                _restore_live_version(existing)
             return UploadResult(document=existing, created=False, queued=False)
         document = Document.objects.filter(org=org, source_name=source_name).first()
         created = document is None
         if document is None:
             document = Document(org=org, source_name=source_name)
         else:
+            _delete_file_unless_live(document, document.file)
             document.version += 1
         document.sha256 = sha256
         document.size_bytes = len(data)
         document.uploaded_by = uploaded_by
-        document.status = Document.Status.FAILED if problem else Document.Status.QUEUED
+        document.status = Document.Status.QUEUED
         document.pages_done = 0
         document.pages_total = None
-        document.error = problem or ""
-        document.queued_at = now
+        document.error = ""
+        document.queued_at = clock.now()
         document.started_at = None
-        document.finished_at = now if problem else None
+        document.finished_at = None
         document.file.save(source_name, ContentFile(data), save=False)
         document.save()
         if topics:
             document.topics.add(*topics)
-        if problem is None:
-            _enqueue_on_commit(document.pk, enqueue)
-    return UploadResult(document=document, created=created, queued=problem is None)
+        _enqueue_on_commit(document.pk, enqueue)
+    return UploadResult(document=document, created=created, queued=True)
+
+
+def _restore_live_version(document: Document) -> None:
+    """Make the live version the newest again, dropping a newer upload that never went live."""
+    _delete_file_unless_live(document, document.file)
+    now = clock.now()
+    document.file = document.live_file
+    document.sha256 = document.live_sha256
+    document.size_bytes = document.live_file.size if document.live_file else 0
+    document.version = document.live_version or document.version
+    document.status = Document.Status.READY
+    document.pages_total = document.pages_done = document.live_pages_total or 0
+    document.error = ""
+    document.finished_at = now
+    document.save()
+
+
+def _delete_file_unless_live(document: Document, file: FieldFile) -> None:
+    """Delete a stored file once the transaction commits, unless the live version uses it."""
+    if file.name != document.live_file.name:
+        _delete_file_on_commit(file)
+
+
+def _delete_file_on_commit(file: FieldFile) -> None:
+    """Delete a stored file when the transaction commits; a rollback keeps it."""
+    storage, name = file.storage, file.name
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 def _enqueue_on_commit(document_id: int, enqueue: Callable[[int], None] | None) -> None:
@@ -152,12 +200,12 @@ def document_reingest(*, document: Document, enqueue: Callable[[int], None] | No
 
 
 def document_delete(*, document: Document) -> None:
-    """Delete a document, its chunks and its stored file."""
-    storage, name = document.file.storage, document.file.name
+    """Delete a document, its chunks and its stored files (the live version's and a newer one's)."""
+    files = {f.name: f for f in (document.file, document.live_file) if f.name}
     with transaction.atomic():
         document.delete()
-        if name:
-            transaction.on_commit(lambda: storage.delete(name))
+        for file in files.values():
+            _delete_file_on_commit(file)
 
 
 # --- ingestion ----------------------------------------------------------------------------
@@ -367,7 +415,8 @@ def embedding_input(document: Document, text: str) -> str:
 
 
 def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: np.ndarray) -> None:
-    """Swap the document's chunks in one transaction: queries see the old set or the new one."""
+    """Make this version live in one transaction: queries see the old chunks or the new ones,
+    and the library serves the old version's pages and file until then."""
     with transaction.atomic():
         current = Document.objects.select_for_update().filter(pk=document.pk).first()
         if current is None or current.sha256 != sha256:
@@ -395,7 +444,13 @@ def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], e
             finished_at=now,
             updated_at=now,
             error="",
+            live_version=current.version,
+            live_file=current.file.name,
+            live_sha256=current.sha256,
+            live_pages_total=current.pages_total,
         )
+        if current.live_file.name != current.file.name:
+            _delete_file_on_commit(current.live_file)
 
 
 def _fail(document_id: int, sha256: str, message: str) -> None:

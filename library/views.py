@@ -146,7 +146,7 @@ def _progress(document: Document, worker_last_seen: datetime | None) -> dict[str
     if progress.status == Document.Status.READY and progress.pages_total:
         line = f"{progress.pages_total} pages"
     elif progress.status == Document.Status.FAILED and progress.error:
-        line = progress.error  # the badge already says it failed
+        line = " ".join(filter(None, [progress.error, progress.live_note]))  # the badge says it failed
     return {
         "id": document.pk,
         "status": progress.status,
@@ -228,7 +228,7 @@ def library_upload(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     _require_admin(access)
     form = UploadForm(request.POST, request.FILES, org=access.org)
     if not form.is_valid():
-        return _library_index(request, access, form=form, status=400)
+        return _library_index(request, access, form=form, status=form.refusal_status())
     topics = [form.cleaned_data["topic"]] if form.cleaned_data["topic"] else []
     for upload in form.cleaned_data["files"]:
         try:
@@ -322,10 +322,10 @@ def _page_lines(document: Document, page: int) -> tuple[list[str], list[set[int]
             lines.append(line)
             owners.append({chunk_id})
         previous = chunk_lines
-    if lines or document.status == Document.Status.READY:
+    if lines or document.is_live:
         return [line.translate(SYMBOL_FONT_GLYPHS) for line in lines], owners
     try:
-        with document.file.open("rb") as handle:
+        with document.served_file.open("rb") as handle:
             reader = open_pdf(handle.read())
         text = normalise_text(extract_page_text(reader, page - 1))
     except (PdfProblem, OSError, IndexError):
@@ -385,12 +385,12 @@ _CITE_PARAM = re.compile(r"^\d{1,18}(,\d{1,18}){0,63}$")
 
 
 def _page_count(document: Document) -> int:
-    if document.pages_total:
-        return document.pages_total
+    if document.served_pages_total:
+        return document.served_pages_total
     try:
         import pypdfium2
 
-        with document.file.open("rb") as handle:
+        with document.served_file.open("rb") as handle:
             pdf = pypdfium2.PdfDocument(handle.read())
         try:
             return len(pdf)
@@ -467,10 +467,10 @@ def _is_uuid(value: str) -> bool:
 def document_pdf(request: HttpRequest, access: OrgAccess, document_id: int) -> FileResponse:
     """The uploaded PDF, inline, so `…/file.pdf#page=N` opens the browser's viewer at that page."""
     document = _document_or_none(access, document_id)
-    if document is None or not document.file:
+    if document is None or not document.served_file:
         raise Http404("No such document.")
     try:
-        handle = document.file.open("rb")
+        handle = document.served_file.open("rb")
     except OSError:
         raise Http404("The file of this document is missing.") from None
     response = FileResponse(handle, content_type="application/pdf", as_attachment=False, filename=document.source_name)
@@ -507,7 +507,12 @@ def _encode_png(rgb: Any) -> bytes:
 
 def _page_image_folder(document: Document) -> Path:
     """Where renders of this version live; the sha in the name retires renders of old versions."""
-    return Path(settings.MEDIA_ROOT) / "page-images" / str(document.org_id) / f"{document.pk}-{document.sha256[:16]}"
+    return (
+        Path(settings.MEDIA_ROOT)
+        / "page-images"
+        / str(document.org_id)
+        / f"{document.pk}-{document.served_sha256[:16]}"
+    )
 
 
 def _page_image_path(document: Document, page: int) -> Path:
@@ -523,7 +528,7 @@ def _render_page(document: Document, page: int) -> Path | None:
     with _render_lock:
         if path.exists():
             return path
-        with document.file.open("rb") as handle:
+        with document.served_file.open("rb") as handle:
             pdf = pypdfium2.PdfDocument(handle.read())
         try:
             if not 1 <= page <= len(pdf):
@@ -546,7 +551,7 @@ def _render_page(document: Document, page: int) -> Path | None:
 @org_page
 def page_image(request: HttpRequest, access: OrgAccess, document_id: int, page: int) -> FileResponse:
     document = _document_or_none(access, document_id)
-    if document is None or not document.file:
+    if document is None or not document.served_file:
         raise Http404("No such document.")
     try:
         path = _render_page(document, page)

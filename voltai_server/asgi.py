@@ -13,6 +13,8 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402  (after Django is set up)
 
+from core.errors import PayloadTooLarge  # noqa: E402
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -39,15 +41,14 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > body_limit(scope["path"]):
-            await _too_large(send, body_limit(scope["path"]))
+            uploading = bool(_UPLOAD_PATHS.match(scope["path"]))
+            await _too_large(send, PayloadTooLarge.file_too_large() if uploading else PayloadTooLarge.body_too_large())
             return
     await django_application(scope, receive, send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": "payload_too_large", "message": f"The request body is larger than the {limit} bytes accepted here."}
-    ).encode()
+async def _too_large(send: Send, error: PayloadTooLarge) -> None:
+    body = json.dumps(error.payload()).encode()
     await send(
         {
             "type": "http.response.start",

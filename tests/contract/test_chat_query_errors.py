@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from chat.models import Chat, Message, RequestHold, Seat
 from chat.services import hold_acquire
+from core import clock
 from orgs.services import api_key_create, api_key_revoke
 from tests.contract.conftest import post_query
 from topics.models import Topic
@@ -164,7 +165,10 @@ def test_a_body_that_is_not_a_json_object_is_400(api, body: str) -> None:
 @pytest.mark.django_db
 def test_a_body_over_the_size_limit_is_413_payload_too_large(api) -> None:
     body = json.dumps({**VALID, "query": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10)})
-    assert_error(api.generic("POST", "/chat/query/", body, content_type="application/json"), 413, "payload_too_large")
+    response = api.generic("POST", "/chat/query/", body, content_type="application/json")
+    assert_error(response, 413, "payload_too_large")
+    limit_kb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+    assert response.json()["message"] == f"The request body is larger than the {limit_kb} KB this server accepts."
 
 
 @pytest.mark.django_db
@@ -172,6 +176,7 @@ def test_a_body_over_the_size_limit_is_413_payload_too_large(api) -> None:
 def test_a_body_that_is_not_json_is_415_unsupported_media_type(api, content_type: str) -> None:
     response = api.generic("POST", "/chat/query/", json.dumps(VALID), content_type=content_type)
     assert_error(response, 415, "unsupported_media_type")
+    assert response.json()["message"] == "Send the body as application/json."
 
 
 # --- topics and chats -------------------------------------------------------------------
@@ -241,6 +246,27 @@ def test_a_second_request_for_the_same_user_gets_the_exact_per_user_429_body(api
         "message": "user_id 'usr_82af91' already has an active request. Please wait for it to complete.",
         "user_id": "usr_82af91",
     }
+
+
+@pytest.mark.django_db
+def test_the_per_user_429_says_when_the_hold_frees_up_at_the_latest(api, make_busy) -> None:
+    make_busy("usr_82af91")
+    clock.advance(30)
+    response = post_query(api, VALID)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) == settings.HOLD_TTL_SECONDS - 30
+
+
+@pytest.mark.django_db
+def test_the_org_429_says_when_the_oldest_seat_frees_up(api, org) -> None:
+    org.max_sessions = 2
+    org.save()
+    hold_acquire(org=org, holder="key:other", user_id="first")
+    clock.advance(100)
+    hold_acquire(org=org, holder="key:other", user_id="second")
+    response = post_query(api, VALID)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) == settings.SEAT_WINDOW_SECONDS - 100
 
 
 @pytest.mark.django_db

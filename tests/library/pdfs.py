@@ -69,9 +69,10 @@ def sample_pages(count: int, tag: str = "") -> list[str]:
     return [f"Section {n} {tag}\n{LOREM}Register {n:02X}h controls channel {n}.\n" for n in range(1, count + 1)]
 
 
-def encrypted_pdf(*, user_password: str, owner_password: str = "owner-secret") -> bytes:
+def encrypted_pdf(*, user_password: str, owner_password: str = "owner-secret", algorithm: str = "RC4-128") -> bytes:
+    """Two text pages encrypted with pypdf: algorithm RC4-128, AES-128 or AES-256."""
     writer = text_pdf(sample_pages(2, "encrypted"))
-    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm=algorithm)
     return _write(writer)
 
 

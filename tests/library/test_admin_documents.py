@@ -54,7 +54,8 @@ def test_an_org_admin_uploads_a_pdf_that_is_queued_through_the_service(
 def test_the_admin_refuses_a_file_over_max_upload_mb(owner_client, org, settings) -> None:
     settings.MAX_UPLOAD_MB = 1
     response = _add(owner_client, org, text_pdf_bytes(["x"]) + b"%" + b"x" * (1024 * 1024))
-    assert "larger than the 1 MB" in response.text and not Document.objects.exists()
+    assert response.status_code == 413
+    assert "The file is larger than the 1 MB this server accepts." in response.text and not Document.objects.exists()
 
 
 @pytest.mark.django_db

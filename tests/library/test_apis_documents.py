@@ -10,7 +10,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from library.apis import DocumentListApi
 from library.models import Document
-from library.services import document_upload
+from library.services import NOT_A_PDF, document_upload
 from tests.library.pdfs import sample_pages, text_pdf_bytes
 from topics.services import topic_create
 
@@ -76,11 +76,11 @@ def test_a_request_without_a_file_is_invalid(client_with_key) -> None:
 
 
 @pytest.mark.django_db
-def test_a_file_that_is_not_a_pdf_comes_back_failed_with_the_reason(client_with_key) -> None:
+def test_a_file_that_is_not_a_pdf_gets_415_and_nothing_is_stored(client_with_key) -> None:
     response = client_with_key.post(URL, {"file": pdf_file("x.pdf", b"hello, not a pdf")}, format="multipart")
-    assert response.status_code == 200
-    assert response.json()["status"] == "failed"
-    assert "not a PDF" in response.json()["error"] and response.json()["status_line"].startswith("Failed: ")
+    assert response.status_code == 415
+    assert response.json() == {"error": "unsupported_media_type", "message": NOT_A_PDF}
+    assert not Document.objects.exists()
 
 
 @pytest.mark.django_db

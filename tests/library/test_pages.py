@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from library.models import Chunk, Document
+from library.services import NOT_A_PDF
 from orgs.services import member_create
 from tests.conftest import DATASHEETS
 from topics.services import topic_create
@@ -128,8 +129,8 @@ def test_a_batch_with_one_non_pdf_stores_nothing(org, owner, tmp_path) -> None: 
     fake.write_text("<script>alert(1)</script> not a pdf")
     with open(DATASHEETS / "infineon-irf540n.pdf", "rb") as real, open(fake, "rb") as bad:
         response = logged_in(owner).post("/Acme/library/upload", {"files": [real, bad]})
-    assert response.status_code == 400
-    assert "notes.pdf is not a PDF." in response.content.decode()
+    assert response.status_code == 415
+    assert f"notes.pdf: {NOT_A_PDF}" in response.content.decode()
     assert "<script>alert(1)" not in response.content.decode()
     assert not Document.objects.filter(org=org).exists()
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.errors import PayloadTooLarge
+from core.errors import PayloadTooLarge, UnsupportedMediaType
 from library.models import Chunk, Document
 from library.services import document_upload
 from tests.library.conftest import ingest
@@ -34,11 +34,11 @@ def _assert_failed(document: Document, *phrases: str) -> None:
 
 
 @pytest.mark.django_db
-def test_a_file_that_is_not_a_pdf_fails_at_upload_and_queues_nothing(upload, queued, ready_document) -> None:
+def test_a_file_that_is_not_a_pdf_is_refused_at_upload_and_stores_nothing(upload, queued, ready_document) -> None:
     before, queued_before = _chunks(ready_document), list(queued)
-    document = upload("notes.pdf", b"Just some text, not a PDF at all.\n" * 20)
-    _assert_failed(document, "not a pdf")
-    assert list(queued) == queued_before
+    with pytest.raises(UnsupportedMediaType):
+        upload("notes.pdf", b"Just some text, not a PDF at all.\n" * 20)
+    assert list(queued) == queued_before and Document.objects.count() == 1
     _assert_untouched(ready_document, before)
 
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from core.errors import ApplicationError
 from library.models import Document
 from library.selectors import document_progress, ingest_worker_last_seen
-from library.services import document_upload
+from library.services import document_upload, upload_check
 from orgs.management.commands._org_arg import org_from_arg
 from topics.selectors import topics_resolve
 
@@ -53,6 +53,7 @@ class Command(BaseCommand):
         except ApplicationError as error:
             raise CommandError(error.message) from None
         files = pdf_paths(paths)
+        self._check_every_file(files)
         document_ids: list[int] = []
         for path in files:
             try:
@@ -61,10 +62,8 @@ class Command(BaseCommand):
                 raise CommandError(f"{path}: {error.message}") from None
             document = result.document
             document_ids.append(document.pk)
-            if not result.created and not result.queued:
+            if not result.queued:
                 self.stdout.write(f"already in the library: {document.source_name} (document {document.pk})")
-            elif not result.queued:
-                self.stdout.write(f"failed: {document.source_name}: {document.error}")
             else:
                 version = f", version {document.version}" if document.version > 1 else ""
                 self.stdout.write(f"queued: {document.source_name} (document {document.pk}{version})")
@@ -72,6 +71,20 @@ class Command(BaseCommand):
             self._wait(document_ids)
         elif any(Document.objects.filter(pk__in=document_ids, status=Document.Status.FAILED)):
             raise CommandError("Some files failed; see above.")
+
+    def _check_every_file(self, files: list[Path]) -> None:
+        """The upload contract, for every file before any is stored: a bad one stores nothing."""
+        refused = 0
+        for path in files:
+            with open(path, "rb") as handle:
+                head = handle.read(1024)
+            try:
+                upload_check(size=path.stat().st_size, head=head)
+            except ApplicationError as error:
+                self.stderr.write(f"error: {path}: {error.message}")
+                refused += 1
+        if refused:
+            raise CommandError(f"{refused} of {len(files)} files refused; nothing was queued.")
 
     def _wait(self, document_ids: list[int]) -> None:
         interactive = self.stdout.isatty()
@@ -98,7 +111,8 @@ class Command(BaseCommand):
             if document.status == Document.Status.READY:
                 self.stdout.write(f"ready: {document.source_name} ({document.pages_total} pages)")
             else:
-                self.stdout.write(f"failed: {document.source_name}: {document.error}")
+                live = f" (version {document.live_version} stays live)" if document.is_live else ""
+                self.stdout.write(f"failed: {document.source_name}: {document.error}{live}")
         if failed:
             raise CommandError(f"{len(failed)} of {len(documents)} documents failed.")
 
