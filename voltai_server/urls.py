@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from voltai_server import health
+from voltai_server.api_docs import ApiDocsView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -15,7 +16,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(), name="api-docs"),
     path("chat/", include("chat.urls")),
     path("library/", include("library.urls")),
     path("", include("chat.page_urls")),
