@@ -257,6 +257,9 @@ def document_ingest(*, document_id: int) -> bool:
         Document.objects.filter(pk=document_id).update(
             status=Document.Status.PROCESSING, started_at=now, updated_at=now, pages_done=0, error=""
         )
+        # One line per attempt and one per outcome: how many times a document was worked on,
+        # and by which worker, is then answerable from the workers' logs alone.
+        logger.info("ingest started: document %s version %s", document_id, document.version)
         try:
             with document.file.open("rb") as handle:
                 data = handle.read()
@@ -420,7 +423,9 @@ def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], e
     with transaction.atomic():
         current = Document.objects.select_for_update().filter(pk=document.pk).first()
         if current is None or current.sha256 != sha256:
-            return  # deleted, or a newer version arrived meanwhile: its own task will ingest it
+            # Deleted, or a newer version arrived meanwhile: its own task will ingest it.
+            logger.info("ingest superseded: document %s version %s", document.pk, document.version)
+            return
         Chunk.objects.filter(document_id=document.pk).delete()
         Chunk.objects.bulk_create(
             [
@@ -451,6 +456,13 @@ def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], e
         )
         if current.live_file.name != current.file.name:
             _delete_file_on_commit(current.live_file)
+    logger.info(
+        "ingest finished: document %s version %s, %s chunks on %s pages",
+        document.pk,
+        current.version,
+        len(drafts),
+        current.pages_total,
+    )
 
 
 def _fail(document_id: int, sha256: str, message: str) -> None:
@@ -459,6 +471,7 @@ def _fail(document_id: int, sha256: str, message: str) -> None:
     Document.objects.filter(pk=document_id, sha256=sha256).update(
         status=Document.Status.FAILED, error=message, finished_at=now, updated_at=now
     )
+    logger.info("ingest failed: document %s: %s", document_id, message)
 
 
 def documents_recover(
@@ -479,9 +492,12 @@ def documents_recover(
         with _IngestLock(document_id) as lock:
             if not lock.acquired:
                 continue  # a live worker holds it
-            Document.objects.filter(pk=document_id, status=Document.Status.PROCESSING).update(
+            # Zero rows: its worker finished (or failed) it between the listing and the lock.
+            interrupted = Document.objects.filter(pk=document_id, status=Document.Status.PROCESSING).update(
                 status=Document.Status.QUEUED, pages_done=0, updated_at=clock.now()
             )
+        if not interrupted:
+            continue
         logger.warning("document %s was left processing by a worker that stopped; queued again", document_id)
         recovered.append(document_id)
     queued = Document.objects.filter(status=Document.Status.QUEUED).order_by("queued_at", "pk")

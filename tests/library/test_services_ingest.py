@@ -132,6 +132,23 @@ def test_recovery_requeues_a_dead_workers_document_but_not_a_live_ones(upload, q
 
 
 @pytest.mark.django_db
+def test_recovery_leaves_alone_a_document_its_worker_finished_after_the_sweep_listed_it(
+    upload, queued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = upload("done.pdf", text_pdf_bytes(["done"]))
+    Document.objects.filter(pk=document.pk).update(status="processing", pages_done=1)
+
+    class FinishedMeanwhile(_IngestLock):
+        def __enter__(self) -> _IngestLock:  # the worker swaps its chunks in and lets go first
+            Document.objects.filter(pk=document.pk).update(status="ready")
+            return super().__enter__()
+
+    monkeypatch.setattr("library.services._IngestLock", FinishedMeanwhile)
+    assert documents_recover(enqueue=queued) == []
+    assert Document.objects.get(pk=document.pk).status == Document.Status.READY
+
+
+@pytest.mark.django_db
 def test_the_periodic_sweep_requeues_only_documents_queued_long_ago(upload) -> None:
     fresh = upload("fresh.pdf", text_pdf_bytes(["fresh"]))
     stale = upload("stale.pdf", text_pdf_bytes(["stale"]))

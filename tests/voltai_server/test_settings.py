@@ -56,3 +56,12 @@ def test_a_bad_llm_backend_fails_loudly() -> None:
     result = _check_with({"LLM_BACKEND": "magic"})
     assert result.returncode != 0
     assert "LLM_BACKEND must be" in result.stderr
+
+
+@pytest.mark.django_db
+def test_database_connections_carry_an_application_name() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('application_name')")
+        assert cursor.fetchone()[0] == os.environ.get("DB_APPLICATION_NAME", "voltai")

@@ -1,5 +1,6 @@
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ class Command(BaseCommand):
         import uvicorn
 
         # Each worker writes its metrics here; /metrics adds them up. Stale files from a
-        # previous run would be counted again, so the folder starts empty.
-        metrics_dir = Path(settings.DATA_DIR) / "metrics" / str(port)
+        # previous run would be counted again, so the folder starts empty. The host name keeps
+        # servers on other machines that share VOLTAI_DATA_DIR out of this folder.
+        metrics_dir = Path(settings.DATA_DIR) / "metrics" / f"{socket.gethostname()}-{port}"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
