@@ -16,7 +16,7 @@ def test_readyz_is_ok_when_every_migration_is_applied() -> None:
 def test_metrics_count_requests_by_route_and_errors_by_code(org) -> None:
     client = Client()
     client.get("/healthz")
-    client.get("/api/schema/", headers={"X-API-KEY": "vt_nope"})
+    client.get("/chat/sessions/", headers={"X-API-KEY": "vt_nope"})  # a key-protected endpoint
     text = client.get("/metrics").text
     assert 'voltai_http_requests_total{endpoint="/healthz",method="GET",status="200"}' in text
     assert 'voltai_api_errors_total{code="authentication_failed"}' in text
