@@ -1,0 +1,1 @@
+"""PDF → pages → lines, blocks and table rows with boxes: pure, no database."""

@@ -1,0 +1,459 @@
+"""A page's layout from its characters' boxes (pypdfium2): lines, blocks, reading order, tables.
+
+Coordinates are PDF points with the origin at the page's top-left corner (y grows downwards),
+as in pdfplumber, whose table finder `library.parsing.tables` reuses.
+
+The page comes out as units in reading order, each with its box: a heading, a paragraph
+(a block of lines), a table row rendered with its column headers and its table's caption, or
+a figure's text (axis labels, equations) that is kept for the page view but never quoted.
+"""
+
+import ctypes
+import itertools
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pypdfium2
+import pypdfium2.raw as pdfium_c
+
+from library.parsing.glyphs import normalise_glyphs
+
+UnitKind = Literal["heading", "paragraph", "row", "figure"]
+
+
+@dataclass(frozen=True)
+class Box:
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    def union(self, other: "Box") -> "Box":
+        return Box(
+            min(self.x0, other.x0), min(self.top, other.top), max(self.x1, other.x1), max(self.bottom, other.bottom)
+        )
+
+    def contains_point(self, x: float, y: float, *, margin: float = 0.0) -> bool:
+        return self.x0 - margin <= x <= self.x1 + margin and self.top - margin <= y <= self.bottom + margin
+
+
+@dataclass(frozen=True)
+class Char:
+    text: str
+    box: Box
+    size: float  # font size in points
+    bold: bool
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A ruling line: horizontal (`h`) or vertical (`v`)."""
+
+    orientation: Literal["h", "v"]
+    box: Box
+
+
+@dataclass
+class Line:
+    chars: list[Char]
+    text: str = ""
+    box: Box = field(default_factory=lambda: Box(0, 0, 0, 0))
+    rating: bool = False  # "label . . . . value": one entry of a ratings list
+
+    @property
+    def size(self) -> float:
+        sizes = sorted(char.size for char in self.chars if not char.text.isspace())
+        return sizes[len(sizes) // 2] if sizes else 0.0
+
+    @property
+    def bold(self) -> bool:
+        visible = [char for char in self.chars if not char.text.isspace()]
+        return bool(visible) and sum(char.bold for char in visible) >= 0.8 * len(visible)
+
+
+@dataclass(frozen=True)
+class Unit:
+    kind: UnitKind
+    text: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    number: int  # 1-based
+    width: float
+    height: float
+    units: list[Unit]
+
+    @property
+    def text(self) -> str:
+        """The page's text in reading order, one unit a line (figure text left out)."""
+        return "\n".join(unit.text for unit in self.units if unit.kind != "figure")
+
+
+# --- characters and ruling lines -------------------------------------------------------------
+
+
+def page_chars(textpage: pypdfium2.PdfTextPage, page_height: float) -> list[Char]:
+    """Every character in pdfium's order with its loose box (the font's full height), top-down.
+
+    pdfium's own spaces (real or generated between words) are kept; a line break becomes a
+    newline character. A glyph drawn twice on itself (fake bold) is kept once.
+    """
+    chars: list[Char] = []
+    rect = pdfium_c.FS_RECTF()
+    font_name = ctypes.create_string_buffer(96)
+    seen: set[tuple[str, int, int]] = set()
+    raw = textpage.raw
+    for index in range(pdfium_c.FPDFText_CountChars(raw)):
+        code = pdfium_c.FPDFText_GetUnicode(raw, index)
+        if code in (0, 0x02, 0xFFFE, 0xFFFF):  # no glyph, or pdfium's soft-hyphen marker
+            continue
+        text = chr(code)
+        if text in "\r\n":
+            if chars and chars[-1].text != "\n":
+                chars.append(Char("\n", chars[-1].box, chars[-1].size, False))
+            continue
+        angle = pdfium_c.FPDFText_GetCharAngle(raw, index)
+        if 0.05 < angle < 2 * math.pi - 0.05:
+            continue  # turned text: a chart's axis title, a vertical margin note
+        if not pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(rect)):
+            continue
+        box = Box(rect.left, page_height - rect.top, rect.right, page_height - rect.bottom)
+        if text.isspace():
+            if chars and not chars[-1].text.isspace():
+                chars.append(Char(" ", box, chars[-1].size, chars[-1].bold))
+            continue
+        key = (text, round(box.x0 * 2), round(box.top * 2))
+        if key in seen:  # the same glyph at the same place: drawn twice to look bold
+            continue
+        seen.add(key)
+        chars.append(Char(text, box, box.height, _is_bold(raw, index, font_name)))
+    return chars
+
+
+def _is_bold(raw: pdfium_c.FPDF_TEXTPAGE, index: int, buffer: "ctypes.Array[ctypes.c_char]") -> bool:
+    """A heavy weight, or a font whose name says Bold (many fonts declare no weight)."""
+    if pdfium_c.FPDFText_GetFontWeight(raw, index) >= 600:
+        return True
+    flags = ctypes.c_int()
+    size = pdfium_c.FPDFText_GetFontInfo(raw, index, buffer, len(buffer), ctypes.byref(flags))
+    name = buffer.raw[: max(0, min(size, len(buffer)) - 1)].lower()
+    return b"bold" in name or b"black" in name or b"heavy" in name
+
+
+def page_edges(page: pypdfium2.PdfPage, page_height: float) -> list[Edge]:
+    """Axis-aligned ruling lines: thin filled rectangles and straight path segments."""
+    edges: list[Edge] = []
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4):
+        x0, y0, x1, y1 = obj.get_bounds()
+        width, height = x1 - x0, y1 - y0
+        if width < 2.0 and height >= 3.0:
+            edges.append(Edge("v", Box(x0, page_height - y1, x1, page_height - y0)))
+            continue
+        if height < 2.0 and width >= 3.0:
+            edges.append(Edge("h", Box(x0, page_height - y1, x1, page_height - y0)))
+            continue
+        if width < 3.0 or height < 3.0 or obj.level > 0:
+            continue
+        edges.extend(_segment_edges(obj, page_height))
+    return edges
+
+
+def _segment_edges(obj: pypdfium2.PdfObject, page_height: float) -> Iterator[Edge]:
+    """Straight horizontal and vertical segments of a path (a rectangle gives four)."""
+    matrix = obj.get_matrix()
+    count = pdfium_c.FPDFPath_CountSegments(obj.raw)
+    if count <= 1 or count > 400:
+        return
+    x, y = ctypes.c_float(), ctypes.c_float()
+    points: list[tuple[float, float]] = []
+    start: tuple[float, float] | None = None
+    previous: tuple[float, float] | None = None
+    for index in range(count):
+        segment = pdfium_c.FPDFPath_GetPathSegment(obj.raw, index)
+        if not pdfium_c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y)):
+            continue
+        point = (matrix.a * x.value + matrix.c * y.value + matrix.e, matrix.b * x.value + matrix.d * y.value + matrix.f)
+        kind = pdfium_c.FPDFPathSegment_GetType(segment)
+        if kind == pdfium_c.FPDF_SEGMENT_MOVETO or previous is None:
+            start = point
+        elif kind == pdfium_c.FPDF_SEGMENT_LINETO:
+            points.append(previous)
+            points.append(point)
+        previous = point
+        if pdfium_c.FPDFPathSegment_GetClose(segment) and start is not None and start != point:
+            points.append(point)
+            points.append(start)
+    for (ax, ay), (bx, by) in zip(points[::2], points[1::2], strict=True):
+        if abs(ay - by) < 1.0 and abs(ax - bx) >= 3.0:
+            yield Edge("h", Box(min(ax, bx), page_height - ay, max(ax, bx), page_height - ay))
+        elif abs(ax - bx) < 1.0 and abs(ay - by) >= 3.0:
+            yield Edge("v", Box(ax, page_height - max(ay, by), ax, page_height - min(ay, by)))
+
+
+# --- lines -----------------------------------------------------------------------------------
+
+
+def build_lines(chars: list[Char]) -> list[Line]:
+    """Pieces of text on one baseline, in pdfium's order, cut at line ends and at wide gaps.
+
+    A wide gap (a column gutter or a table cell boundary) ends a line, so two columns side
+    by side never merge into one line. pdfium's own line breaks count only where the next
+    character really starts another line (it also breaks before a superscript, as in I²C).
+    """
+    lines: list[Line] = []
+    current: list[Char] = []
+    pending_break = False
+    for char in chars:
+        if char.text == "\n":
+            pending_break = True
+            continue
+        visible = [c for c in current if not c.text.isspace()]
+        if visible and not char.text.isspace():
+            previous = visible[-1]
+            backwards = char.box.x0 < previous.box.x0
+            if _breaks_line(previous, char) or (pending_break and backwards):
+                lines.append(_finish_line(current))
+                current = []
+            pending_break = False
+        if char.text.isspace() and not current:
+            continue
+        current.append(char)
+    if current:
+        lines.append(_finish_line(current))
+    return [line for line in lines if line.text]
+
+
+def _breaks_line(previous: Char, char: Char) -> bool:
+    overlap = min(previous.box.bottom, char.box.bottom) - max(previous.box.top, char.box.top)
+    if overlap < 0.3 * min(previous.box.height, char.box.height):
+        return True  # another baseline (a superscript such as the 2 of I²C still overlaps)
+    gap = char.box.x0 - previous.box.x1
+    size = max(previous.size, char.size, 4.0)
+    if previous.text in _BULLETS:  # a bullet and its item's text: one line, however far apart
+        return gap < -0.5 * size or gap > 4 * size
+    return gap < -0.5 * size or gap > 1.2 * size
+
+
+_BULLETS = {"•", "●", "▪", "■", "◦", "–", "-", "►", "∙", "·"}
+
+
+def _finish_line(chars: list[Char]) -> Line:
+    visible = [char for char in chars if not char.text.isspace()]
+    if not visible:
+        return Line(chars=chars, text="", box=chars[0].box)
+    box = visible[0].box
+    for char in visible[1:]:
+        box = box.union(char.box)
+    text = normalise_glyphs("".join(char.text for char in chars))
+    rating = bool(_DOT_LEADER.search(text))
+    text = _DOT_LEADER.sub(": ", text)  # "Supply Voltage . . . . +10.5V" → "Supply Voltage: +10.5V"
+    return Line(chars=visible, text=re.sub(r"\s+", " ", text).strip(" :"), box=box, rating=rating)
+
+
+_DOT_LEADER = re.compile(r"\s*(?:\.\s?){4,}\s*")
+
+
+# --- reading order ---------------------------------------------------------------------------
+#
+# Lines keep the order of the page's content stream, which is usually the order the author
+# wrote them in: column by column, a table row by row. Some tools write a two-column page
+# line by line across both columns; such a page is read by position instead: between lines
+# that span the gutter, the left column, then the right one.
+
+
+def gutter(lines: list[Line], page_width: float) -> float | None:
+    """The x of a gutter between two columns, or None.
+
+    Of the positions in the middle half of the page with many lines on each side, those that
+    the fewest lines cross (give or take one: a title, a logo) form runs; the widest run's
+    middle is the gutter.
+    """
+    crossings: dict[float, int] = {}
+    for step in range(int(page_width * 0.25), int(page_width * 0.75), 2):
+        x = float(step)
+        left = sum(1 for line in lines if line.box.x1 <= x)
+        right = sum(1 for line in lines if line.box.x0 >= x)
+        if min(left, right) >= 5:
+            crossings[x] = sum(1 for line in lines if line.box.x0 < x - 1 and line.box.x1 > x + 1)
+    if not crossings:
+        return None
+    fewest = min(crossings.values())
+    if fewest > len(lines) // 5:
+        return None
+    runs: list[list[float]] = []
+    for x in sorted(crossings):
+        if crossings[x] <= fewest + 1:
+            if runs and x - runs[-1][-1] <= 2:
+                runs[-1].append(x)
+            else:
+                runs.append([x])
+    widest = max(runs, key=len)
+    return (widest[0] + widest[-1]) / 2
+
+
+def reading_order(lines: list[Line], page_width: float) -> list[Line]:
+    """The stream's order, unless it interleaves two columns line by line."""
+    split = gutter(lines, page_width)
+    if split is None:
+        return lines
+    sides = ["L" if line.box.x1 <= split else "R" if line.box.x0 >= split else "S" for line in lines]
+    paired = [side for side in sides if side != "S"]
+    switches = sum(1 for a, b in itertools.pairwise(paired) if a != b)
+    if switches < max(6, 0.3 * len(paired)):
+        return lines
+    ordered: list[Line] = []
+    band: list[Line] = []
+    for line, side in sorted(zip(lines, sides, strict=True), key=lambda pair: (pair[0].box.top, pair[0].box.x0)):
+        if side == "S":
+            ordered.extend(_by_column(band, split))
+            band = []
+            ordered.append(line)
+        else:
+            band.append(line)
+    ordered.extend(_by_column(band, split))
+    return ordered
+
+
+def _by_column(lines: list[Line], split: float) -> list[Line]:
+    left = [line for line in lines if line.box.x1 <= split]
+    right = [line for line in lines if line.box.x1 > split]
+
+    def order(line: Line) -> tuple[float, float]:
+        return (line.box.top, line.box.x0)
+
+    return sorted(left, key=order) + sorted(right, key=order)
+
+
+# --- blocks and units ------------------------------------------------------------------------
+
+_NUMBERISH = re.compile(r"^[-+−±]?[\d.,]+%?$|^[-+−]?\d+(\.\d+)?[a-zA-Zµ°%]{0,3}$")
+
+
+def is_figure_text(lines: list[Line]) -> bool:
+    """Axis labels, tick values or an equation's scattered glyphs: text never worth quoting."""
+    tokens = [token for line in lines for token in line.text.split()]
+    if not tokens:
+        return True
+    text = " ".join(tokens)
+    if len(text) <= 12 and not re.search(r"[A-Za-z]{3}", text):
+        return True  # a lone tick value, letter or symbol
+    numeric = sum(1 for token in tokens if _NUMBERISH.match(token))
+    single = sum(1 for token in tokens if len(token) <= 2)
+    words = sum(1 for token in tokens if re.fullmatch(r"[A-Za-z][a-z]{2,}", token))
+    if len(tokens) >= 4 and numeric >= 0.7 * len(tokens) and words <= 1:
+        return True
+    return len(tokens) >= 6 and single >= 0.6 * len(tokens) and words <= 1
+
+
+def group_blocks(lines: list[Line]) -> list[list[Line]]:
+    """Consecutive lines (in reading order) that belong to one paragraph; a rating entry alone."""
+    blocks: list[list[Line]] = []
+    for line in lines:
+        if blocks and not line.rating and not blocks[-1][-1].rating and _continues(blocks[-1][-1], line):
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    return blocks
+
+
+def _continues(previous: Line, line: Line) -> bool:
+    gap = line.box.top - previous.box.bottom
+    size = max(previous.size, line.size, 1.0)
+    if gap < -0.5 * size or gap > 0.9 * size:
+        return False
+    if abs(previous.size - line.size) > 1.2 or previous.bold != line.bold:
+        return False
+    if line.box.x0 > previous.box.x1 or line.box.x1 < previous.box.x0:
+        return False  # side by side, not one under the other
+    if _starts_item(line.text):
+        return False
+    return not previous.text.endswith(":") or len(previous.text) > 80
+
+
+_ITEM = re.compile(r"^(?:[•●▪■◦\-–—*]|\(?\d{1,2}[.)]|[a-z][.)])\s")
+
+
+def _starts_item(text: str) -> bool:
+    return bool(_ITEM.match(text))
+
+
+def block_text(lines: list[Line]) -> str:
+    """Lines joined into running text; a word hyphenated across lines is joined again."""
+    text = ""
+    for line in lines:
+        piece = line.text
+        if not text:
+            text = piece
+        elif re.search(r"[a-z]-$", text) and piece[:1].islower():
+            text = text[:-1] + piece
+        else:
+            text = f"{text} {piece}"
+    return text
+
+
+def block_box(lines: list[Line]) -> Box:
+    box = lines[0].box
+    for line in lines[1:]:
+        box = box.union(line.box)
+    return box
+
+
+def _is_heading(block: list[Line], body_size: float) -> bool:
+    if len(block) > 2:
+        return False
+    text = block_text(block)
+    if len(text) > 90 or text.endswith((".", ",", ";")):
+        return False
+    return block[0].bold or block[0].size >= body_size + 1.0
+
+
+def _median_size(lines: list[Line]) -> float:
+    sizes = sorted(line.size for line in lines for _ in range(max(1, len(line.text) // 20)))
+    return sizes[len(sizes) // 2] if sizes else 0.0
+
+
+def text_units(lines: list[Line]) -> list[Unit]:
+    """Headings, paragraphs and figure text from lines outside tables, in the order given."""
+    body_size = _median_size(lines)
+    units: list[Unit] = []
+    label: Line | None = None  # "Supply Voltage" above its indented entries "ICL7660 . . . +10.5V"
+    for block in group_blocks(lines):
+        text = block_text(block)
+        if not text:
+            continue
+        first = block[0]
+        if first.rating and label is not None and first.box.x0 > label.box.x0 + 2:
+            text = f"{label.text} {text}"
+        elif first.rating:  # an entry at the label's level names what its indented lines continue
+            label = Line(chars=first.chars, text=text.split(":")[0], box=first.box)
+        else:
+            label = first if len(block) == 1 and len(text) < 60 and not text.endswith(".") else None
+        if is_figure_text(block):
+            kind: UnitKind = "figure"
+        elif _is_heading(block, body_size):
+            kind = "heading"
+        else:
+            kind = "paragraph"
+        units.append(Unit(kind, text, block_box(block)))
+    return units
+
+
+def clean_cell(text: str | None) -> str:
+    if not text:
+        return ""
+    text = normalise_glyphs(unicodedata.normalize("NFKC", text))
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,89 @@
+"""A PDF's pages as units in reading order: `parse_page` for one page, `parse_document` for all.
+
+Running headers and footers (a unit repeated on most pages) are dropped document-wide.
+"""
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+import pypdfium2
+
+from library.parsing.layout import (
+    Box,
+    Line,
+    PageLayout,
+    Unit,
+    build_lines,
+    page_chars,
+    page_edges,
+    reading_order,
+    text_units,
+)
+from library.parsing.tables import table_units
+
+
+def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
+    width, height = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        chars = page_chars(textpage, height)
+    finally:
+        textpage.close()
+    edges = page_edges(page, height)
+    lines = reading_order(build_lines(chars), width)
+    tables = table_units(chars, edges, lines, width, height)
+    units: list[Unit] = []
+    run: list[Line] = []
+    placed: set[int] = set()
+    for line in lines:  # the content stream's order; a table's rows go where its text starts
+        inside = _table_of(line, [box for box, _ in tables])
+        if inside is None:
+            run.append(line)
+            continue
+        if inside not in placed:
+            units.extend(text_units(run))
+            run = []
+            units.extend(tables[inside][1])
+            placed.add(inside)
+    units.extend(text_units(run))
+    return PageLayout(number=number, width=width, height=height, units=units)
+
+
+def _table_of(line: Line, boxes: list[Box]) -> int | None:
+    middle_x = (line.box.x0 + line.box.x1) / 2
+    middle_y = (line.box.top + line.box.bottom) / 2
+    return next((i for i, box in enumerate(boxes) if box.contains_point(middle_x, middle_y, margin=1.0)), None)
+
+
+def parse_document(pdf: pypdfium2.PdfDocument) -> Iterator[PageLayout]:
+    """Every page's layout; pages are yielded as soon as the boilerplate is known."""
+    pages = [parse_page(pdf[index], index + 1) for index in range(len(pdf))]
+    yield from strip_boilerplate(pages)
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _shape(unit: Unit) -> str:
+    return _DIGITS.sub("#", unit.text.lower())
+
+
+def strip_boilerplate(pages: list[PageLayout]) -> list[PageLayout]:
+    """Drop units repeated on most pages (running headers, footers, page counters)."""
+    if len(pages) < 4:
+        return pages
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update({_shape(unit) for unit in page.units if unit.kind != "row"})
+    threshold = max(3, int(len(pages) * 0.4))
+    boilerplate = {shape for shape, count in counts.items() if count >= threshold and len(shape) < 200}
+    return [
+        PageLayout(
+            number=page.number,
+            width=page.width,
+            height=page.height,
+            units=[unit for unit in page.units if unit.kind == "row" or _shape(unit) not in boilerplate],
+        )
+        for page in pages
+    ]

@@ -1,0 +1,238 @@
+"""Ruled tables → rows that carry their column headers and their table's caption.
+
+pdfplumber's table finder (its "lines" strategy: cells from the intersections of ruling
+lines) runs on characters and ruling lines read by pypdfium2, which is many times faster
+than letting pdfminer parse the page again. Each body row becomes one unit, e.g.
+"Table 27: t_sb settings · t_sb[2:0]: 101 · tstandby [ms]: 1000".
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pdfplumber.table import TableFinder
+
+from library.parsing.layout import Box, Char, Edge, Line, Unit, build_lines, clean_cell
+
+_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines", "snap_tolerance": 3, "join_tolerance": 3}
+_CAPTION = re.compile(r"^(?:Table|TABLE|Tab\.)\s*[\dA-Z][\d.\-]*\b")
+_DASH_ONLY = re.compile(r"^[-–—−]+$")
+
+
+@dataclass(frozen=True)
+class Cell:
+    box: Box
+    text: str
+
+
+@dataclass(frozen=True)
+class FoundTable:
+    box: Box
+    bands: list[list[Cell]]  # rows top to bottom; a cell spanning rows appears in each of them
+
+
+class _Page:
+    """The few page attributes pdfplumber's TableFinder and Table.extract read."""
+
+    def __init__(self, chars: list[Char], edges: list[Edge], width: float, height: float) -> None:
+        self.bbox = (0.0, 0.0, width, height)
+        self.chars = [
+            {
+                "text": c.text,
+                "x0": c.box.x0,
+                "x1": c.box.x1,
+                "top": c.box.top,
+                "bottom": c.box.bottom,
+                "doctop": c.box.top,
+                "upright": True,
+                "size": c.size,
+            }
+            for c in chars
+        ]
+        self.edges = [_edge_dict(edge) for edge in edges]
+
+
+def _edge_dict(edge: Edge) -> dict[str, Any]:
+    box = edge.box
+    if edge.orientation == "h":
+        middle = (box.top + box.bottom) / 2
+        top = bottom = middle
+    else:
+        top, bottom = box.top, box.bottom
+    x0, x1 = (box.x0, box.x1) if edge.orientation == "h" else (((box.x0 + box.x1) / 2,) * 2)
+    return {
+        "x0": x0,
+        "x1": x1,
+        "top": top,
+        "bottom": bottom,
+        "width": x1 - x0,
+        "height": bottom - top,
+        "orientation": edge.orientation,
+        "object_type": "line",
+    }
+
+
+def find_tables(chars: list[Char], edges: list[Edge], width: float, height: float) -> list[FoundTable]:
+    """Ruled tables of at least two rows and two columns, as rows of cells with their text."""
+    if sum(1 for e in edges if e.orientation == "h") < 3 or sum(1 for e in edges if e.orientation == "v") < 2:
+        return []
+    page = _Page(chars, edges, width, height)
+    found = []
+    for table in TableFinder(page, _SETTINGS).tables:  # type: ignore[arg-type]
+        cells = _outer_cells([Box(*bbox) for bbox in table.cells])
+        if len(cells) < 4:
+            continue
+        bands = _bands(cells, chars)
+        if len(bands) < 2 or max(len(band) for band in bands) < 2:
+            continue
+        texts = {cell.box: cell.text for band in bands for cell in band}
+        filled = sum(1 for cell in cells if texts.get(cell))
+        if filled < 0.4 * len(cells):
+            continue  # a chart's grid, not a table
+        found.append(FoundTable(Box(*table.bbox), bands))
+    return found
+
+
+def _outer_cells(boxes: list[Box]) -> list[Box]:
+    """Cells without the slivers and nested cells that double-ruled borders make."""
+    solid = [box for box in boxes if box.width >= 7 and box.height >= 5]
+    return [box for box in solid if not any(other is not box and _contains(other, box) for other in solid)]
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    return (
+        outer.x0 - 0.5 <= inner.x0
+        and inner.x1 <= outer.x1 + 0.5
+        and outer.top - 0.5 <= inner.top
+        and inner.bottom <= outer.bottom + 0.5
+        and (outer.width > inner.width + 1 or outer.height > inner.height + 1)
+    )
+
+
+def _bands(cells: list[Box], chars: list[Char]) -> list[list[Cell]]:
+    """For each horizontal band between two cell tops, the cells covering it, left to right.
+
+    A cell spanning several rows covers each of their bands, so it is part of each row.
+    """
+    text_of = {cell: _cell_text(cell, chars) for cell in cells}
+    tops: list[float] = []
+    for top in sorted(cell.top for cell in cells):
+        if not tops or top - tops[-1] > 1.0:
+            tops.append(top)
+    bottom = max(cell.bottom for cell in cells)
+    bands: list[list[Cell]] = []
+    seen: set[tuple[Box, ...]] = set()
+    for top, below in zip(tops, [*tops[1:], bottom], strict=True):
+        middle = (top + below) / 2
+        covering = sorted((cell for cell in cells if cell.top <= middle <= cell.bottom), key=lambda c: c.x0)
+        key = tuple(covering)
+        if not covering or key in seen:
+            continue
+        seen.add(key)
+        bands.append([Cell(cell, text_of[cell]) for cell in covering])
+    return bands
+
+
+def _cell_text(cell: Box, chars: list[Char]) -> str:
+    inside = [
+        char
+        for char in chars
+        if char.text != "\n"
+        and cell.contains_point((char.box.x0 + char.box.x1) / 2, (char.box.top + char.box.bottom) / 2)
+    ]
+    lines = build_lines(inside)
+    lines.sort(key=lambda line: (round(line.box.top), line.box.x0))
+    return clean_cell(" ".join(line.text for line in lines))
+
+
+def caption_for(table: FoundTable, lines: list[Line]) -> str:
+    """The table's title: the nearest "Table N…" line just above it (or just below)."""
+    above = [
+        line
+        for line in lines
+        if _CAPTION.match(line.text) and line.box.bottom <= table.box.top + 2 and table.box.top - line.box.bottom < 60
+    ]
+    if above:
+        return max(above, key=lambda line: line.box.bottom).text
+    below = [
+        line
+        for line in lines
+        if _CAPTION.match(line.text) and line.box.top >= table.box.bottom - 2 and line.box.top - table.box.bottom < 30
+    ]
+    return min(below, key=lambda line: line.box.top).text if below else ""
+
+
+def row_units(table: FoundTable, caption: str) -> list[Unit]:
+    """One unit per body row: "caption · header: value · …"; a row that only wraps a cell is joined."""
+    bands = list(table.bands)
+    while len(bands) > 2 and len(bands[0]) == 1 and bands[0][0].box.width >= 0.9 * table.box.width:
+        title = bands.pop(0)[0].text  # a title row across the whole table
+        caption = f"{caption} {title}".strip() if title not in caption else caption
+    header_count = _header_rows(bands)
+    headers = bands[:header_count]
+    rows: list[list[Cell]] = []
+    for band in bands[header_count:]:
+        own = [cell for cell in band if rows and cell not in rows[-1]]
+        if rows and len(own) == 1 and len(band) == len(rows[-1]) and own[0].text:
+            # The same cells as the row above but one: that one continues the text above it.
+            previous = rows[-1]
+            at = next(i for i, cell in enumerate(band) if cell is own[0])
+            joined = Cell(previous[at].box.union(own[0].box), f"{previous[at].text} {own[0].text}".strip())
+            rows[-1] = [*previous[:at], joined, *previous[at + 1 :]]
+        else:
+            rows.append(band)
+    units = []
+    for row in rows:
+        parts = []
+        for cell in row:
+            value = cell.text
+            if not value or _DASH_ONLY.match(value):
+                continue
+            header = _header_over(cell, headers)
+            parts.append(f"{header}: {value}" if header and header != value else value)
+        if not parts:
+            continue
+        text = " · ".join([caption, *parts] if caption else parts)
+        box = row[0].box
+        for cell in row[1:]:
+            box = box.union(cell.box)
+        units.append(Unit("row", text, box))
+    return units
+
+
+def _header_rows(bands: list[list[Cell]]) -> int:
+    """1, or 2 when the second row subdivides the first (MIN / TYP / MAX under a part name)."""
+    if len(bands) < 3:
+        return 1
+    first, second = bands[0], bands[1]
+    subdivides = len(second) > len(first) and all(_looks_like_header(cell.text) for cell in second if cell not in first)
+    return 2 if subdivides else 1
+
+
+def _looks_like_header(text: str) -> bool:
+    return len(text) <= 12 and not re.search(r"\d{2}", text)
+
+
+def _header_over(cell: Cell, header_bands: list[list[Cell]]) -> str:
+    """The header cells above `cell` (overlapping most of its width), outer to inner."""
+    names: list[str] = []
+    for band in header_bands:
+        for header in band:
+            if header is cell or not header.text:
+                continue
+            overlap = min(header.box.x1, cell.box.x1) - max(header.box.x0, cell.box.x0)
+            if overlap >= 0.5 * min(header.box.width, cell.box.width) and header.text not in names:
+                names.append(header.text)
+    return " ".join(names)
+
+
+def table_units(
+    chars: list[Char], edges: list[Edge], lines: list[Line], width: float, height: float
+) -> list[tuple[Box, list[Unit]]]:
+    """Every ruled table on the page: its box (its text is taken from the page) and its rows."""
+    found = []
+    for table in find_tables(chars, edges, width, height):
+        rows = row_units(table, caption_for(table, lines))
+        if rows:
+            found.append((table.box, rows))
+    return found

@@ -1,0 +1,110 @@
+"""Layout-aware parsing on real datasheet pages: table rows with their headers, reading order,
+ratings lists, figure text kept out, Symbol-font glyphs made searchable."""
+
+from functools import cache
+
+import pypdfium2
+
+from library.parsing.layout import PageLayout
+from library.parsing.pages import parse_page
+from tests.conftest import DATASHEETS
+
+EXTRA = DATASHEETS.parent / "datasheets-extra"
+
+
+@cache
+def page(path: str, number: int) -> PageLayout:
+    pdf = pypdfium2.PdfDocument(str(DATASHEETS.parent / path))
+    try:
+        return parse_page(pdf[number - 1], number)
+    finally:
+        pdf.close()
+
+
+def rows(layout: PageLayout) -> list[str]:
+    return [unit.text for unit in layout.units if unit.kind == "row"]
+
+
+def test_the_bme280_standby_table_gives_one_row_per_setting_with_its_headers_and_caption() -> None:
+    found = rows(page("datasheets/bosch-bme280.pdf", 30))
+    assert "Table 27: t_sb settings · t_sb[2:0]: 101 · tstandby [ms]: 1000" in found
+    assert "Table 27: t_sb settings · t_sb[2:0]: 000 · tstandby [ms]: 0.5" in found
+    assert "Table 28: filter settings · filter[2:0]: 100, others · Filter coefficient: 16" in found
+
+
+def test_a_register_row_joins_a_description_wrapped_over_several_lines() -> None:
+    found = rows(page("datasheets/bosch-bme280.pdf", 30))
+    t_sb = next(row for row in found if "Name: t_sb[2:0]" in row)
+    assert t_sb.endswith(
+        "Description: Controls inactive duration tstandby in normal mode. "
+        "See Table 27 for settings and chapter 3.3.4 for details."
+    )
+    assert "Bit 7, 6, 5" in t_sb
+
+
+def test_the_ads1115_address_table_maps_each_pin_connection_to_its_address() -> None:
+    found = rows(page("datasheets/ti-ads1115.pdf", 23))
+    caption = "Table 4. ADDR Pin Connection and Corresponding Slave Address"
+    for pin, address in [("GND", "1001000"), ("VDD", "1001001"), ("SDA", "1001010"), ("SCL", "1001011")]:
+        assert f"{caption} · ADDR PIN CONNECTION: {pin} · SLAVE ADDRESS: {address}" in found
+
+
+def test_an_electrical_characteristics_row_carries_min_typ_max_and_unit_under_each_part() -> None:
+    found = rows(page("datasheets/renesas-icl7660.pdf", 3))
+    assert (
+        "PARAMETER: Supply Voltage Range - Hi · SYMBOL: VH+ · TEST CONDITIONS: MIN ≤ TA ≤ MAX, RL = 10kΩ, LV to Open"
+        " · ICL7660 MIN: 3.0 · ICL7660 MAX: 10.0 · ICL7660A MIN: 3 · ICL7660A MAX: 12 · UNITS: V"
+    ) in found
+    # A parameter cell spanning several condition rows names each of them.
+    assert sum(row.startswith("PARAMETER: Output Source Resistance") for row in found) >= 6
+
+
+def test_a_ratings_list_gives_each_entry_its_label_and_value() -> None:
+    texts = [unit.text for unit in page("datasheets/renesas-icl7660.pdf", 3).units]
+    assert "Supply Voltage ICL7660: +10.5V" in texts
+    assert "Supply Voltage ICL7660A: +13.0V" in texts
+    assert "Maximum Storage Temperature Range: -65°C to 150°C" in texts
+
+
+def test_symbol_font_glyphs_become_the_characters_people_type() -> None:
+    text = page("datasheets/renesas-icl7660.pdf", 3).text
+    assert "UNITS: μA" in text and "10kΩ" in text and "≤" in text
+    assert not any(0xF000 <= ord(char) <= 0xF0FF for char in text)
+
+
+def test_a_two_column_page_written_line_by_line_is_read_column_by_column() -> None:
+    units = [unit.text for unit in page("datasheets-extra/ti-lm358.pdf", 1).units]
+    features = units.index("1 Features")
+    description = next(i for i, text in enumerate(units) if text.startswith("The LM158 series consists"))
+    bullets = [i for i, text in enumerate(units) if text.startswith("• ")]
+    assert features < bullets[0] and len(bullets) >= 8
+    # Every feature bullet comes before the description column, not interleaved with it.
+    assert max(bullets) < description
+    assert next(t for t in units if t.startswith("The LM158 series consists")).startswith(
+        "The LM158 series consists of two independent, high gain, internally frequency compensated"
+    )
+
+
+def test_headings_stay_apart_from_the_paragraph_under_them_and_i2c_stays_one_word() -> None:
+    units = page("datasheets/ti-ads1115.pdf", 23).units
+    heading = next(unit for unit in units if "9.5.1.1 I2C Address Selection" in unit.text)
+    assert heading.kind == "heading"
+    paragraph = next(unit for unit in units if unit.text.startswith("The ADS111x have one address pin"))
+    assert paragraph.kind == "paragraph" and "configures the I2C address of the device" in paragraph.text
+
+
+def test_chart_text_and_equation_glyphs_are_figure_text_never_quoted() -> None:
+    chart = page("datasheets/infineon-irf540n.pdf", 4)
+    ticks = [unit for unit in chart.units if unit.text in {"500", "1000", "1500", "2000"}]
+    assert ticks and all(unit.kind == "figure" for unit in ticks)
+    assert "Capacitance" not in chart.text.replace("Typical Capacitance", "")  # the turned axis title
+    equation = page("datasheets/nxp-pca9685.pdf", 25)
+    assert all(unit.kind == "figure" for unit in equation.units if unit.text in {"×", "(1)", "(2)"})
+    assert "round" not in equation.text.split("formula")[0]
+
+
+def test_every_unit_has_a_box_on_its_page() -> None:
+    layout = page("datasheets/bosch-bme280.pdf", 30)
+    for unit in layout.units:
+        assert 0 <= unit.box.x0 < unit.box.x1 <= layout.width
+        assert 0 <= unit.box.top < unit.box.bottom <= layout.height
