@@ -318,8 +318,10 @@ def render(
     lines_of = {index: text_blocks(item.text) for index, item in enumerate(evidence)}
     parts = []
     shown: set[str] = set()
-    # In page-rank order: the first source cited is the best page that says something.
-    for unit in sorted(selection.units, key=lambda u: (u.evidence_index, u.line_index, u.position)):
+    # The best line first (it answers; its page is the first source), then the others in
+    # page-rank order, so supporting lines read in the order their pages rank.
+    best, *rest = selection.units
+    for unit in [best, *sorted(rest, key=lambda u: (u.evidence_index, u.line_index, u.position))]:
         text = _with_context(unit, lines_of[unit.evidence_index]).strip()
         if text in shown:
             continue

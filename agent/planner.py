@@ -63,6 +63,12 @@ _COMPARATIVE = re.compile(
 )
 
 
+_JOINED_BEFORE = re.compile(
+    r"(?:\s*,\s*|\s+(?:and|or|vs\.?|versus|than|compared (?:to|with))\s+)(?:the\s+)?$", re.IGNORECASE
+)
+_JOINED_AFTER = re.compile(r"^\s*(?:,\s*(?:and|or)?|and|or|vs\.?|versus)\s+(?:the\s+)?", re.IGNORECASE)
+
+
 def _as_asked_of(question: str, document: Document, documents: list[Document]) -> str:
     """The question as asked of one document: without the other parts' numbers, which would
     only mislead its search, and without the comparison's direction."""
@@ -70,8 +76,18 @@ def _as_asked_of(question: str, document: Document, documents: list[Document]) -
     text = question
     for match in reversed(part_numbers_in(question)):
         if any(part_number_names(match.group(), name) for name in others):
-            text = text[: match.start()] + text[match.end() :]
-    return re.sub(r"\s{2,}", " ", _COMPARATIVE.sub("", text)).strip()
+            before, after = text[: match.start()], text[match.end() :]
+            # The other part goes with the words that join it on: "… of the ADS1115 and the
+            # PCA9685?" is asked of the ADS1115 as "… of the ADS1115?", of the PCA9685 as
+            # "… of the PCA9685?". A part joined by nothing stays: cutting it would break the
+            # sentence, and the search is kept to this document anyway.
+            if _JOINED_AFTER.match(after):
+                text = before + _JOINED_AFTER.sub("", after, count=1)
+            elif joined := _JOINED_BEFORE.search(before):
+                text = before[: joined.start()] + after
+    text = _COMPARATIVE.sub("", text)
+    text = re.sub(r"\s+([,?.])", r"\1", re.sub(r"\s{2,}", " ", text))
+    return re.sub(r",\s*\?", "?", text).strip()
 
 
 def _part_label(question: str, document: Document) -> str:

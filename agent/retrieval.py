@@ -148,6 +148,21 @@ def search_pages(
     return Retrieved(pages=pages, terms=terms, query_embedding=vector)
 
 
+def not_in_library(*, org: Organization, query: str, parts: Sequence[str], topic_ids: Sequence[int] | None) -> str:
+    """The answer to a question about parts no document covers: say so, and name the closest
+    datasheets the library has (those whose pages best match the rest of the question)."""
+    rest = query
+    for part in parts:
+        rest = rest.replace(part, " ")
+    found = search_pages(org=org, query=rest, topic_ids=topic_ids, document_ids=None, limit=8).pages
+    closest = list(dict.fromkeys(page.source_name for page in found if is_relevant(page)))[:3]
+    named = " or ".join(parts)
+    text = f"The library has no datasheet for {named}, so I cannot answer from it."
+    if closest:
+        text += f" The closest datasheets it has: {', '.join(closest)}."
+    return text
+
+
 def page_weights(pages: Sequence[PageHit]) -> list[float]:
     """Each ranked page's weight for the answer's choice of lines: 1 for the top page, falling
     with its score's distance from the top one, 0 from 0.6 below."""

@@ -17,10 +17,19 @@ from agent.backends import AgenticInput, FastInput, get_backend
 from agent.citations import StreamCleaner, cited_sources
 from agent.events import AgentEvent, AnswerDelta, AnswerDone, Mode, ModeChosen, ToolStep, Turn
 from agent.extractive import NOTHING_FOUND
-from agent.retrieval import LOOKUP_PAGES_READ, evidence_of, is_relevant, page_weights, scope_choose, search_pages
+from agent.retrieval import (
+    LOOKUP_PAGES_READ,
+    evidence_of,
+    is_relevant,
+    not_in_library,
+    page_weights,
+    scope_choose,
+    search_pages,
+)
 from agent.router import route
 from agent.tools import Toolbox
 from core.errors import InvalidRequest
+from library.selectors import parts_unknown_to_library
 from orgs.models import Organization
 from topics.models import Topic
 
@@ -47,6 +56,12 @@ def answer_stream(
     chosen: Mode = route(query=query, named_documents=scope.named_in_query).mode if mode == "AUTO" else mode
     timings["scope_ms"] = _ms(started)
     yield ModeChosen(mode=chosen, topics=scope.topic_names)
+    unknown = [] if scope.named_in_query else parts_unknown_to_library(org=org, text=query)
+    if unknown:
+        text = not_in_library(org=org, query=query, parts=unknown, topic_ids=scope.topic_ids)
+        yield AnswerDelta(text=text)
+        yield AnswerDone(answer=text, sources=(), mode=chosen, topics=scope.topic_names, timings=timings)
+        return
 
     backend = get_backend()
     cleaner = StreamCleaner()

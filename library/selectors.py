@@ -9,6 +9,7 @@ orders by vector distance.
 
 import math
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,6 @@ STOPWORDS = frozenset(
 # A part number: letters and digits mixed ("BME280", "LSM6DS33", "ESP32-WROOM-32", "IRF540N").
 _PART_TOKEN = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w.])")
 # A line at least this long that does not end a sentence was wrapped by the PDF layout.
-_WRAPPED_LINE = 60
 # A contents line: dot leaders then a page number ("Specifications ... 3"); a ratings list has
 # leaders too, but ends in a value ("ICL7660 ... +10.5V").
 _LEADER = re.compile(r" \.\.\. \d{1,3}$", re.MULTILINE)
@@ -191,8 +191,10 @@ def query_terms(
     The tsvector is built by the same parser, so "0x76", "i2c", "vddio", "esp32-wroom-32"
     match exactly what the chunks hold. Frequencies are counted within the searched scope:
     once a search is narrowed to the BME280's datasheet, "bme280" tells its pages apart no
-    more, and the words that do (say "address", "0x76") weigh more.
+    more, and the words that do (say "address", "0x76") weigh more. The question is folded as
+    ingestion folds the pages (NFKC: "µA" typed with the micro sign finds "μA", "I²C" "I2C").
     """
+    query_text = unicodedata.normalize("NFKC", query_text)
     where, where_params = _filters(org, topic_ids, document_ids)
     with connection.cursor() as cursor:
         cursor.execute("SELECT tsvector_to_array(to_tsvector('simple', %s))", [query_text])
@@ -535,6 +537,29 @@ def part_number_names(part_number: str, source_name: str) -> bool:
     return token in _alnum(stem) or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
 
 
+def parts_unknown_to_library(*, org: Organization, text: str) -> list[str]:
+    """Part numbers in the text that no document of the org names and no page mentions.
+
+    "MPU-6050" in a library of other parts is unknown; "SOT-223" (a package a datasheet
+    mentions) or "ADS1113" (a sibling part named inside the ADS1115's datasheet) is not.
+    """
+    unknown: list[str] = []
+    names = list(Document.objects.filter(org=org).values_list("source_name", flat=True))
+    for match in part_numbers_in(text):
+        token = match.group()
+        if token in unknown or any(part_number_names(token, name) for name in names):
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM library_chunk WHERE org_id = %s AND search_vector @@ phraseto_tsquery('simple', %s)"
+                " LIMIT 1",
+                [org.pk, unicodedata.normalize("NFKC", token)],
+            )
+            if cursor.fetchone() is None:
+                unknown.append(token)
+    return unknown
+
+
 def documents_named_in(*, org: Organization, text: str) -> list[Document]:
     """Documents whose file name contains a part number written in the text ("BME280", "ICL7660A"),
     in the order the text first names them."""
@@ -562,24 +587,12 @@ def topics_of_documents(*, document_ids: Sequence[int]) -> list[Topic]:
 
 
 def text_blocks(text: str) -> list[str]:
-    """Lines joined back into paragraphs: a PDF wraps prose at the column width, so a long
-    line that does not end a sentence continues on the next one. Short lines (table rows,
-    headings) stay on their own. (Joining short lines too, for two-column pages, was tried:
-    it merged table rows into prose and lost more answers than it gained.)"""
-    blocks: list[str] = []
-    current = ""
-    for line in (line.strip() for line in text.split("\n")):
-        if not line:
-            continue
-        if current and len(current.rsplit("\n", 1)[-1]) >= _WRAPPED_LINE and not current.endswith((".", ":", "!", "?")):
-            current += "\n" + line
-        else:
-            if current:
-                blocks.append(current)
-            current = line
-    if current:
-        blocks.append(current)
-    return [block.replace("\n", " ") for block in blocks]
+    """The page's units, one a line: a paragraph, a table row with its headers, a heading.
+
+    Ingestion already joined the lines a PDF wraps at the column width (library.parsing),
+    so a line here is a whole unit and is never joined to the next one.
+    """
+    return [line.strip() for line in text.split("\n") if line.strip()]
 
 
 def text_lexemes(*, texts: Sequence[str]) -> list[set[str]]:
@@ -728,6 +741,8 @@ def _live_note(document: Document) -> str:
     live = f"Version {document.live_version} ({document.live_pages_total} pages)"
     if document.status == Document.Status.FAILED:
         return f"{live} stays live."
+    if document.version == document.live_version:
+        return f"{live} answers meanwhile."
     return f"{live} stays live until version {document.version} is ready."
 
 

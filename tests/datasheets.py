@@ -44,7 +44,8 @@ def _pipeline_fingerprint() -> str:
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     pipeline = ["pdf_text.py", "chunking.py", "embeddings.py", "services.py"]
-    for path in [*datasheet_paths(), *(root / "library" / name for name in pipeline)]:
+    code = [root / "library" / name for name in pipeline] + sorted((root / "library" / "parsing").glob("*.py"))
+    for path in [*datasheet_paths(), *(path for path in code if path.exists())]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

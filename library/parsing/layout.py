@@ -96,6 +96,7 @@ class PageLayout:
     width: float
     height: float
     units: list[Unit]
+    title: str = ""  # its largest type; on a first page, what the document is (`title_of`)
 
     @property
     def text(self) -> str:
@@ -120,6 +121,8 @@ def page_chars(textpage: pypdfium2.PdfTextPage, page_height: float) -> list[Char
     for index in range(pdfium_c.FPDFText_CountChars(raw)):
         code = pdfium_c.FPDFText_GetUnicode(raw, index)
         if code in (0, 0x02, 0xFFFE, 0xFFFF):  # no glyph, or pdfium's soft-hyphen marker
+            continue
+        if 0xD800 <= code <= 0xDFFF:  # half of a UTF-16 surrogate pair: no character of ours
             continue
         text = chr(code)
         if text in "\r\n":
@@ -457,3 +460,29 @@ def clean_cell(text: str | None) -> str:
         return ""
     text = normalise_glyphs(unicodedata.normalize("NFKC", text))
     return re.sub(r"\s+", " ", text).strip()
+
+
+def title_of(lines: list[Line]) -> str:
+    """A first page's title: its two largest sizes of type, in order, e.g. "Datasheet SHT3x-DIS
+    Humidity and Temperature Sensor" (the part number is often the largest, the device kind next)."""
+    sized = [
+        line
+        for line in lines
+        if len(line.text) >= 4 and re.search(r"[A-Za-z]{3}", line.text) and not _SECTION_WORD.match(line.text)
+    ]
+    levels = sorted({round(line.size) for line in sized}, reverse=True)[:2]
+    if not levels:
+        return ""
+    title = [line.text for line in sized if round(line.size) >= levels[-1]]
+    words = re.sub(r"\s+", " ", " ".join(title)).split(" ")
+    return " ".join(words[:24])
+
+
+# Section names and page furniture set as large as a title: never part of it.
+_SECTION_WORD = re.compile(
+    r"^(?:\d+\.?\s+)?(?:general |functional |package |typical |ordering |pin |benefits and |product |"
+    r"publication |simplified )?(?:description|features|applications?|information|configuration|"
+    r"block diagram|application circuit|operating circuit|application diagram|release date|datasheet|data sheet)"
+    r"\b(?!\s+\w+\s+\w+\s+\w+)",
+    re.IGNORECASE,
+)

@@ -19,6 +19,7 @@ from library.parsing.layout import (
     page_edges,
     reading_order,
     text_units,
+    title_of,
 )
 from library.parsing.tables import table_units
 
@@ -47,13 +48,22 @@ def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
             units.extend(tables[inside][1])
             placed.add(inside)
     units.extend(text_units(run))
-    return PageLayout(number=number, width=width, height=height, units=units)
+    return PageLayout(number=number, width=width, height=height, units=units, title=title_of(lines))
 
 
 def _table_of(line: Line, boxes: list[Box]) -> int | None:
     middle_x = (line.box.x0 + line.box.x1) / 2
     middle_y = (line.box.top + line.box.bottom) / 2
     return next((i for i, box in enumerate(boxes) if box.contains_point(middle_x, middle_y, margin=1.0)), None)
+
+
+def page_layout(pdf: pypdfium2.PdfDocument, index: int) -> PageLayout:
+    """Page `index` (0-based); its `.text` (units one a line, figure text left out) is indexed."""
+    page = pdf[index]
+    try:
+        return parse_page(page, index + 1)
+    finally:
+        page.close()
 
 
 def parse_document(pdf: pypdfium2.PdfDocument) -> Iterator[PageLayout]:
@@ -84,6 +94,7 @@ def strip_boilerplate(pages: list[PageLayout]) -> list[PageLayout]:
             width=page.width,
             height=page.height,
             units=[unit for unit in page.units if unit.kind == "row" or _shape(unit) not in boilerplate],
+            title=page.title,
         )
         for page in pages
     ]

@@ -158,3 +158,18 @@ def test_auto_reports_the_mode_it_chose(datasheets_org) -> None:  # type: ignore
 def test_an_empty_question_is_rejected(datasheets_org) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidRequest):
         answer(org=datasheets_org, query="   ", mode="FAST")
+
+
+@pytest.mark.slow
+def test_a_part_no_datasheet_covers_is_answered_as_not_in_the_library(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    done = answer(org=datasheets_org, query="What is the I2C address of the MPU-6050?", mode="AUTO")
+    assert done.answer.startswith("The library has no datasheet for MPU-6050")
+    assert done.sources == ()
+    assert "The closest datasheets it has:" in done.answer  # other I2C sensors that it does hold
+
+
+@pytest.mark.slow
+def test_a_sibling_part_named_inside_a_datasheet_is_not_unknown(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+    done = answer(org=datasheets_org, query="What is the resolution of the ADS1113?", mode="FAST")
+    assert "no datasheet" not in done.answer
+    assert done.sources and done.sources[0].source_name == "ti-ads1115.pdf"
