@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,7 +22,7 @@ import pypdfium2.raw as pdfium_c
 
 from library.parsing.glyphs import normalise_glyphs
 
-UnitKind = Literal["heading", "paragraph", "row", "figure"]
+UnitKind = Literal["heading", "paragraph", "item", "row", "figure"]
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,8 @@ def build_lines(chars: list[Char]) -> list[Line]:
         visible = [c for c in current if not c.text.isspace()]
         if visible and not char.text.isspace():
             previous = visible[-1]
-            backwards = char.box.x0 < previous.box.x0
+            # Starting left of the last glyph's middle: a new line (or text drawn over it).
+            backwards = char.box.x0 < previous.box.x0 + 0.5 * previous.box.width
             if _breaks_line(previous, char) or (pending_break and backwards):
                 lines.append(_finish_line(current))
                 current = []
@@ -308,16 +309,21 @@ def gutter(lines: list[Line], page_width: float) -> float | None:
     return (widest[0] + widest[-1]) / 2
 
 
-def reading_order(lines: list[Line], page_width: float) -> list[Line]:
-    """The stream's order, unless it interleaves two columns line by line."""
-    split = gutter(lines, page_width)
+def reading_order(
+    lines: list[Line], page_width: float, *, ignore: Callable[[Line], bool] = lambda line: False
+) -> list[Line]:
+    """The stream's order, unless it interleaves two columns line by line (`ignore`d lines,
+    such as table cells, neither find the gutter nor count as switching sides)."""
+    counted = [line for line in lines if not ignore(line)]
+    split = gutter(counted, page_width)
     if split is None:
         return lines
-    sides = ["L" if line.box.x1 <= split else "R" if line.box.x0 >= split else "S" for line in lines]
+    sides = ["L" if line.box.x1 <= split else "R" if line.box.x0 >= split else "S" for line in counted]
     paired = [side for side in sides if side != "S"]
     switches = sum(1 for a, b in itertools.pairwise(paired) if a != b)
     if switches < max(6, 0.3 * len(paired)):
         return lines
+    sides = ["L" if line.box.x1 <= split else "R" if line.box.x0 >= split else "S" for line in lines]
     ordered: list[Line] = []
     band: list[Line] = []
     for line, side in sorted(zip(lines, sides, strict=True), key=lambda pair: (pair[0].box.top, pair[0].box.x0)):
@@ -447,6 +453,8 @@ def text_units(lines: list[Line]) -> list[Unit]:
             label = first if len(block) == 1 and len(text) < 60 and not text.endswith(".") else None
         if is_figure_text(block):
             kind: UnitKind = "figure"
+        elif first.rating or _starts_item(text):
+            kind = "item"
         elif _is_heading(block, body_size):
             kind = "heading"
         else:

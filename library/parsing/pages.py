@@ -21,7 +21,7 @@ from library.parsing.layout import (
     text_units,
     title_of,
 )
-from library.parsing.tables import table_units
+from library.parsing.tables import page_tables, row_units
 
 
 def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
@@ -32,23 +32,51 @@ def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
     finally:
         textpage.close()
     edges = page_edges(page, height)
-    lines = reading_order(build_lines(chars), width)
-    tables = table_units(chars, edges, lines, width, height)
+    lines = build_lines(chars)
+    tables = page_tables(chars, edges, lines, width, height)
+    boxes = [table.box for table, _ in tables]
+    # Table cells sit on both sides of any gutter: the column test reads the other lines only.
+    lines = reading_order(lines, width, ignore=lambda line: _table_of(line, boxes) is not None)
     units: list[Unit] = []
     run: list[Line] = []
     placed: set[int] = set()
     for line in lines:  # the content stream's order; a table's rows go where its text starts
-        inside = _table_of(line, [box for box, _ in tables])
+        inside = _table_of(line, boxes)
         if inside is None:
             run.append(line)
             continue
         if inside not in placed:
             units.extend(text_units(run))
             run = []
-            units.extend(tables[inside][1])
+            table, caption = tables[inside]
+            # A table without a "Table N" caption is named by a heading right above it.
+            units.extend(row_units(table, caption or _heading_over(table.box, units, within=40)))
             placed.add(inside)
     units.extend(text_units(run))
-    return PageLayout(number=number, width=width, height=height, units=units, title=title_of(lines))
+    return PageLayout(number=number, width=width, height=height, units=_in_context(units), title=title_of(lines))
+
+
+def _heading_over(box: Box, units: list[Unit], *, within: float = 10_000.0) -> str:
+    """The nearest heading read before `box` that stands above it in its column, at most
+    `within` points above."""
+    for unit in reversed(units):
+        if unit.kind != "heading" or len(unit.text) > 80:
+            continue
+        if unit.box.bottom <= box.top + 2 and unit.box.x0 < box.x1 and box.x0 < unit.box.x1:
+            return unit.text if box.top - unit.box.bottom <= within else ""
+    return ""
+
+
+def _in_context(units: list[Unit]) -> list[Unit]:
+    """A list item or rating says little alone ("Supply Voltage ICL7660: +10.5V"): it carries
+    its section's heading ("Absolute Maximum Ratings · Supply Voltage ICL7660: +10.5V")."""
+    out: list[Unit] = []
+    for unit in units:
+        heading = _heading_over(unit.box, out) if unit.kind == "item" else ""
+        if heading:
+            unit = Unit("item", f"{heading} · {unit.text}", unit.box)
+        out.append(unit)
+    return out
 
 
 def _table_of(line: Line, boxes: list[Box]) -> int | None:

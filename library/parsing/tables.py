@@ -114,7 +114,7 @@ def _bands(cells: list[Box], chars: list[Char]) -> list[list[Cell]]:
 
     A cell spanning several rows covers each of their bands, so it is part of each row.
     """
-    text_of = {cell: _cell_text(cell, chars) for cell in cells}
+    lines_of = {cell: _cell_lines(cell, chars) for cell in cells}
     tops: list[float] = []
     for top in sorted(cell.top for cell in cells):
         if not tops or top - tops[-1] > 1.0:
@@ -129,11 +129,43 @@ def _bands(cells: list[Box], chars: list[Char]) -> list[list[Cell]]:
         if not covering or key in seen:
             continue
         seen.add(key)
-        bands.append([Cell(cell, text_of[cell]) for cell in covering])
+        bands.extend(_split_stacked([(cell, lines_of[cell]) for cell in covering]))
     return bands
 
 
-def _cell_text(cell: Box, chars: list[Char]) -> str:
+def _split_stacked(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]]:
+    """A row whose cells stack several values line by line, with no rule between them (a
+    column of rates beside a column of currents), is that many rows: line i of each such
+    cell together. Cells holding one line (a shared label) belong to each of them."""
+    counts = {len(lines) for _, lines in band if len(lines) >= 2}
+    stacked = [lines for _, lines in band if len(lines) >= 2]
+    aligned = len(counts) == 1 and len(stacked) >= 2 and _lines_align(stacked)
+    if not aligned:
+        return [[Cell(box, clean_cell(" ".join(line.text for line in lines))) for box, lines in band]]
+    rows = []
+    for index in range(counts.pop()):
+        row = []
+        for box, lines in band:
+            if len(lines) >= 2:
+                line = lines[index]
+                row.append(Cell(Box(box.x0, line.box.top, box.x1, line.box.bottom), clean_cell(line.text)))
+            else:
+                row.append(Cell(box, clean_cell(" ".join(line.text for line in lines))))
+        rows.append(row)
+    return rows
+
+
+def _lines_align(stacked: list[list[Line]]) -> bool:
+    """Line i of every stacked cell sits at the same height: values side by side, not wrapped prose."""
+    first = stacked[0]
+    return all(
+        abs(line.box.top - other.box.top) < 0.6 * max(line.box.height, 1.0)
+        for lines in stacked[1:]
+        for line, other in zip(first, lines, strict=True)
+    )
+
+
+def _cell_lines(cell: Box, chars: list[Char]) -> list[Line]:
     inside = [
         char
         for char in chars
@@ -142,7 +174,7 @@ def _cell_text(cell: Box, chars: list[Char]) -> str:
     ]
     lines = build_lines(inside)
     lines.sort(key=lambda line: (round(line.box.top), line.box.x0))
-    return clean_cell(" ".join(line.text for line in lines))
+    return lines
 
 
 def caption_for(table: FoundTable, lines: list[Line]) -> str:
@@ -226,13 +258,8 @@ def _header_over(cell: Cell, header_bands: list[list[Cell]]) -> str:
     return " ".join(names)
 
 
-def table_units(
+def page_tables(
     chars: list[Char], edges: list[Edge], lines: list[Line], width: float, height: float
-) -> list[tuple[Box, list[Unit]]]:
-    """Every ruled table on the page: its box (its text is taken from the page) and its rows."""
-    found = []
-    for table in find_tables(chars, edges, width, height):
-        rows = row_units(table, caption_for(table, lines))
-        if rows:
-            found.append((table.box, rows))
-    return found
+) -> list[tuple[FoundTable, str]]:
+    """Every ruled table on the page with its caption ("" when it has none)."""
+    return [(table, caption_for(table, lines)) for table in find_tables(chars, edges, width, height)]

@@ -61,9 +61,10 @@ def test_an_electrical_characteristics_row_carries_min_typ_max_and_unit_under_ea
 
 def test_a_ratings_list_gives_each_entry_its_label_and_value() -> None:
     texts = [unit.text for unit in page("datasheets/renesas-icl7660.pdf", 3).units]
-    assert "Supply Voltage ICL7660: +10.5V" in texts
-    assert "Supply Voltage ICL7660A: +13.0V" in texts
-    assert "Maximum Storage Temperature Range: -65°C to 150°C" in texts
+    # Each entry carries the heading of its own column, not the one beside it.
+    assert "Absolute Maximum Ratings · Supply Voltage ICL7660: +10.5V" in texts
+    assert "Absolute Maximum Ratings · Supply Voltage ICL7660A: +13.0V" in texts
+    assert "Thermal Information · Maximum Storage Temperature Range: -65°C to 150°C" in texts
 
 
 def test_symbol_font_glyphs_become_the_characters_people_type() -> None:
@@ -76,7 +77,7 @@ def test_a_two_column_page_written_line_by_line_is_read_column_by_column() -> No
     units = [unit.text for unit in page("datasheets-extra/ti-lm358.pdf", 1).units]
     features = units.index("1 Features")
     description = next(i for i, text in enumerate(units) if text.startswith("The LM158 series consists"))
-    bullets = [i for i, text in enumerate(units) if text.startswith("• ")]
+    bullets = [i for i, text in enumerate(units) if text.startswith("1 Features · • ")]
     assert features < bullets[0] and len(bullets) >= 8
     # Every feature bullet comes before the description column, not interleaved with it.
     assert max(bullets) < description
