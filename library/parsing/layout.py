@@ -483,7 +483,7 @@ def title_of(lines: list[Line]) -> str:
         return ""
     title = [line.text for line in sized if round(line.size) >= levels[-1]]
     words = re.sub(r"\s+", " ", " ".join(title)).split(" ")
-    return " ".join(words[:24])
+    return " ".join(words[:24])[:200]
 
 
 # Section names and page furniture set as large as a title: never part of it.

@@ -109,3 +109,11 @@ def test_every_unit_has_a_box_on_its_page() -> None:
     for unit in layout.units:
         assert 0 <= unit.box.x0 < unit.box.x1 <= layout.width
         assert 0 <= unit.box.top < unit.box.bottom <= layout.height
+
+
+def test_a_first_page_title_says_what_the_part_is() -> None:
+    assert "Humidity and Temperature Sensor" in page("datasheets-extra/sensirion-sht3x.pdf", 1).title
+    assert page("datasheets/bosch-bme280.pdf", 1).title == "BME280 Combined humidity and pressure sensor"
+    assert "Stand-Alone CAN Controller" in page("datasheets/microchip-mcp2515.pdf", 1).title
+    long_title = page("datasheets/ti-ads1115.pdf", 1).title  # a long subtitle is cut, never overflows
+    assert long_title.startswith("ADS1113, ADS1114, ADS1115") and len(long_title) <= 200
