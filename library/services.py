@@ -336,7 +336,7 @@ class _PagePipeline:
         while self.pending:
             self._embed_batch()
         self._write_progress(force=True)
-        inputs = [embedding_input(self.document, draft.text, title=self.title) for draft in drafts]
+        inputs = [embedding_input(self.document, draft.text) for draft in drafts]
         matrix = np.stack([self.vectors[text] for text in inputs]) if inputs else np.zeros((0, 384), np.float32)
         return drafts, matrix
 
@@ -407,7 +407,7 @@ class _PagePipeline:
                 self._embed_batch()
 
     def _add_pending(self, draft: ChunkDraft) -> None:
-        text = embedding_input(self.document, draft.text, title=self.title)
+        text = embedding_input(self.document, draft.text)
         if text in self.vectors:
             self.tokens_done += draft.token_count
         else:
@@ -442,17 +442,14 @@ class _PagePipeline:
         self.progress_written, self.last_progress = done, moment
 
 
-# Words of the document's title put before each chunk: enough to say what the part is.
-_TITLE_WORDS = 14
+def embedding_input(document: Document, text: str) -> str:
+    """What the model embeds for a chunk: the document's name first, so the part is known.
 
-
-def embedding_input(document: Document, text: str, *, title: str | None = None) -> str:
-    """What the model embeds for a chunk: the file's name and the datasheet's own title first,
-    so the part and its kind are known ("sensirion sht3x, Humidity and Temperature Sensor: …"):
-    a question that names the part only by what it is ("the humidity sensor") finds it."""
+    (The datasheet's own title was tried in front of every chunk too: dense retrieval alone
+    then found the right page first less often on our held-out set over the extra datasheets,
+    0.375 → 0.250, so the title is kept on the document and not in the vectors.)"""
     name = PurePath(document.source_name).stem.replace("_", " ").replace("-", " ")
-    title = " ".join((document.title if title is None else title).split()[:_TITLE_WORDS])
-    return f"{name}, {title}: {text}" if title else f"{name}: {text}"
+    return f"{name}: {text}"
 
 
 def _replace_chunks(

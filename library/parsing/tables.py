@@ -215,21 +215,29 @@ def row_units(table: FoundTable, caption: str) -> list[Unit]:
             rows.append(band)
     units = []
     for row in rows:
+        named = [(_header_over(cell, headers), cell.text) for cell in row]
+        unit = next((value for header, value in named if _UNIT_HEADER.match(header) and value), "")
         parts = []
-        for cell in row:
-            value = cell.text
-            if not value or _DASH_ONLY.match(value):
+        for header, value in named:
+            if not value or _DASH_ONLY.match(value) or (unit and _UNIT_HEADER.match(header)):
                 continue
-            header = _header_over(cell, headers)
+            if unit and _NUMBER.match(value):
+                value = f"{value} {unit}"  # "Max: 2 ms", not "Max: 2 · Unit: ms"
             parts.append(f"{header}: {value}" if header and header != value else value)
         if not parts:
             continue
         text = " · ".join([caption, *parts] if caption else parts)
+        if units and units[-1].text == text:
+            continue  # a band repeating the row above (a cell split by a stray rule)
         box = row[0].box
         for cell in row[1:]:
             box = box.union(cell.box)
         units.append(Unit("row", text, box))
     return units
+
+
+_UNIT_HEADER = re.compile(r"^units?\b", re.IGNORECASE)
+_NUMBER = re.compile(r"^[±+\-−]?\d+(?:[.,]\d+)?$")
 
 
 def _header_rows(bands: list[list[Cell]]) -> int:
