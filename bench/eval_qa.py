@@ -66,7 +66,7 @@ def pipeline_fingerprint() -> str:
     from library import services
 
     digest = hashlib.sha256()
-    for name in ["pdf_text.py", "chunking.py", "embeddings.py"]:
+    for name in ["pdf_text.py", "chunking.py", "embeddings.py", "model_spec.py", "onnx_encoder.py"]:
         digest.update((ROOT / "library" / name).read_bytes())
     # Only what decides the chunks of services.py; its other edits leave the chunks alone.
     for name in ("_PagePipeline", "_chunk_document", "embedding_input"):

@@ -56,3 +56,9 @@ def test_a_bad_llm_backend_fails_loudly() -> None:
     result = _check_with({"LLM_BACKEND": "magic"})
     assert result.returncode != 0
     assert "LLM_BACKEND must be" in result.stderr
+
+
+def test_a_bad_embedding_backend_fails_loudly() -> None:
+    result = _check_with({"EMBEDDING_BACKEND": "tensorflow"})
+    assert result.returncode != 0
+    assert "EMBEDDING_BACKEND must be onnx or torch" in result.stderr
