@@ -5,15 +5,14 @@ number or document named in the question (or, for a follow-up that names none, i
 thread so far) narrows the search to those documents; otherwise the whole org library.
 """
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from agent.citations import Evidence
 from agent.events import Turn
-from library.embeddings import embed_query, embed_texts
+from library.embeddings import embed_query, embed_texts, one_thread
 from library.models import Document
 from library.selectors import PageHit, QueryTerms, documents_named_in, page_search, query_terms, topics_of_documents
 from orgs.models import Organization
@@ -78,27 +77,9 @@ def _documents_of_thread(*, org: Organization, history: Sequence[Turn]) -> list[
     return []
 
 
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Run the embedding model on one thread for a few short texts.
-
-    A few short texts gain nothing from torch's thread pool, and on a busy machine (web
-    workers, an ingesting worker, others) the pool's threads wait on each other: measured
-    here under load, 410 ms with two threads against 57 ms with one for a question.
-    """
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def embed_question(text: str) -> list[float]:
     """The question's embedding."""
-    with _one_torch_thread():
+    with one_thread():
         return [float(x) for x in embed_query(text)]
 
 
@@ -113,7 +94,7 @@ def line_similarity(query_embedding: Sequence[float]) -> Callable[[list[str]], l
     def similarity(lines: list[str]) -> list[float]:
         if not lines:
             return []
-        with _one_torch_thread():
+        with one_thread():
             return [float(x) for x in embed_texts(lines) @ question]
 
     return similarity

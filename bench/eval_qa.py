@@ -73,7 +73,7 @@ def pipeline_fingerprint() -> str:
     digest = hashlib.sha256()
     library = ROOT / "library"
     code = [*sorted((library / "parsing").glob("*.py")), library / "pdf_text.py", library / "chunking.py"]
-    for path in [*code, library / "embeddings.py"]:
+    for path in [*code, *(library / name for name in ("embeddings.py", "model_spec.py", "onnx_encoder.py"))]:
         if path.exists():
             digest.update(path.read_bytes())
     # Only what decides the chunks of services.py; its other edits leave the chunks alone.

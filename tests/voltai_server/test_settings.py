@@ -65,3 +65,9 @@ def test_database_connections_carry_an_application_name() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('application_name')")
         assert cursor.fetchone()[0] == os.environ.get("DB_APPLICATION_NAME", "voltai")
+
+
+def test_a_bad_embedding_backend_fails_loudly() -> None:
+    result = _check_with({"EMBEDDING_BACKEND": "tensorflow"})
+    assert result.returncode != 0
+    assert "EMBEDDING_BACKEND must be onnx or torch" in result.stderr
