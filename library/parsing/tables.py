@@ -213,7 +213,7 @@ def row_units(table: FoundTable, caption: str) -> list[Unit]:
             rows[-1] = [*previous[:at], joined, *previous[at + 1 :]]
         else:
             rows.append(band)
-    units = []
+    units: list[Unit] = []
     for row in rows:
         named = [(_header_over(cell, headers), cell.text) for cell in row]
         unit = next((value for header, value in named if _UNIT_HEADER.match(header) and value), "")
