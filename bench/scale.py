@@ -12,16 +12,20 @@ document drawing from one datasheet, a window of its sentences shuffled into a c
 700-1200 characters (about the 220 word pieces the real chunker aims at).
 
 Vectors. At 10k, each chunk is embedded by the real model (all-MiniLM-L6-v2 through
-`library.embeddings`); on this shared 2-core machine that is ~8 chunks/s, so 100k would take
+`library.embeddings`); on this shared 2-core machine that is 4-8 chunks/s, so 100k would take
 hours. The stand-in, used at 100k and 1M (and at 10k beside the real run, to compare): every
 distinct sentence (~18k) is embedded once by the real model, and a chunk's vector is the
 normalised mean of its sentences' vectors plus isotropic noise of norm `sigma`, normalised
-again. The check: on the 10k library, where both exist, the script compares the real and the
-stand-in vectors' distributions of 1st- and 10th-nearest-neighbour cosine similarity (1,000
-sampled chunks against all 10k), the similarity of each question's 10 best chunks, and how
-many of a chunk's 10 real nearest neighbours are among its 10 stand-in ones; `sigma` is the
-value of a small grid whose quantiles come closest to the real ones. The numbers are printed
-and saved under "standin" in the JSON: read them before trusting the 100k/1M rows.
+again. `sigma` is chosen from a small grid on the real vectors of the 10k library's first
+1,000 chunks (so the 1M run need not wait for all 10k): the value whose distributions of
+1st- and 10th-nearest-neighbour cosine similarity come closest to the real ones. The check,
+on all 10k chunks once their real vectors exist: the same distributions (1,000 sampled
+chunks against all 10k), the similarity of each question's 10 best chunks, and how many of
+a chunk's 10 real nearest neighbours are among its 10 stand-in ones, for every sigma of the
+grid. Printed and saved under "standin" in the JSON: read it before trusting the 100k/1M
+rows. A limit no vector trick removes: the text comes from 22 datasheets (~18k sentences),
+so at 1M each sentence recurs ~800 times and the library is more repetitive than a real one.
+Embeddings are cached in var/bench-scale-cache/.
 
 Loading goes around the ORM for speed but into the project's own tables: documents, topics
 and organizations through the models, chunks by binary COPY into library_chunk (the
@@ -29,8 +33,9 @@ generated tsvector column fills itself), with the HNSW and GIN indexes dropped f
 then rebuilt from the model's own index definitions (`Chunk._meta.indexes`), timed; index
 sizes by pg_relation_size. The build session sets maintenance_work_mem and
 max_parallel_maintenance_workers (reported). The database is the bench's own embedded
-server (VOLTAI_DATA_DIR=var/bench-scale); a loaded library is kept, with its build numbers,
-and reused by the next run of the same size.
+server (VOLTAI_DATA_DIR, default var/bench-scale; give the 1M run its own, e.g.
+var/bench-scale-1m, to keep it while smaller sizes run); a loaded library is kept, with its
+build numbers, and reused by the next run of the same size and vectors.
 
 Queries: 100 questions (dev_qa.jsonl 31, bench/qa_extra.jsonl 36, and 33 generated from
 templates over the datasheets' part numbers), each against a random org, once with the org
@@ -84,7 +89,8 @@ PDF_FOLDERS = [SHARED / "datasheets", SHARED / "datasheets-extra"]
 QUESTION_FILES = [SHARED / "datasheets" / "dev_qa.jsonl", ROOT / "bench" / "qa_extra.jsonl"]
 RESULTS = ROOT / "bench" / "results" / "scale.json"
 PLOT = ROOT / "bench" / "results" / "scale.svg"
-CACHE = Path(settings.DATA_DIR) / "cache"
+# Embeddings are kept apart from the database, so runs in other data folders share them.
+CACHE = ROOT / "var" / "bench-scale-cache"
 STATE = Path(settings.DATA_DIR) / "loaded.json"
 
 GENERATOR = "v1"  # bump when the library generator changes: a loaded library is then rebuilt
@@ -93,6 +99,9 @@ ORGS = 100
 DOCUMENTS = 10_000
 CHUNKS_PER_PAGE = 3
 SIGMAS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+# Real chunk vectors the stand-in's sigma is chosen on (the first of the 10k library's chunks):
+# few enough to embed in minutes, so the 1M run need not wait for the 10k one.
+CALIBRATION_CHUNKS = 1000
 GENERATED_QUESTIONS = 33
 # The index build session; reported with the results.
 BUILD_SETTINGS = {"maintenance_work_mem": "4GB", "max_parallel_maintenance_workers": "1"}
@@ -139,10 +148,13 @@ def source_names() -> list[str]:
     return [p.stem for p in sorted(p for folder in PDF_FOLDERS for p in folder.glob("*.pdf"))]
 
 
+def cache_path(name: str, texts: list[str]) -> Path:
+    return CACHE / f"{name}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:16]}.npy"
+
+
 def cached_embeddings(name: str, texts: list[str]) -> np.ndarray:
     """The real model's vectors for these texts, computed once (keyed by the texts)."""
-    digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
-    path = CACHE / f"{name}-{digest}.npy"
+    path = cache_path(name, texts)
     if path.exists():
         return np.load(path)
     print(f"embedding {len(texts)} {name} with the real model (cached afterwards)", file=sys.stderr)
@@ -373,7 +385,14 @@ def _index_sql() -> dict[str, str]:
 
 
 def load_library(
-    *, size: int, vectors: str, fingerprint: str, layout: Layout, doc_ids: list[int], org_ids: list[int]
+    *,
+    size: int,
+    vectors: str,
+    storage: str,
+    fingerprint: str,
+    layout: Layout,
+    doc_ids: list[int],
+    org_ids: list[int],
 ) -> dict:
     """Fill library_chunk with this library by COPY and rebuild its HNSW and GIN indexes, timed."""
     from pgvector.psycopg import register_vector
@@ -385,6 +404,8 @@ def load_library(
     STATE.unlink(missing_ok=True)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE library_chunk")
+        # Where Postgres keeps the tsvector (see --tsvector-storage); rows loaded next follow it.
+        cursor.execute(f"ALTER TABLE library_chunk ALTER COLUMN search_vector SET STORAGE {storage.upper()}")
         for name in _TIMED_INDEXES:
             cursor.execute(f"DROP INDEX IF EXISTS {name}")
     connection.ensure_connection()
@@ -432,6 +453,8 @@ def load_library(
             started = time.perf_counter()
             cursor.execute(creates[name])
             build[f"{kind}_build_s"] = round(time.perf_counter() - started, 1)
+            # The machine is shared: the 1-minute load average as the build ends says how much.
+            build[f"{kind}_load_avg_at_end"] = round(os.getloadavg()[0], 1)
             cursor.execute("SELECT pg_relation_size(%s::regclass)", [name])
             build[f"{kind}_mb"] = round(cursor.fetchone()[0] / 2**20, 1)
         for name in BUILD_SETTINGS:
@@ -444,14 +467,8 @@ def load_library(
     return build
 
 
-def standin_sigma() -> float:
-    path = CACHE / "standin.json"
-    if not path.exists():
-        run_standin_check()
-    return float(json.loads(path.read_text())["sigma"])
-
-
-def run_standin_check() -> dict:
+def library_10k() -> tuple[list[str], list[list[int]]]:
+    """The 10k library's chunk texts and their sentence ids, in load order."""
     sentences, by_source = sentence_pool()
     layout = make_layout(len(by_source))
     counts = chunks_per_document(10_000)
@@ -460,10 +477,37 @@ def run_standin_check() -> dict:
         for _, text, picked in document_chunks(doc, int(counts[doc]), by_source, sentences, layout):
             texts.append(text)
             ids.append(picked)
-    real = cached_embeddings("chunks10000", texts)
-    report = standin_check(real, ids, cached_embeddings("sentences", sentences), question_vectors())
-    (CACHE / "standin.json").write_text(json.dumps(report, indent=2))
+    return texts, ids
+
+
+def calibration() -> dict:
+    """Sigma for the stand-in, chosen on the real vectors of the 10k library's first chunks."""
+    path = CACHE / "standin-calibration.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    sentences, _ = sentence_pool()
+    texts, ids = library_10k()
+    real = cached_embeddings("calibration", texts[:CALIBRATION_CHUNKS])
+    report = standin_check(
+        real, ids[:CALIBRATION_CHUNKS], cached_embeddings("sentences", sentences), question_vectors()
+    )
+    path.write_text(json.dumps(report, indent=2))
     return report
+
+
+def standin_sigma() -> float:
+    return float(calibration()["sigma"])
+
+
+def check_on_10k(*, embed: bool) -> dict | None:
+    """The same comparison on all 10k chunks (None when their real vectors are not made yet and
+    `embed` is False): does the calibrated sigma still come closest?"""
+    sentences, _ = sentence_pool()
+    texts, ids = library_10k()
+    if not embed and not cache_path("chunks10000", texts).exists():
+        return None
+    real = cached_embeddings("chunks10000", texts)
+    return standin_check(real, ids, cached_embeddings("sentences", sentences), question_vectors())
 
 
 def question_vectors() -> np.ndarray:
@@ -490,15 +534,18 @@ class Config:
     ef_search: int | None = None
     iterative_scan: str | None = None
     session: tuple[tuple[str, str], ...] = ()
+    partial: bool = False  # one partial HNSW index per org (WHERE org_id = N) beside the global one
 
 
 def parse_config(text: str) -> Config:
     if text == "default":
         return Config(label="project")
-    ef, iterative, session = None, None, []
+    ef, iterative, session, partial = None, None, [], False
     for part in text.split(","):
         key, _, value = part.partition("=")
-        if key == "ef":
+        if key == "partial":
+            partial = True
+        elif key == "ef":
             ef = int(value)
         elif key == "iter":
             if value not in {"strict_order", "relaxed_order", "off"}:
@@ -510,7 +557,39 @@ def parse_config(text: str) -> Config:
             session.append(("hnsw.scan_mem_multiplier", str(float(value))))
         else:
             raise SystemExit(f"unknown setting {key!r} in --config {text!r}")
-    return Config(label=text, ef_search=ef, iterative_scan=iterative, session=tuple(session))
+    return Config(label=text, ef_search=ef, iterative_scan=iterative, session=tuple(session), partial=partial)
+
+
+def partial_indexes_create(org_ids: list[int]) -> dict:
+    """One HNSW index per org, as the model's but WHERE org_id = N; timed, with their total size.
+
+    A query's `c.org_id = N` (Django sends parameters inline) lets the planner pick its org's
+    index, which holds no other org's rows: no filtering during the graph walk."""
+    with connection.cursor() as cursor:
+        for name, setting in BUILD_SETTINGS.items():
+            cursor.execute(f"SET {name} = '{setting}'")
+        started = time.perf_counter()
+        for org_id in org_ids:
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS chunk_hnsw_org_{org_id} ON library_chunk USING hnsw"
+                f" (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE org_id = {org_id}"
+            )
+        seconds = time.perf_counter() - started
+        for name in BUILD_SETTINGS:
+            cursor.execute(f"RESET {name}")
+        cursor.execute("ANALYZE library_chunk")
+        cursor.execute(
+            "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname LIKE 'chunk_hnsw_org_%'"
+        )
+        size = cursor.fetchone()[0] or 0
+    return {"partial_build_s": round(seconds, 1), "partial_mb": round(size / 2**20, 1), "indexes": len(org_ids)}
+
+
+def partial_indexes_drop(org_ids: list[int]) -> None:
+    with connection.cursor() as cursor:
+        for org_id in org_ids:
+            cursor.execute(f"DROP INDEX IF EXISTS chunk_hnsw_org_{org_id}")
 
 
 @contextmanager
@@ -628,6 +707,10 @@ def measure(
     """page_search latency and dense recall@10, per filter, under one config."""
     orgs = {org.pk: org for org in Organization.objects.filter(name__startswith="scale-")}
     result: dict = {}
+    if config.partial:
+        print(f"  building {len(orgs)} per-org partial HNSW indexes", file=sys.stderr)
+        result["partial_indexes"] = partial_indexes_create(sorted(orgs))
+        print(f"  {result['partial_indexes']}", file=sys.stderr)
     with applied(config) as sent:
         for kind in FILTERS:
             # Warm-up (caches, first plans), not counted.
@@ -637,6 +720,7 @@ def measure(
                     org=orgs[org_id], query_text=texts[i], query_embedding=vectors[i].tolist(),
                     topic_ids=topic_ids, document_ids=doc_ids,
                 )  # fmt: skip
+            loads = [os.getloadavg()[0]]
             total_ms, dense_ms, recalls, plans = [], [], [], {}
             stages: dict[str, list[float]] = {}
             for i, text in enumerate(texts):
@@ -670,9 +754,12 @@ def measure(
                 "stage_p50_ms": {name: round(percentile(values, 0.5), 1) for name, values in stages.items()},
                 "stage_p95_ms": {name: round(percentile(values, 0.95), 1) for name, values in stages.items()},
                 "queries": len(texts),
+                "load_avg": round((loads[0] + os.getloadavg()[0]) / 2, 1),
                 "dense_plan": plans,
             }
             print(f"  {config.label:32} {kind:9} {result[kind]}", file=sys.stderr)
+    if config.partial:
+        partial_indexes_drop(sorted(orgs))
     return result
 
 
@@ -703,6 +790,11 @@ def query_targets(layout: Layout, org_ids: list[int], doc_ids: list[int], topic_
 # --- output -----------------------------------------------------------------------------------
 
 
+def _vectors_label(run: dict) -> str:
+    storage = run.get("tsvector_storage", "extended")
+    return run["vectors"] + ("" if storage == "extended" else f", tsvector {storage.upper()}")
+
+
 def table(results: dict) -> str:
     lines = [
         "| chunks | vectors | HNSW build s | HNSW MB | GIN build s | GIN MB | settings | filter "
@@ -713,14 +805,13 @@ def table(results: dict) -> str:
         build = run["build"]
         first = True
         for config, by_filter in run["configs"].items():
+            if "partial_indexes" in by_filter:
+                built = by_filter["partial_indexes"]
+                config = f"{config} (built in {built['partial_build_s']} s, {built['partial_mb']} MB)"
             for kind in FILTERS:
                 row = by_filter[kind]
-                head = (
-                    [f"{run['size']:,}", run["vectors"], build["hnsw_build_s"], build["hnsw_mb"], build["gin_build_s"],
-                     build["gin_mb"]]
-                    if first
-                    else ["", "", "", "", "", ""]
-                )  # fmt: skip
+                numbers = [build["hnsw_build_s"], build["hnsw_mb"], build["gin_build_s"], build["gin_mb"]]
+                head = [f"{run['size']:,}", _vectors_label(run), *numbers] if first else [""] * 6
                 first = False
                 cells = [
                     *map(str, head),
@@ -738,11 +829,20 @@ def svg_plot(results: dict) -> str:
     """Two log-log panels by hand: page_search p50/p95 per filter, and HNSW build time, vs size."""
     by_size: dict[int, dict] = {}
     for run in results["runs"]:  # the stand-in run where a size has both, as the larger sizes do
+        if run.get("tsvector_storage", "extended") != "extended":
+            continue
         if run["size"] not in by_size or run["vectors"] == "stand-in":
             by_size[run["size"]] = run
     sizes = sorted(by_size)
     width, height, pad = 440, 300, 55
-    colours = {"org": "#1f77b4", "topic": "#2ca02c", "document": "#d62728", "hnsw": "#9467bd", "gin": "#ff7f0e"}
+    colours = {
+        "org": "#1f77b4",
+        "topic": "#2ca02c",
+        "document": "#d62728",
+        "hnsw": "#9467bd",
+        "gin": "#ff7f0e",
+        "dense": "#7f7f7f",
+    }
 
     def panel(
         x0: int, title: str, series: dict[str, list[tuple[int, float]]], unit: str, dashed: set[str], marks: dict
@@ -808,6 +908,11 @@ def svg_plot(results: dict) -> str:
                 for s in sizes
                 if "project" in by_size[s]["configs"]
             ]
+    latency["dense sql p95, org filter"] = [
+        (s, by_size[s]["configs"]["project"]["org"]["dense_p95_ms"])
+        for s in sizes
+        if "project" in by_size[s]["configs"]
+    ]
     build = {
         "hnsw build s": [(s, by_size[s]["build"]["hnsw_build_s"]) for s in sizes],
         "gin build s": [(s, by_size[s]["build"]["gin_build_s"]) for s in sizes],
@@ -827,6 +932,10 @@ def svg_plot(results: dict) -> str:
 # --- main ---------------------------------------------------------------------------------------
 
 
+def _run_key(run: dict) -> tuple[int, str, str]:
+    return run["size"], run["vectors"], run.get("tsvector_storage", "extended")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts, comma-separated")
@@ -836,12 +945,26 @@ def main() -> None:
         default=[],
         help="extra search settings to measure, e.g. ef=400 or iter=strict_order,max_scan_tuples=50000 (repeatable)",
     )
+    parser.add_argument(
+        "--no-project-settings",
+        action="store_true",
+        help="measure only the --config rows (the project's row measured before on the same library is kept)",
+    )
     parser.add_argument("--no-standin-at-10k", action="store_true", help="at 10k, only the real vectors")
+    parser.add_argument(
+        "--tsvector-storage",
+        choices=["extended", "main"],
+        default="extended",
+        help="storage of library_chunk.search_vector: extended (the project's default: a ~1.5 kB tsvector goes"
+        " to TOAST, fetched again for every term tested) or main (kept in the row)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if any(size < DOCUMENTS for size in sizes):
         raise SystemExit(f"every size must be at least {DOCUMENTS} (one chunk per document)")
-    configs = [parse_config("default"), *(parse_config(text) for text in args.config)]
+    configs = [parse_config(text) for text in args.config]
+    if not args.no_project_settings:
+        configs.insert(0, parse_config("default"))
 
     _, by_source = sentence_pool()
     layout = make_layout(len(by_source))
@@ -849,11 +972,11 @@ def main() -> None:
     texts = questions()
     vectors = question_vectors()
     targets = query_targets(layout, org_ids, doc_ids, topic_ids, len(texts))
-    check = json.loads((CACHE / "standin.json").read_text()) if (CACHE / "standin.json").exists() else None
-    if check is None:
-        check = run_standin_check()
+    calibrated = calibration()
+    sigma = calibrated["sigma"]
+    check = check_on_10k(embed=10_000 in sizes) or calibrated
     print(f"stand-in check (quantiles p5/p25/p50/p75/p95): real {check['real']}", file=sys.stderr)
-    print(f"  chosen sigma {check['sigma']}: {check['standin'][str(check['sigma'])]}", file=sys.stderr)
+    print(f"  sigma {sigma}: {check['standin'][str(sigma)]}", file=sys.stderr)
 
     plan: list[tuple[int, str]] = []
     for size in sizes:
@@ -865,7 +988,8 @@ def main() -> None:
             plan.append((size, "stand-in"))
     runs = []
     for size, kind in plan:
-        fingerprint = f"{GENERATOR}-{SEED}-{size}-{kind}-{check['sigma'] if kind == 'stand-in' else ''}"
+        storage = args.tsvector_storage
+        fingerprint = f"{GENERATOR}-{SEED}-{size}-{kind}-{sigma if kind == 'stand-in' else ''}-{storage}"
         state = json.loads(STATE.read_text()) if STATE.exists() else {}
         if state.get("fingerprint") == fingerprint:
             build = state["build"]
@@ -873,14 +997,21 @@ def main() -> None:
         else:
             print(f"loading {size} chunks ({kind} vectors)", file=sys.stderr)
             build = load_library(
-                size=size, vectors=kind, fingerprint=fingerprint, layout=layout, doc_ids=doc_ids, org_ids=org_ids
+                size=size,
+                vectors=kind,
+                storage=storage,
+                fingerprint=fingerprint,
+                layout=layout,
+                doc_ids=doc_ids,
+                org_ids=org_ids,
             )
         print(f"  build: {build}", file=sys.stderr)
         per_org = np.bincount(layout.doc_org, weights=chunks_per_document(size), minlength=ORGS)
         run = {
             "size": size,
             "vectors": kind,
-            "sigma": check["sigma"] if kind == "stand-in" else None,
+            "sigma": sigma if kind == "stand-in" else None,
+            "tsvector_storage": storage,
             "chunks_per_org_min_median_max": [int(per_org.min()), int(np.median(per_org)), int(per_org.max())],
             "build": build,
             "configs": {},
@@ -891,9 +1022,14 @@ def main() -> None:
         runs.append(run)
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
-    done = {(r["size"], r["vectors"]) for r in runs}
-    kept = [r for r in previous.get("runs", []) if (r["size"], r["vectors"]) not in done]
-    all_runs = sorted(kept + runs, key=lambda r: (r["size"], r["vectors"] != "real"))
+    earlier = {_run_key(r): r for r in previous.get("runs", [])}
+    for run in runs:  # settings measured before on the same library and not now stay in the table
+        old = earlier.get(_run_key(run))
+        if old is not None and old["build"] == run["build"]:
+            run["configs"] = {**old["configs"], **run["configs"]}
+    done = {_run_key(r) for r in runs}
+    kept = [r for r in previous.get("runs", []) if _run_key(r) not in done]
+    all_runs = sorted(kept + runs, key=lambda r: (r["size"], r["vectors"] != "real", _run_key(r)[2]))
     with connection.cursor() as cursor:
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         pgvector_version = cursor.fetchone()[0]
@@ -917,7 +1053,11 @@ def main() -> None:
         "filters": "org: the org only; topic: one topic of the org; document: one document of the org",
         "project_settings": {"hnsw.ef_search": selectors._EF_SEARCH, "hnsw.iterative_scan": "relaxed_order"},
         "hnsw_index": "m=16, ef_construction=64, vector_cosine_ops (library/models.py)",
-        "standin": check,
+        "standin": {
+            "sigma": sigma,
+            "calibration": calibrated,
+            "check_on_10k": check if check is not calibrated else None,
+        },
         "postgres": server_version,
         "pgvector": pgvector_version,
         "server_settings": server_settings,
@@ -928,9 +1068,10 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
     PLOT.write_text(svg_plot(summary))
-    real_row, chosen = check["real"], check["standin"][str(check["sigma"])]
+    real_row, chosen = check["real"], check["standin"][str(sigma)]
     print(
-        f"\nstand-in check on {check['chunks']} chunks (quantiles p5/p25/p50/p75/p95; sigma {check['sigma']}):\n"
+        f"\nstand-in check on {check['chunks']} chunks (quantiles p5/p25/p50/p75/p95; sigma {sigma}, calibrated on"
+        f" {calibrated['chunks']}; the closest sigma on these chunks: {check['sigma']}):\n"
         f"  nearest-neighbour cos   real {real_row['nn1_cos']}  stand-in {chosen['nn1_cos']}\n"
         f"  10th-neighbour cos      real {real_row['nn10_cos']}  stand-in {chosen['nn10_cos']}\n"
         f"  question top-10 cos     real {real_row['question_top10_cos']}  stand-in {chosen['question_top10_cos']}\n"
