@@ -47,8 +47,11 @@ makes it exact within the same filter; recall@10 compares the two (a tie at the 
 distance counts as found). `--config` runs more settings, each a row: `ef=N` (the
 project's hnsw.ef_search, patched in the module), `iter=strict_order|relaxed_order|off`
 (rewritten in its SET LOCAL), `max_scan_tuples=N` and `scan_mem=N` (session settings pgvector
-0.8 offers), or several joined by commas. Prints a table, writes bench/results/scale.json
-(sizes not run this time are kept from the previous file) and bench/results/scale.svg.
+0.8 offers), `partial` (one HNSW index per org beside the global one, built and timed for the
+row, dropped after), or several joined by commas. `--tsvector-storage main` loads the library
+with the tsvector kept in the row instead of TOAST, a separate library in the results. Prints
+a table, writes bench/results/scale.json (libraries not run this time are kept from the
+previous file) and bench/results/scale.svg.
 """
 
 import argparse
@@ -583,7 +586,7 @@ def partial_indexes_create(org_ids: list[int]) -> dict:
             " WHERE c.relname LIKE 'chunk_hnsw_org_%'"
         )
         size = cursor.fetchone()[0] or 0
-    return {"partial_build_s": round(seconds, 1), "partial_mb": round(size / 2**20, 1), "indexes": len(org_ids)}
+    return {"partial_build_s": round(seconds, 1), "partial_mb": round(float(size) / 2**20, 1), "indexes": len(org_ids)}
 
 
 def partial_indexes_drop(org_ids: list[int]) -> None:
@@ -796,10 +799,12 @@ def _vectors_label(run: dict) -> str:
 
 
 def table(results: dict) -> str:
+    """One row per library and settings: builds, then page_search and the dense SQL per filter."""
     lines = [
-        "| chunks | vectors | HNSW build s | HNSW MB | GIN build s | GIN MB | settings | filter "
-        "| page_search p50 / p95 ms | dense p50 / p95 ms | recall@10 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| chunks | vectors | HNSW build s / MB | GIN build s / MB | settings | page_search p50 / p95 ms:"
+        " org, topic, document | dense SQL p50 / p95 ms: org, topic, document | recall@10: org, topic, document"
+        " | load avg |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in results["runs"]:
         build = run["build"]
@@ -807,21 +812,30 @@ def table(results: dict) -> str:
         for config, by_filter in run["configs"].items():
             if "partial_indexes" in by_filter:
                 built = by_filter["partial_indexes"]
-                config = f"{config} (built in {built['partial_build_s']} s, {built['partial_mb']} MB)"
-            for kind in FILTERS:
-                row = by_filter[kind]
-                numbers = [build["hnsw_build_s"], build["hnsw_mb"], build["gin_build_s"], build["gin_mb"]]
-                head = [f"{run['size']:,}", _vectors_label(run), *numbers] if first else [""] * 6
-                first = False
-                cells = [
-                    *map(str, head),
-                    config,
-                    kind,
-                    f"{row['p50_ms']} / {row['p95_ms']}",
-                    f"{row['dense_p50_ms']} / {row['dense_p95_ms']}",
-                    f"{row['recall@10']:.3f}" if row["recall@10"] is not None else "-",
+                config = (
+                    f"{config} ({built['indexes']} indexes: {built['partial_build_s']} s, {built['partial_mb']} MB)"
+                )
+            rows = [by_filter[kind] for kind in FILTERS]
+            head = (
+                [
+                    f"{run['size']:,}",
+                    _vectors_label(run),
+                    f"{build['hnsw_build_s']} / {build['hnsw_mb']}",
+                    f"{build['gin_build_s']} / {build['gin_mb']}",
                 ]
-                lines.append("| " + " | ".join(cells) + " |")
+                if first
+                else [""] * 4
+            )
+            first = False
+            cells = [
+                *head,
+                config,
+                ", ".join(f"{row['p50_ms']:.0f} / {row['p95_ms']:.0f}" for row in rows),
+                ", ".join(f"{row['dense_p50_ms']:.1f} / {row['dense_p95_ms']:.0f}" for row in rows),
+                ", ".join(f"{row['recall@10']:.3f}" if row["recall@10"] is not None else "-" for row in rows),
+                f"{max(row['load_avg'] for row in rows):.1f}",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
