@@ -132,7 +132,9 @@ def hold_acquire(*, org: Organization, holder: str, user_id: str) -> int:
                 active, oldest_activity = cursor.fetchone()
                 if active >= max_sessions:
                     # The oldest seat is the first that can free up.
-                    frees_at = oldest_activity + timedelta(seconds=settings.SEAT_WINDOW_SECONDS)
+                    # (An org with no seats at all has none to free: retry after the minimum.)
+                    window = timedelta(seconds=settings.SEAT_WINDOW_SECONDS)
+                    frees_at = oldest_activity + window if oldest_activity is not None else None
                     raise SeatsExhausted(
                         total_seats=max_sessions, active_seats=active, retry_after=_seconds_until(frees_at, now)
                     )

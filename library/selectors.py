@@ -61,6 +61,9 @@ _CHANGE_LOG_HEADING = re.compile(
 _CHANGE_LINE = re.compile(r"\W{0,3}(?:changed|added|deleted|updated|removed|corrected|revised|moved)\b", re.IGNORECASE)
 
 
+_WRAPPED_LINE = 60  # a line this long that ends no sentence was wrapped by the layout
+
+
 @dataclass(frozen=True)
 class SearchHit:
     """One chunk found by `chunk_search`; `score` is its fused RRF score."""
@@ -537,6 +540,11 @@ def part_number_names(part_number: str, source_name: str) -> bool:
     return token in _alnum(stem) or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
 
 
+# A part number whose digits follow a hyphen ("MPU-6050"): not a name `part_numbers_in` takes
+# for a document's, but a part a question may ask about all the same.
+_HYPHENATED_PART = re.compile(r"(?<![\w.])[A-Za-z]{2,}[A-Za-z0-9]*-\d{2,}[A-Za-z0-9-]*(?![\w.])")
+
+
 def parts_unknown_to_library(*, org: Organization, text: str) -> list[str]:
     """Part numbers in the text that no document of the org names and no page mentions.
 
@@ -545,8 +553,11 @@ def parts_unknown_to_library(*, org: Organization, text: str) -> list[str]:
     """
     unknown: list[str] = []
     names = list(Document.objects.filter(org=org).values_list("source_name", flat=True))
-    for match in part_numbers_in(text):
-        token = match.group()
+    if not names:
+        return []  # an empty library: nothing to tell a part's absence from
+    tokens = [match.group() for match in part_numbers_in(text)]
+    tokens += [match.group() for match in _HYPHENATED_PART.finditer(text) if match.group() not in tokens]
+    for token in tokens:
         if token in unknown or any(part_number_names(token, name) for name in names):
             continue
         with connection.cursor() as cursor:
@@ -587,12 +598,24 @@ def topics_of_documents(*, document_ids: Sequence[int]) -> list[Topic]:
 
 
 def text_blocks(text: str) -> list[str]:
-    """The page's units, one a line: a paragraph, a table row with its headers, a heading.
-
-    Ingestion already joined the lines a PDF wraps at the column width (library.parsing),
-    so a line here is a whole unit and is never joined to the next one.
-    """
-    return [line.strip() for line in text.split("\n") if line.strip()]
+    """Lines joined back into paragraphs: a PDF wraps prose at the column width, so a long
+    line that does not end a sentence continues on the next one. Short lines (table rows,
+    headings) stay on their own. (Joining short lines too, for two-column pages, was tried:
+    it merged table rows into prose and lost more answers than it gained.)"""
+    blocks: list[str] = []
+    current = ""
+    for line in (line.strip() for line in text.split("\n")):
+        if not line:
+            continue
+        if current and len(current.rsplit("\n", 1)[-1]) >= _WRAPPED_LINE and not current.endswith((".", ":", "!", "?")):
+            current += "\n" + line
+        else:
+            if current:
+                blocks.append(current)
+            current = line
+    if current:
+        blocks.append(current)
+    return [block.replace("\n", " ") for block in blocks]
 
 
 def text_lexemes(*, texts: Sequence[str]) -> list[set[str]]:

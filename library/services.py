@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 
 import numpy as np
-import pypdfium2
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
@@ -30,7 +29,6 @@ from core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from library.chunking import ChunkDraft, chunk_page
 from library.embeddings import embed_texts
 from library.models import Chunk, Document, IngestWorker
-from library.parsing.pages import page_layout
 from library.pdf_text import (
     PdfProblem,
     extract_page_text,
@@ -44,9 +42,6 @@ from topics.models import Topic
 
 logger = logging.getLogger(__name__)
 
-# Raised whenever parsing or chunking changes what the chunks of a PDF are: documents made by
-# an older pipeline are ingested again when a worker starts (their live version answers meanwhile).
-PIPELINE_VERSION = 2  # 2: layout units (table rows with headers, paragraphs) instead of flat text
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks (see library.selectors)
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8
@@ -268,8 +263,7 @@ def document_ingest(*, document_id: int) -> bool:
         try:
             with document.file.open("rb") as handle:
                 data = handle.read()
-            pipeline = _PagePipeline(document, open_pdf(data), data)
-            drafts, embeddings = pipeline.run()
+            drafts, embeddings = _PagePipeline(document, open_pdf(data)).run()
         except PdfProblem as problem:
             _fail(document_id, sha256, str(problem))
             return True
@@ -280,7 +274,7 @@ def document_ingest(*, document_id: int) -> bool:
             logger.exception("ingestion of document %s failed", document_id)
             _fail(document_id, sha256, f"Ingestion failed unexpectedly ({type(exc).__name__}); try re-ingesting.")
             return True
-        _replace_chunks(document, sha256, drafts, embeddings, pipeline.title)
+        _replace_chunks(document, sha256, drafts, embeddings)
         return True
 
 
@@ -295,11 +289,9 @@ class _PagePipeline:
     holds the GIL while torch releases it.
     """
 
-    def __init__(self, document: Document, reader: object, data: bytes) -> None:
+    def __init__(self, document: Document, reader: object) -> None:
         self.document = document
         self.reader = reader
-        self.data = data
-        self.title = ""  # the first page's title, known before any chunk is embedded
         self.page_count = len(reader.pages)  # type: ignore[attr-defined]
         self.batch_size = settings.EMBEDDING_BATCH_SIZE
         self.vectors: dict[str, np.ndarray] = {}  # embedding input → unit vector
@@ -344,36 +336,13 @@ class _PagePipeline:
         self, out: "queue.SimpleQueue[tuple[int, str] | BaseException | None]", stop: threading.Event
     ) -> None:
         try:
-            pdf = pypdfium2.PdfDocument(self.data)  # only this thread touches pdfium here
-            try:
-                for index in range(self.page_count):
-                    if stop.is_set():
-                        return
-                    out.put((index, normalise_text(self._page_text(pdf, index))))
-            finally:
-                pdf.close()
+            for index in range(self.page_count):
+                if stop.is_set():
+                    return
+                out.put((index, normalise_text(extract_page_text(self.reader, index))))  # type: ignore[arg-type]
             out.put(None)
         except BaseException as exc:  # handed to the embedding thread, which raises it
             out.put(exc)
-
-    def _page_text(self, pdf: pypdfium2.PdfDocument, index: int) -> str:
-        """The page's units (table rows with their headers, paragraphs) from its layout.
-
-        Should pdfium read no text where pypdf does (a font it cannot map), pypdf's flat
-        text stands in for that page.
-        """
-        try:
-            layout = page_layout(pdf, index)
-            text = layout.text
-            if index == 0:
-                self.title = layout.title
-        except pypdfium2.PdfiumError:
-            logger.warning("page %s of document %s: no layout", index + 1, self.document.pk, exc_info=True)
-            text = ""
-        if len(text.strip()) >= 20:
-            return text
-        fallback = extract_page_text(self.reader, index)  # type: ignore[arg-type]
-        return fallback if len(fallback.strip()) > len(text.strip()) else text
 
     def _speculate(self, pages: "queue.SimpleQueue[tuple[int, str] | BaseException | None]") -> None:
         done = False
@@ -443,18 +412,12 @@ class _PagePipeline:
 
 
 def embedding_input(document: Document, text: str) -> str:
-    """What the model embeds for a chunk: the document's name first, so the part is known.
-
-    (The datasheet's own title was tried in front of every chunk too: dense retrieval alone
-    then found the right page first less often on our held-out set over the extra datasheets,
-    0.375 → 0.250, so the title is kept on the document and not in the vectors.)"""
+    """What the model embeds for a chunk: the document's name first, so the part is known."""
     name = PurePath(document.source_name).stem.replace("_", " ").replace("-", " ")
     return f"{name}: {text}"
 
 
-def _replace_chunks(
-    document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: np.ndarray, title: str
-) -> None:
+def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: np.ndarray) -> None:
     """Make this version live in one transaction: queries see the old chunks or the new ones,
     and the library serves the old version's pages and file until then."""
     with transaction.atomic():
@@ -490,8 +453,6 @@ def _replace_chunks(
             live_file=current.file.name,
             live_sha256=current.sha256,
             live_pages_total=current.pages_total,
-            pipeline_version=PIPELINE_VERSION,
-            title=title,
         )
         if current.live_file.name != current.file.name:
             _delete_file_on_commit(current.live_file)
@@ -549,17 +510,6 @@ def documents_recover(
     for document_id in recovered:
         enqueue(document_id)
     return recovered
-
-
-def documents_reingest_outdated(*, enqueue: Callable[[int], None] | None = None) -> list[int]:
-    """Queue every ready document made by an older pipeline; each stays live until redone."""
-    outdated = Document.objects.filter(status=Document.Status.READY, pipeline_version__lt=PIPELINE_VERSION)
-    ids = list(outdated.order_by("pk").values_list("pk", flat=True))
-    for document in Document.objects.filter(pk__in=ids):
-        document_reingest(document=document, enqueue=enqueue)
-    if ids:
-        logger.info("queued %s documents made by an older ingestion pipeline: %s", len(ids), ids)
-    return ids
 
 
 def _ingest_locks_held() -> int:

@@ -2,8 +2,6 @@
 
 Connected when Celery imports library.tasks. Each handler calls a service and nothing more.
 
-- On start, documents made by an older ingestion pipeline are queued to be ingested again
-  (each stays live meanwhile).
 - On start, every document left `processing` by a dead worker, and every queued one, is
   queued again: the embedded filesystem broker forgets a message once a worker has taken
   it, so a SIGKILLed worker's document would otherwise wait forever (Redis would only
@@ -40,7 +38,7 @@ def _name_of(sender: Any) -> str:
 
 @worker_ready.connect
 def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
-    from library.services import documents_recover, documents_reingest_outdated, ingest_worker_heartbeat
+    from library.services import documents_recover, ingest_worker_heartbeat
 
     global _node_name
     _node_name = _name_of(sender)
@@ -49,7 +47,6 @@ def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
         recovered = documents_recover()
         if recovered:
             logger.info("queued again on start-up: documents %s", recovered)
-        documents_reingest_outdated()
     except Exception:  # a worker without its sweep still ingests; the next beat retries
         logger.exception("start-up recovery failed")
     finally:

@@ -91,16 +91,3 @@ def test_a_passage_holding_the_terms_together_outweighs_the_same_terms_scattered
     close, apart = window_coverage([together, scattered], terms)
     assert close == pytest.approx(1.0)
     assert apart < 0.5
-
-
-def test_a_micro_amp_value_is_found_by_searching_for_the_unit_as_people_type_it(datasheets_org) -> None:  # type: ignore[no-untyped-def]
-    # The ICL7660's PDF draws µ and Ω with the Symbol font (U+F06D, U+F057): mapped at ingestion.
-    hits = _search(datasheets_org, "ICL7660 supply current µA", limit=10)
-    found = [hit for hit in hits if hit.source_name == "renesas-icl7660.pdf" and "μA" in hit.text]
-    assert found, [hit.text[:80] for hit in hits]
-    assert any("Supply Current" in hit.text and "MAX: 500 μA" in hit.text for hit in found)
-
-
-def test_a_table_row_is_indexed_with_its_column_headers(datasheets_org) -> None:  # type: ignore[no-untyped-def]
-    hits = _search(datasheets_org, "BME280 t_sb standby time setting 101", limit=10)
-    assert any("t_sb[2:0]: 101 · tstandby [ms]: 1000" in hit.text for hit in hits), [h.text[:80] for h in hits]
