@@ -40,7 +40,8 @@ from chat.links import chat_url, source_url
 from chat.models import Chat, Message, Mode, RequestHold, Seat
 from chat.selectors import chat_get_for_user, chat_history, seat_window_start
 from core import clock
-from core.errors import ApplicationError, SeatsExhausted, UserBusy, error_for_exception
+from core.error_rendering import error_for_exception
+from core.errors import ApplicationError, SeatsExhausted, UserBusy
 from core.metrics import ANSWER_LATENCY
 from orgs.models import ApiKey, Organization
 from topics.models import Topic

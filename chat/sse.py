@@ -20,8 +20,7 @@ from django.db import connections
 from django.http import StreamingHttpResponse
 
 from chat.services import ChatEvent
-from core.errors import error_for_exception
-from core.metrics import API_ERRORS
+from core.error_rendering import error_event_data
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +84,7 @@ async def _events(events: Generator[ChatEvent, None, None], release: Callable[[]
             if kind == "event":
                 yield sse_message(payload.name, payload.data)
             elif kind == "error":
-                error = error_for_exception(payload)
-                API_ERRORS.labels(code=error.code).inc()
-                yield sse_message("error", error.payload())
+                yield sse_message("error", error_event_data(payload))
             else:
                 finished = True
                 return

@@ -1,24 +1,13 @@
-"""The one error hierarchy and the one place that turns errors into responses.
+"""The one error hierarchy: what went wrong, as a code, an HTTP status and extra fields.
 
-Services raise `ApplicationError` subclasses; they never build error payloads or import
-DRF. `api_exception_handler` (DRF views) and `core.middleware.ApplicationErrorMiddleware`
-(plain Django views) render every error as
-`{"error": code, "message": sentence, ...extra fields}`.
+Services raise `ApplicationError` subclasses and never build error payloads or import DRF;
+`core.error_rendering` turns every error into `{"error": code, "message": sentence, ...}`
+wherever it surfaces (DRF views, plain views, a stream, the ASGI guard).
 """
 
-import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404, HttpResponse, JsonResponse
-from rest_framework import exceptions as drf_exceptions
-from rest_framework.response import Response
-
-from core.metrics import API_ERRORS
-
-logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -27,6 +16,7 @@ class ApplicationError(Exception):
     default_message: str = "Something went wrong on our side; the error has been logged."
     # Seconds after which the same request may succeed (429s): sent as the Retry-After header.
     retry_after: int | None = None
+    www_authenticate: str = ""
 
     def __init__(self, message: str | None = None, **extra: Any) -> None:
         self.message = message or self.default_message
@@ -37,11 +27,12 @@ class ApplicationError(Exception):
         return {"error": self.code, "message": self.message, **self.extra}
 
     def headers(self) -> dict[str, str]:
+        """HTTP headers that go with the error: when to retry (429s), how to authenticate (401)."""
         headers = {}
         if self.retry_after is not None:
             headers["Retry-After"] = str(max(1, self.retry_after))
-        if isinstance(self, AuthenticationFailed):
-            headers["WWW-Authenticate"] = "X-API-KEY"
+        if self.www_authenticate:
+            headers["WWW-Authenticate"] = self.www_authenticate
         return headers
 
 
@@ -67,6 +58,7 @@ class AuthenticationFailed(ApplicationError):
     code = "authentication_failed"
     http_status = 401
     default_message = "A valid API key is required in the X-API-KEY header."
+    www_authenticate = "X-API-KEY"
 
 
 class PermissionDenied(ApplicationError):
@@ -168,74 +160,3 @@ class ServiceUnavailable(ApplicationError):
     code = "service_unavailable"
     http_status = 503
     default_message = "The database is unreachable right now. Please retry in a few seconds."
-
-
-def error_for_exception(exc: BaseException, *, accepted_media_types: tuple[str, ...] = ()) -> ApplicationError:
-    """Map any exception to the ApplicationError that describes it to a client.
-
-    `accepted_media_types`: what the view's parsers read, for the 415 sentence.
-    """
-    if isinstance(exc, ApplicationError):
-        return exc
-    if isinstance(exc, drf_exceptions.ParseError):
-        return InvalidRequest(f"Malformed request body: {exc.detail}")
-    if isinstance(exc, drf_exceptions.ValidationError):
-        return InvalidRequest("Some fields are missing or invalid.", details=_flatten_details(exc.detail))
-    if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
-        return AuthenticationFailed()
-    if isinstance(exc, drf_exceptions.PermissionDenied):
-        return PermissionDenied()
-    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        return UnsupportedMediaType(f"Send the body as {' or '.join(accepted_media_types or ('application/json',))}.")
-    if isinstance(exc, drf_exceptions.NotAcceptable):
-        return InvalidRequest("The Accept header asks for a format this endpoint does not produce.")
-    if isinstance(exc, drf_exceptions.MethodNotAllowed):
-        return MethodNotAllowed(str(exc.detail))
-    if isinstance(exc, drf_exceptions.NotFound | Http404):
-        return NotFound()
-    if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge.body_too_large()
-    if isinstance(exc, drf_exceptions.APIException):
-        error = ApplicationError(str(exc.detail))
-        error.http_status = exc.status_code
-        error.code = exc.default_code
-        return error
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s", exc)
-        return ServiceUnavailable()
-    if isinstance(exc, DatabaseError):
-        logger.exception("database error", exc_info=exc)
-        return ApplicationError()
-    logger.exception("unhandled error", exc_info=exc)
-    return ApplicationError()
-
-
-def _flatten_details(detail: Any) -> dict[str, list[str]]:
-    if isinstance(detail, dict):
-        return {str(field): _messages(value) for field, value in detail.items()}
-    return {"non_field_errors": _messages(detail)}
-
-
-def _messages(value: Any) -> list[str]:
-    if isinstance(value, list):
-        out: list[str] = []
-        for item in value:
-            out.extend(_messages(item))
-        return out
-    if isinstance(value, dict):
-        return [f"{key}: {msg}" for key, item in value.items() for msg in _messages(item)]
-    return [str(value)]
-
-
-def error_json_response(error: ApplicationError) -> JsonResponse:
-    API_ERRORS.labels(code=error.code).inc()
-    return JsonResponse(error.payload(), status=error.http_status, headers=error.headers())
-
-
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | HttpResponse:
-    """DRF's EXCEPTION_HANDLER: every API error leaves in the one error shape."""
-    view = context.get("view")
-    media_types = tuple(parser.media_type for parser in getattr(view, "parser_classes", ()))
-    error = error_for_exception(exc, accepted_media_types=media_types)
-    API_ERRORS.labels(code=error.code).inc()
-    return Response(error.payload(), status=error.http_status, headers=error.headers())

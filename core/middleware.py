@@ -1,4 +1,4 @@
-"""Request ids on every log line, and the error shape for non-DRF views."""
+"""Request ids on every log line, and request counts and latencies for the metrics."""
 
 import logging
 import re
@@ -8,7 +8,6 @@ import uuid
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from core.errors import ApplicationError, error_json_response
 from core.logging import request_id_var
 from core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -47,12 +46,3 @@ def _endpoint(request: HttpRequest) -> str:
     if match is None:
         return "unmatched"
     return "/" + (match.route or match.url_name or "unknown")
-
-
-class ApplicationErrorMiddleware(MiddlewareMixin):
-    """Renders an ApplicationError raised by a plain Django view in the API error shape."""
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, ApplicationError):
-            return error_json_response(exception)
-        return None

@@ -1,6 +1,5 @@
 """The ASGI application, behind a guard that refuses oversized bodies before reading them."""
 
-import json
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -13,6 +12,7 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402  (after Django is set up)
 
+from core.error_rendering import asgi_error_response  # noqa: E402
 from core.errors import PayloadTooLarge  # noqa: E402
 
 Scope = dict[str, Any]
@@ -42,22 +42,7 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > body_limit(scope["path"]):
             uploading = bool(_UPLOAD_PATHS.match(scope["path"]))
-            await _too_large(send, PayloadTooLarge.file_too_large() if uploading else PayloadTooLarge.body_too_large())
+            error = PayloadTooLarge.file_too_large() if uploading else PayloadTooLarge.body_too_large()
+            await asgi_error_response(send, error)
             return
     await django_application(scope, receive, send)
-
-
-async def _too_large(send: Send, error: PayloadTooLarge) -> None:
-    body = json.dumps(error.payload()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

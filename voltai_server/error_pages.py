@@ -4,7 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 
-from core.errors import ApplicationError, NotFound, error_json_response
+from core.error_rendering import error_json_response
+from core.errors import ApplicationError, NotFound
 
 API_PREFIXES = ("/chat/query", "/chat/sessions", "/library/documents", "/api/")
 
