@@ -26,7 +26,8 @@ from chat.services import chat_turn_begin, chat_turn_events, chat_turn_release
 from chat.sse import event_stream_response
 from core.errors import ChatNotFound, InvalidRequest
 from library.models import Chunk
-from library.views import SYMBOL_FONT_GLYPHS, OrgAccess, not_found_page, org_page, org_path, page_context, source_url
+from library.views import SYMBOL_FONT_GLYPHS, source_url
+from orgs.access import OrgAccess, not_found_page, org_page, org_path, page_context
 from orgs.selectors import orgs_for_user
 
 THREADS_PER_PAGE = 30

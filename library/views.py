@@ -1,12 +1,9 @@
 """Library web pages: the org's documents, a cited page, its image and its PDF.
 
-Every page is behind a login and the org's membership: `org_page` turns the `{org_name}`
-of the URL into an `OrgAccess` or a 404, so nobody sees whether another org even exists.
-Documents are always looked up in the database by org, never by building a path from a
-URL parameter.
+Every page is behind a login and the org's membership (orgs.access). Documents are always
+looked up in the database by org, never by building a path from a URL parameter.
 """
 
-import functools
 import logging
 import os
 import re
@@ -16,19 +13,15 @@ import tempfile
 import threading
 import uuid
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -38,81 +31,13 @@ from library.models import Chunk, Document
 from library.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
 from library.selectors import document_get, document_progress, documents_for_org, ingest_worker_last_seen
 from library.services import document_delete, document_reingest, document_upload
-from orgs.models import Membership, Organization
-from orgs.selectors import membership_get, org_get_by_name
+from orgs.access import OrgAccess, not_found_page, org_page, org_path, page_context, require_admin
+from orgs.models import Organization
 from topics.selectors import topic_list
 
 logger = logging.getLogger(__name__)
 
-# --- access ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OrgAccess:
-    org: Organization
-    user: User
-    membership: Membership
-
-    @property
-    def is_admin(self) -> bool:
-        return self.membership.role == Membership.Role.ADMIN
-
-
-def org_path(org: Organization, *parts: str) -> str:
-    """`/{org_name}/...` with the org name URL-encoded."""
-    return "/" + "/".join([quote(org.name, safe=""), *parts])
-
-
-def org_urls(org: Organization) -> dict[str, str]:
-    return {"chat": org_path(org, "chat/"), "library": org_path(org, "library"), "new_chat": org_path(org, "chat/new")}
-
-
-def org_access(request: HttpRequest, org_name: str) -> OrgAccess:
-    """The org of the URL if the logged-in user is a member; otherwise 404 (never a hint it exists)."""
-    org = org_get_by_name(name=org_name)
-    user = request.user
-    membership = membership_get(user=user, org=org) if org is not None else None
-    if org is None or membership is None or not isinstance(user, User):
-        raise Http404("No such organization.")
-    return OrgAccess(org=org, user=user, membership=membership)
-
-
-_Response = TypeVar("_Response", bound=HttpResponseBase)
-
-
-def org_page(view: Callable[..., _Response]) -> Callable[..., _Response]:
-    """Login required (anonymous → login page), then membership of `org_name` (else 404)."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, org_name: str, *args: Any, **kwargs: Any) -> _Response:
-        return view(request, org_access(request, org_name), *args, **kwargs)
-
-    return wrapper
-
-
-def page_context(access: OrgAccess, section: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "org": access.org,
-        "membership": access.membership,
-        "is_admin": access.is_admin,
-        "org_urls": org_urls(access.org),
-        "section": section,
-        **extra,
-    }
-
-
-def not_found_page(
-    request: HttpRequest, access: OrgAccess, reason: str, back_url: str, back_label: str, section: str = "library"
-) -> HttpResponse:
-    """A 404 that says what was not found, for a member of the org (strangers get the plain 404)."""
-    context = page_context(access, section, reason=reason, back_url=back_url, back_label=back_label)
-    return render(request, "404.html", context, status=404)
-
-
-def _require_admin(access: OrgAccess) -> None:
-    if not access.is_admin:
-        raise PermissionDenied("Only administrators of this organization can change its library.")
+# --- links ---------------------------------------------------------------------------------
 
 
 def source_url(org: Organization, source_name: str, page: int, **extra: str) -> str:
@@ -225,7 +150,7 @@ def library_progress(request: HttpRequest, access: OrgAccess) -> JsonResponse:
 @require_POST
 @org_page
 def library_upload(request: HttpRequest, access: OrgAccess) -> HttpResponse:
-    _require_admin(access)
+    require_admin(access)
     form = UploadForm(request.POST, request.FILES, org=access.org)
     if not form.is_valid():
         return _library_index(request, access, form=form, status=form.refusal_status())
@@ -252,7 +177,7 @@ def library_upload(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 @org_page
 def document_confirm(request: HttpRequest, access: OrgAccess, document_id: int, action: str) -> HttpResponse:
     """Re-ingest or delete a document: GET asks for confirmation, POST does it."""
-    _require_admin(access)
+    require_admin(access)
     document = _document_or_none(access, document_id)
     library_url = org_path(access.org, "library")
     if document is None:
