@@ -72,7 +72,7 @@ def pipeline_fingerprint() -> str:
 
     digest = hashlib.sha256()
     library = ROOT / "library"
-    code = [*sorted((library / "parsing").glob("*.py")), library / "pdf_text.py", library / "chunking.py"]
+    code = sorted((library / "parsing").glob("*.py"))  # pdf_text.py and chunking.py among them
     for path in [*code, *(library / name for name in ("embeddings.py", "model_spec.py", "onnx_encoder.py"))]:
         if path.exists():
             digest.update(path.read_bytes())

@@ -26,10 +26,10 @@ from django.db.models.fields.files import FieldFile
 
 from core import clock
 from core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from library.chunking import ChunkDraft, chunk_page
 from library.embeddings import embed_texts
 from library.models import Chunk, Document, IngestWorker
-from library.pdf_text import (
+from library.parsing.chunking import ChunkDraft, chunk_page
+from library.parsing.pdf_text import (
     PdfProblem,
     extract_page_text,
     looks_like_pdf,

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ApplicationError
 from library.forms import UploadForm
 from library.models import Chunk, Document
-from library.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
+from library.parsing.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
 from library.selectors import document_get, document_progress, documents_for_org, ingest_worker_last_seen
 from library.services import document_delete, document_reingest, document_upload
 from orgs.access import OrgAccess, not_found_page, org_page, org_path, page_context, require_admin

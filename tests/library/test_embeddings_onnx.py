@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from library.chunking import chunk_page
 from library.embeddings import count_tokens, embed_texts, get_model, model_path, one_thread, onnx_encoder
-from library.pdf_text import extract_page_text, normalise_text, open_pdf
+from library.parsing.chunking import chunk_page
+from library.parsing.pdf_text import extract_page_text, normalise_text, open_pdf
 from tests.conftest import DATASHEETS, ROOT
 
 pytestmark = [pytest.mark.slow]

@@ -6,8 +6,8 @@ import unicodedata
 import pypdf
 import pytest
 
-from library.chunking import TARGET_TOKENS
 from library.embeddings import count_tokens
+from library.parsing.chunking import TARGET_TOKENS
 from tests.datasheets import datasheet_paths
 
 _GLYPH = re.compile(r"/[gG]\d+")

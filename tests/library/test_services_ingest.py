@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 
 from core import clock
-from library.chunking import chunk_page
 from library.embeddings import embed_texts
 from library.models import Chunk, Document
-from library.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
+from library.parsing.chunking import chunk_page
+from library.parsing.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
 from library.services import _IngestLock, document_ingest, document_upload, documents_recover, embedding_input
 from tests.conftest import DATASHEETS
 from tests.library.conftest import ingest

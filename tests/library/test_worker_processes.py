@@ -21,9 +21,9 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from library.chunking import chunk_page
 from library.models import Chunk, Document, IngestWorker
-from library.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
+from library.parsing.chunking import chunk_page
+from library.parsing.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
 from library.selectors import document_progress
 from library.services import INGEST_LOCK_CLASS, document_upload
 from orgs.services import org_create

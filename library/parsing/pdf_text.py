@@ -9,8 +9,6 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import pypdf
@@ -24,12 +22,6 @@ MAX_PAGE_TEXT_CHARS = 2_000_000
 
 class PdfProblem(Exception):
     """The PDF cannot be ingested; the message is readable by the person who uploaded it."""
-
-
-@dataclass(frozen=True)
-class PageText:
-    page: int  # 1-based
-    text: str
 
 
 def looks_like_pdf(head: bytes) -> bool:
@@ -134,10 +126,3 @@ def strip_running_headers(pages: list[str]) -> list[str]:
         kept = [line for line in text.split("\n") if _line_shape(line) not in boilerplate]
         cleaned.append("\n".join(kept))
     return cleaned
-
-
-def extract_pages(reader: pypdf.PdfReader) -> Iterator[PageText]:
-    """Normalised text of every page, in order."""
-    raw = [normalise_text(extract_page_text(reader, index)) for index in range(len(reader.pages))]
-    for number, text in enumerate(strip_running_headers(raw), start=1):
-        yield PageText(page=number, text=text)
