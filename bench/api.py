@@ -34,8 +34,9 @@ import httpx  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from library.ingest import document_ingest  # noqa: E402
 from library.models import Document  # noqa: E402
-from library.services import document_ingest, document_upload  # noqa: E402
+from library.services import document_upload  # noqa: E402
 from orgs.models import Organization  # noqa: E402
 from orgs.services import api_key_create, org_create  # noqa: E402
 from topics.models import Topic  # noqa: E402

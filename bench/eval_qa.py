@@ -45,8 +45,9 @@ ROOT = setup_django("bench-agent")
 
 from django.core.management import call_command  # noqa: E402
 
+from library.ingest import document_ingest  # noqa: E402
 from library.models import Document  # noqa: E402
-from library.services import document_delete, document_ingest, document_upload  # noqa: E402
+from library.services import document_delete, document_upload  # noqa: E402
 from orgs.models import Organization  # noqa: E402
 from orgs.services import org_create  # noqa: E402
 from topics.models import Topic  # noqa: E402
@@ -68,7 +69,7 @@ TOPICS = {
 def pipeline_fingerprint() -> str:
     import inspect
 
-    from library import services
+    from library import ingest
 
     digest = hashlib.sha256()
     library = ROOT / "library"
@@ -76,10 +77,10 @@ def pipeline_fingerprint() -> str:
     for path in [*code, *(library / name for name in ("embeddings.py", "model_spec.py", "onnx_encoder.py"))]:
         if path.exists():
             digest.update(path.read_bytes())
-    # Only what decides the chunks of services.py; its other edits leave the chunks alone.
+    # Only what decides the chunks of ingest.py; its other edits leave the chunks alone.
     for name in ("_PagePipeline", "_chunk_document", "embedding_input"):
-        if hasattr(services, name):
-            digest.update(inspect.getsource(getattr(services, name)).encode())
+        if hasattr(ingest, name):
+            digest.update(inspect.getsource(getattr(ingest, name)).encode())
     for path in library_pdfs():
         digest.update(path.name.encode())
         digest.update(str(path.stat().st_size).encode())

@@ -34,14 +34,9 @@ from django.test import override_settings  # noqa: E402
 
 from agent.retrieval import embed_question  # noqa: E402
 from library.embeddings import embed_texts, get_model, prepare  # noqa: E402
+from library.ingest import document_ingest, embedding_input  # noqa: E402
 from library.models import Chunk, Document  # noqa: E402
-from library.services import (  # noqa: E402
-    document_delete,
-    document_ingest,
-    document_reingest,
-    document_upload,
-    embedding_input,
-)
+from library.services import document_delete, document_reingest, document_upload  # noqa: E402
 from orgs.models import Organization  # noqa: E402
 from orgs.services import org_create  # noqa: E402
 

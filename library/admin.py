@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 
 from core.errors import ApplicationError
 from library.models import Chunk, Document
-from library.selectors import document_progress
+from library.progress import document_progress
 from library.services import clean_source_name, document_delete, document_reingest, document_upload, upload_check
 from orgs.admin import OrgScopedAdmin
 from topics.models import Topic

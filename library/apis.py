@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from core.errors import DocumentNotFound, PayloadTooLarge
 from library.models import Document
-from library.selectors import document_get, document_progress, documents_for_org, ingest_worker_last_seen
+from library.progress import document_progress, ingest_worker_last_seen
+from library.selectors import document_get, documents_for_org
 from library.services import document_upload, upload_too_large
 from orgs.authentication import api_user
 from topics.selectors import topics_resolve

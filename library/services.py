@@ -1,52 +1,29 @@
-"""Writes for the library: uploads, ingestion, re-ingestion, deletion and worker bookkeeping.
+"""Writes for the library, the web side of documents: upload, re-ingest, delete.
 
-Every way in (admin, library page, `manage.py ingest`, the API) calls `document_upload`;
-the Celery task calls `document_ingest`, which is idempotent: it only works on a document
-that is queued, or left `processing` by a worker that died.
+Every way in (admin, library page, `manage.py ingest`, the API) calls `document_upload`,
+which stores the PDF and queues its ingestion once the transaction commits; the worker's
+side is library.ingest.
 """
 
 import hashlib
-import logging
-import os
-import queue
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import PurePath
 
-import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
-from django.db.models.fields.files import FieldFile
 
 from core import clock
 from core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from library.embeddings import embed_texts
-from library.models import Chunk, Document, IngestWorker
-from library.parsing.chunking import ChunkDraft, chunk_page
-from library.parsing.pdf_text import (
-    PdfProblem,
-    extract_page_text,
-    looks_like_pdf,
-    normalise_text,
-    open_pdf,
-    strip_running_headers,
-)
+from library.files import file_delete_on_commit, file_delete_unless_live
+from library.models import Document
+from library.parsing.pdf_text import looks_like_pdf
+from library.tasks import enqueue_ingest
 from orgs.models import Organization
 from topics.models import Topic
-
-logger = logging.getLogger(__name__)
-
-INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks (see library.selectors)
-# Running-header detection needs a few pages before chunks of the first ones can be embedded.
-_SPECULATE_AFTER_PAGES = 8
-# Seconds between progress writes, so an 8-page document does not write 8 times a second.
-_PROGRESS_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -120,7 +97,7 @@ def document_upload(
         if document is None:
             document = Document(org=org, source_name=source_name)
         else:
-            _delete_file_unless_live(document, document.file)
+            file_delete_unless_live(document, document.file)
             document.version += 1
         document.sha256 = sha256
         document.size_bytes = len(data)
@@ -142,7 +119,7 @@ def document_upload(
 
 def _restore_live_version(document: Document) -> None:
     """Make the live version the newest again, dropping a newer upload that never went live."""
-    _delete_file_unless_live(document, document.file)
+    file_delete_unless_live(document, document.file)
     now = clock.now()
     document.file = document.live_file
     document.sha256 = document.live_sha256
@@ -155,28 +132,9 @@ def _restore_live_version(document: Document) -> None:
     document.save()
 
 
-def _delete_file_unless_live(document: Document, file: FieldFile) -> None:
-    """Delete a stored file once the transaction commits, unless the live version uses it."""
-    if file.name != document.live_file.name:
-        _delete_file_on_commit(file)
-
-
-def _delete_file_on_commit(file: FieldFile) -> None:
-    """Delete a stored file when the transaction commits; a rollback keeps it."""
-    storage, name = file.storage, file.name
-    if name:
-        transaction.on_commit(lambda: storage.delete(name))
-
-
 def _enqueue_on_commit(document_id: int, enqueue: Callable[[int], None] | None) -> None:
-    enqueue = enqueue or _default_enqueue()
+    enqueue = enqueue or enqueue_ingest
     transaction.on_commit(lambda: enqueue(document_id))
-
-
-def _default_enqueue() -> Callable[[int], None]:
-    from library.tasks import enqueue_ingest
-
-    return enqueue_ingest
 
 
 def document_reingest(*, document: Document, enqueue: Callable[[int], None] | None = None) -> Document:
@@ -205,337 +163,4 @@ def document_delete(*, document: Document) -> None:
     with transaction.atomic():
         document.delete()
         for file in files.values():
-            _delete_file_on_commit(file)
-
-
-# --- ingestion ----------------------------------------------------------------------------
-
-
-class _IngestLock:
-    """A session-level advisory lock held while a worker ingests a document.
-
-    PostgreSQL drops it when the worker's connection dies, so `documents_recover` can tell a
-    document whose worker was killed from one that is still being worked on, on any machine.
-    """
-
-    def __init__(self, document_id: int) -> None:
-        self.key = (INGEST_LOCK_CLASS, document_id % 2**31)
-        self.acquired = False
-
-    def __enter__(self) -> "_IngestLock":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", self.key)
-            self.acquired = bool(cursor.fetchone()[0])
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.acquired:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", self.key)
-            except Exception:  # the connection is gone, and the lock with it
-                logger.warning("could not release ingest lock %s", self.key)
-
-
-def document_ingest(*, document_id: int) -> bool:
-    """Turn a queued document into page-exact chunks with embeddings. Safe to run twice.
-
-    Returns False when another worker is ingesting this document right now (perhaps an
-    older version of it): the caller should try again later, since the document may be
-    queued again by then. True when it is done, failed, or has nothing to do.
-    """
-    with _IngestLock(document_id) as lock:
-        if not lock.acquired:
-            logger.info("document %s is being ingested elsewhere", document_id)
-            return False
-        document = Document.objects.filter(pk=document_id).first()
-        # `processing` here means its previous worker died: we hold the lock it would hold.
-        if document is None or document.status not in (Document.Status.QUEUED, Document.Status.PROCESSING):
-            return True
-        sha256 = document.sha256
-        now = clock.now()
-        Document.objects.filter(pk=document_id).update(
-            status=Document.Status.PROCESSING, started_at=now, updated_at=now, pages_done=0, error=""
-        )
-        # One line per attempt and one per outcome: how many times a document was worked on,
-        # and by which worker, is then answerable from the workers' logs alone.
-        logger.info("ingest started: document %s version %s", document_id, document.version)
-        try:
-            with document.file.open("rb") as handle:
-                data = handle.read()
-            drafts, embeddings = _PagePipeline(document, open_pdf(data)).run()
-        except PdfProblem as problem:
-            _fail(document_id, sha256, str(problem))
-            return True
-        except FileNotFoundError:
-            _fail(document_id, sha256, "The stored file of this document is missing; upload it again.")
-            return True
-        except Exception as exc:
-            logger.exception("ingestion of document %s failed", document_id)
-            _fail(document_id, sha256, f"Ingestion failed unexpectedly ({type(exc).__name__}); try re-ingesting.")
-            return True
-        _replace_chunks(document, sha256, drafts, embeddings)
-        return True
-
-
-class _PagePipeline:
-    """Reads pages in a thread while the model embeds the pages already read.
-
-    Running headers are found by looking at every page, so the final chunks are only known
-    once the last page is read. Meanwhile chunks are embedded speculatively from the pages
-    read so far (headers guessed from those pages); at the end the exact chunks are made from
-    all pages and only those whose text the guess got wrong are embedded again. The chunks
-    stored are exactly those of a sequential run; the model never waits for pypdf, which
-    holds the GIL while torch releases it.
-    """
-
-    def __init__(self, document: Document, reader: object) -> None:
-        self.document = document
-        self.reader = reader
-        self.page_count = len(reader.pages)  # type: ignore[attr-defined]
-        self.batch_size = settings.EMBEDDING_BATCH_SIZE
-        self.vectors: dict[str, np.ndarray] = {}  # embedding input → unit vector
-        self.pending: dict[str, int] = {}  # embedding input → its tokens, not embedded yet
-        self.tokens_done = 0  # tokens embedded, of the chunks made so far
-        self.pages_read: list[str] = []
-        self.chunked_through = 0  # pages [0, chunked_through) have chunks (guessed, then final)
-        self.last_progress = 0.0
-        self.progress_written = -1
-
-    def run(self) -> tuple[list[ChunkDraft], np.ndarray]:
-        Document.objects.filter(pk=self.document.pk).update(pages_total=self.page_count, updated_at=clock.now())
-        pages = queue.SimpleQueue[tuple[int, str] | BaseException | None]()
-        stop = threading.Event()
-        reader_thread = threading.Thread(target=self._read_pages, args=(pages, stop), daemon=True)
-        reader_thread.start()
-        try:
-            self._speculate(pages)
-        finally:
-            stop.set()
-        reader_thread.join()
-
-        final = strip_running_headers(self.pages_read)
-        if not any(text.strip() for text in final):
-            raise PdfProblem(
-                "No extractable text: the pages are images without a text layer (scanned?). OCR is not supported."
-            )
-        drafts = [draft for number, text in enumerate(final, start=1) for draft in chunk_page(number, text)]
-        self.pending.clear()
-        self.tokens_done = 0
-        self.chunked_through = self.page_count
-        for draft in drafts:
-            self._add_pending(draft)
-        while self.pending:
-            self._embed_batch()
-        self._write_progress(force=True)
-        inputs = [embedding_input(self.document, draft.text) for draft in drafts]
-        matrix = np.stack([self.vectors[text] for text in inputs]) if inputs else np.zeros((0, 384), np.float32)
-        return drafts, matrix
-
-    def _read_pages(
-        self, out: "queue.SimpleQueue[tuple[int, str] | BaseException | None]", stop: threading.Event
-    ) -> None:
-        try:
-            for index in range(self.page_count):
-                if stop.is_set():
-                    return
-                out.put((index, normalise_text(extract_page_text(self.reader, index))))  # type: ignore[arg-type]
-            out.put(None)
-        except BaseException as exc:  # handed to the embedding thread, which raises it
-            out.put(exc)
-
-    def _speculate(self, pages: "queue.SimpleQueue[tuple[int, str] | BaseException | None]") -> None:
-        done = False
-        while not done:
-            # Block for more pages only when there is too little to embed meanwhile.
-            block = len(self.pending) < 2 * self.batch_size
-            items = []
-            try:
-                items.append(pages.get(block=block))
-                while True:
-                    items.append(pages.get_nowait())
-            except queue.Empty:
-                pass
-            for item in items:
-                if item is None:
-                    done = True
-                elif isinstance(item, BaseException):
-                    raise item
-                else:
-                    self.pages_read.append(item[1])
-            if done:
-                return
-            enough = len(self.pages_read) >= min(_SPECULATE_AFTER_PAGES, self.page_count)
-            if enough and len(self.pages_read) > self.chunked_through:
-                guess = strip_running_headers(self.pages_read)
-                for index in range(self.chunked_through, len(self.pages_read)):
-                    for draft in chunk_page(index + 1, guess[index]):
-                        self._add_pending(draft)
-                self.chunked_through = len(self.pages_read)
-            if len(self.pending) >= 2 * self.batch_size:
-                self._embed_batch()
-
-    def _add_pending(self, draft: ChunkDraft) -> None:
-        text = embedding_input(self.document, draft.text)
-        if text in self.vectors:
-            self.tokens_done += draft.token_count
-        else:
-            self.pending[text] = draft.token_count
-
-    def _embed_batch(self) -> None:
-        # The longest texts first, as SentenceTransformer.encode orders them itself, so a
-        # batch is padded to a length its members share, as it is when the model is given
-        # every text at once.
-        batch = sorted(self.pending, key=lambda text: -self.pending[text])[: self.batch_size]
-        vectors = embed_texts(batch, batch_size=self.batch_size)
-        for text, vector in zip(batch, vectors, strict=True):
-            self.vectors[text] = vector
-            self.tokens_done += self.pending.pop(text)
-        self._write_progress()
-
-    def _write_progress(self, *, force: bool = False) -> None:
-        """Pages' worth of work done: the share of the chunked pages' tokens embedded.
-
-        Chunks are embedded longest first, not page by page, so this counts work rather
-        than whole pages; it is what the time-left estimate needs.
-        """
-        known = self.tokens_done + sum(self.pending.values())
-        share = self.tokens_done / known if known else 0.0
-        done = min(self.page_count, int(self.chunked_through * share))
-        if force and not self.pending and self.chunked_through == self.page_count:
-            done = self.page_count
-        moment = time.monotonic()
-        if done <= self.progress_written or (not force and moment - self.last_progress < _PROGRESS_EVERY_S):
-            return
-        Document.objects.filter(pk=self.document.pk).update(pages_done=done, updated_at=clock.now())
-        self.progress_written, self.last_progress = done, moment
-
-
-def embedding_input(document: Document, text: str) -> str:
-    """What the model embeds for a chunk: the document's name first, so the part is known."""
-    name = PurePath(document.source_name).stem.replace("_", " ").replace("-", " ")
-    return f"{name}: {text}"
-
-
-def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: np.ndarray) -> None:
-    """Make this version live in one transaction: queries see the old chunks or the new ones,
-    and the library serves the old version's pages and file until then."""
-    with transaction.atomic():
-        current = Document.objects.select_for_update().filter(pk=document.pk).first()
-        if current is None or current.sha256 != sha256:
-            # Deleted, or a newer version arrived meanwhile: its own task will ingest it.
-            logger.info("ingest superseded: document %s version %s", document.pk, document.version)
-            return
-        Chunk.objects.filter(document_id=document.pk).delete()
-        Chunk.objects.bulk_create(
-            [
-                Chunk(
-                    document_id=document.pk,
-                    org_id=document.org_id,
-                    page=draft.page,
-                    ordinal=ordinal,
-                    text=draft.text,
-                    token_count=draft.token_count,
-                    embedding=vector,
-                )
-                for ordinal, (draft, vector) in enumerate(zip(drafts, embeddings.tolist(), strict=True))
-            ],
-            batch_size=500,
-        )
-        now = clock.now()
-        Document.objects.filter(pk=document.pk).update(
-            status=Document.Status.READY,
-            pages_done=current.pages_total or 0,
-            finished_at=now,
-            updated_at=now,
-            error="",
-            live_version=current.version,
-            live_file=current.file.name,
-            live_sha256=current.sha256,
-            live_pages_total=current.pages_total,
-        )
-        if current.live_file.name != current.file.name:
-            _delete_file_on_commit(current.live_file)
-    logger.info(
-        "ingest finished: document %s version %s, %s chunks on %s pages",
-        document.pk,
-        current.version,
-        len(drafts),
-        current.pages_total,
-    )
-
-
-def _fail(document_id: int, sha256: str, message: str) -> None:
-    # Only the version that failed: a newer upload meanwhile stays queued for its own run.
-    now = clock.now()
-    Document.objects.filter(pk=document_id, sha256=sha256).update(
-        status=Document.Status.FAILED, error=message, finished_at=now, updated_at=now
-    )
-    logger.info("ingest failed: document %s: %s", document_id, message)
-
-
-def documents_recover(
-    *, enqueue: Callable[[int], None] | None = None, stale_queued_after: timedelta | None = None
-) -> list[int]:
-    """Queue again every document whose worker died mid-way, and queued ones whose message is lost.
-
-    When a worker starts (`stale_queued_after=None`) every queued document is queued again:
-    the embedded filesystem broker forgets a message once a worker has taken it, so after a
-    SIGKILL nothing else would finish the document. Run periodically with
-    `stale_queued_after`, queued documents are queued again only if they have waited that
-    long while no worker is ingesting anything, i.e. their message is surely gone.
-    Queuing a document twice is harmless; `document_ingest` skips one that is done.
-    """
-    enqueue = enqueue or _default_enqueue()
-    recovered: list[int] = []
-    for document_id in Document.objects.filter(status=Document.Status.PROCESSING).values_list("pk", flat=True):
-        with _IngestLock(document_id) as lock:
-            if not lock.acquired:
-                continue  # a live worker holds it
-            # Zero rows: its worker finished (or failed) it between the listing and the lock.
-            interrupted = Document.objects.filter(pk=document_id, status=Document.Status.PROCESSING).update(
-                status=Document.Status.QUEUED, pages_done=0, updated_at=clock.now()
-            )
-        if not interrupted:
-            continue
-        logger.warning("document %s was left processing by a worker that stopped; queued again", document_id)
-        recovered.append(document_id)
-    queued = Document.objects.filter(status=Document.Status.QUEUED).order_by("queued_at", "pk")
-    if stale_queued_after is not None:
-        if _ingest_locks_held():
-            queued = queued.none()
-        else:
-            queued = queued.filter(queued_at__lt=clock.now() - stale_queued_after)
-    recovered.extend(pk for pk in queued.values_list("pk", flat=True) if pk not in recovered)
-    for document_id in recovered:
-        enqueue(document_id)
-    return recovered
-
-
-def _ingest_locks_held() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
-            [INGEST_LOCK_CLASS],
-        )
-        return int(cursor.fetchone()[0])
-
-
-# --- workers ------------------------------------------------------------------------------
-
-
-def ingest_worker_heartbeat(*, name: str, started_at: datetime | None = None) -> IngestWorker:
-    """Record that the worker `name` is alive now (and when it started, on its first beat)."""
-    now = clock.now()
-    defaults: dict[str, object] = {"last_seen_at": now, "pid": os.getpid()}
-    worker, created = IngestWorker.objects.update_or_create(
-        name=name, defaults=defaults, create_defaults={**defaults, "started_at": started_at or now}
-    )
-    if started_at is not None and not created:
-        IngestWorker.objects.filter(pk=worker.pk).update(started_at=started_at)
-    return worker
-
-
-def ingest_worker_stopped(*, name: str) -> None:
-    """A worker shutting down cleanly says so, so no one waits for it."""
-    IngestWorker.objects.filter(name=name).delete()
+            file_delete_on_commit(file)

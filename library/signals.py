@@ -1,6 +1,7 @@
 """The ingestion worker's life cycle: recovery when it starts, then a heartbeat and a sweep.
 
-Connected when Celery imports library.tasks. Each handler calls a service and nothing more.
+Connected to Celery's worker signals by `LibraryConfig.ready()`. Each handler calls
+library.ingest and nothing more.
 
 - On start, every document left `processing` by a dead worker, and every queued one, is
   queued again: the embedded filesystem broker forgets a message once a worker has taken
@@ -20,6 +21,8 @@ from celery.signals import worker_ready, worker_shutdown
 from django.db import close_old_connections, connection
 
 from core import clock
+from library.ingest import documents_recover, ingest_worker_heartbeat, ingest_worker_stopped
+from library.tasks import enqueue_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +39,12 @@ def _name_of(sender: Any) -> str:
     return str(getattr(sender, "hostname", "") or getattr(getattr(sender, "app", None), "main", "") or "worker")
 
 
-@worker_ready.connect
-def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
-    from library.services import documents_recover, ingest_worker_heartbeat
-
+def on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     global _node_name
     _node_name = _name_of(sender)
     try:
         ingest_worker_heartbeat(name=_node_name, started_at=clock.now())
-        recovered = documents_recover()
+        recovered = documents_recover(enqueue=enqueue_ingest)
         if recovered:
             logger.info("queued again on start-up: documents %s", recovered)
     except Exception:  # a worker without its sweep still ingests; the next beat retries
@@ -56,8 +56,6 @@ def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
 
 
 def _beat() -> None:
-    from library.services import documents_recover, ingest_worker_heartbeat
-
     last_sweep = clock.now()
     while not _stop.wait(HEARTBEAT_S):
         try:
@@ -65,17 +63,14 @@ def _beat() -> None:
             ingest_worker_heartbeat(name=_node_name)
             if (clock.now() - last_sweep).total_seconds() >= RECOVERY_S:
                 last_sweep = clock.now()
-                documents_recover(stale_queued_after=STALE_QUEUED_AFTER)
+                documents_recover(enqueue=enqueue_ingest, stale_queued_after=STALE_QUEUED_AFTER)
         except Exception:
             logger.exception("worker heartbeat failed")
         finally:
             connection.close()
 
 
-@worker_shutdown.connect
-def _on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
-    from library.services import ingest_worker_stopped
-
+def on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
     _stop.set()
     if not _node_name:
         return
@@ -85,3 +80,9 @@ def _on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
         logger.warning("could not record the worker's shutdown")
     finally:
         connection.close()
+
+
+def connect() -> None:
+    """Connect the handlers to Celery's worker signals (once, however often it is called)."""
+    worker_ready.connect(on_worker_ready, dispatch_uid="library.on_worker_ready")
+    worker_shutdown.connect(on_worker_shutdown, dispatch_uid="library.on_worker_shutdown")

@@ -29,7 +29,8 @@ from core.errors import ApplicationError
 from library.forms import UploadForm
 from library.models import Chunk, Document
 from library.parsing.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
-from library.selectors import document_get, document_progress, documents_for_org, ingest_worker_last_seen
+from library.progress import document_progress, ingest_worker_last_seen
+from library.selectors import document_get, documents_for_org
 from library.services import document_delete, document_reingest, document_upload
 from orgs.access import OrgAccess, not_found_page, org_page, org_path, page_context, require_admin
 from orgs.models import Organization

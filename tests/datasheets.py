@@ -84,8 +84,9 @@ def snapshot_ingestion() -> list[DocumentSnapshot]:
 
 def _run_pipeline() -> list[DocumentSnapshot]:
     """Run the real pipeline on every datasheet inside a transaction that is rolled back."""
+    from library.ingest import document_ingest
     from library.models import Chunk, Document
-    from library.services import document_ingest, document_upload
+    from library.services import document_upload
     from orgs.services import org_create
 
     snapshots: list[DocumentSnapshot] = []

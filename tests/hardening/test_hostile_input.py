@@ -317,7 +317,8 @@ def inflating_pdf(inflated_bytes: int) -> bytes:
 _INGEST_ONE = """
 import sys, time
 from library.models import Document
-from library.services import document_ingest, document_upload
+from library.ingest import document_ingest
+from library.services import document_upload
 from orgs.models import Organization
 org = Organization.objects.get(name=sys.argv[1])
 data = open(sys.argv[2], "rb").read()

@@ -4,8 +4,9 @@ from collections.abc import Callable
 
 import pytest
 
+from library.ingest import document_ingest
 from library.models import Document
-from library.services import document_ingest, document_upload
+from library.services import document_upload
 from tests.library.pdfs import sample_pages, text_pdf_bytes
 
 

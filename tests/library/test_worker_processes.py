@@ -21,11 +21,12 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from library.ingest import INGEST_LOCK_CLASS
 from library.models import Chunk, Document, IngestWorker
 from library.parsing.chunking import chunk_page
 from library.parsing.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
-from library.selectors import document_progress
-from library.services import INGEST_LOCK_CLASS, document_upload
+from library.progress import document_progress
+from library.services import document_upload
 from orgs.services import org_create
 from tests.conftest import ARTIFACTS, DATASHEETS, ROOT, manage_py, server_env
 

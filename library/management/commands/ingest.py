@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
 from library.models import Document
-from library.selectors import document_progress, ingest_worker_last_seen
+from library.progress import document_progress, ingest_worker_last_seen
 from library.services import document_upload, upload_check
 from orgs.management.commands._org_arg import org_from_arg
 from topics.selectors import topics_resolve

@@ -10,10 +10,11 @@ from django.db import connection
 
 from core import clock
 from library.embeddings import embed_texts
+from library.ingest import _IngestLock, document_ingest, documents_recover, embedding_input
 from library.models import Chunk, Document
 from library.parsing.chunking import chunk_page
 from library.parsing.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
-from library.services import _IngestLock, document_ingest, document_upload, documents_recover, embedding_input
+from library.services import document_upload
 from tests.conftest import DATASHEETS
 from tests.library.conftest import ingest
 from tests.library.pdfs import sample_pages, text_pdf_bytes
@@ -143,7 +144,7 @@ def test_recovery_leaves_alone_a_document_its_worker_finished_after_the_sweep_li
             Document.objects.filter(pk=document.pk).update(status="ready")
             return super().__enter__()
 
-    monkeypatch.setattr("library.services._IngestLock", FinishedMeanwhile)
+    monkeypatch.setattr("library.ingest._IngestLock", FinishedMeanwhile)
     assert documents_recover(enqueue=queued) == []
     assert Document.objects.get(pk=document.pk).status == Document.Status.READY
 

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 
 from core import clock
+from library.ingest import _IngestLock, ingest_worker_heartbeat, ingest_worker_stopped
 from library.models import Document
-from library.selectors import document_progress
-from library.services import _IngestLock, document_upload, ingest_worker_heartbeat, ingest_worker_stopped
+from library.progress import document_progress
+from library.services import document_upload
 from tests.library.pdfs import text_pdf_bytes
 
 

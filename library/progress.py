@@ -1,0 +1,160 @@
+"""Where a document's ingestion stands: pages done, place in the queue, time left, in words.
+
+The library API, the library page, the admin and `manage.py ingest --wait` all report
+progress through `document_progress`, so they say the same thing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Max, Q
+
+from core import clock
+from library.ingest import ingest_lock_held
+from library.models import Document, IngestWorker
+
+# A worker beats every 30 s; after three missed beats it counts as gone.
+WORKER_SILENT_AFTER = timedelta(seconds=90)
+
+
+@dataclass(frozen=True)
+class DocumentProgress:
+    """Where a document's ingestion stands, with one line a person can read."""
+
+    status: str
+    pages_done: int
+    pages_total: int | None
+    percent: int
+    eta_seconds: int | None  # processing only, from the pages/s observed so far
+    queue_position: int | None  # queued only: documents ahead of this one (all organizations)
+    worker_running: bool
+    status_line: str
+    error: str
+    live_version: int | None  # the version that answers; it may be older than the one above
+    live_pages_total: int | None
+    live_note: str  # e.g. "Version 1 (54 pages) stays live."; empty when the newest is live or none is
+
+
+def ingest_worker_last_seen() -> datetime | None:
+    """When any ingestion worker last sent its heartbeat (None: never)."""
+    return IngestWorker.objects.aggregate(last=Max("last_seen_at"))["last"]
+
+
+def document_ingest_interrupted(*, document: Document) -> bool:
+    """A `processing` document whose worker is gone: nobody holds its ingest lock."""
+    return not ingest_lock_held(document_id=document.pk)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def _ahead(count: int) -> str:
+    if count == 0:
+        return "next in line"
+    return f"{count} document{'s' if count != 1 else ''} ahead of this one"
+
+
+@dataclass(frozen=True)
+class _Moment:
+    """What every line of one report is measured against."""
+
+    now: datetime
+    worker_last_seen: datetime | None
+    worker_running: bool
+
+
+def document_progress(*, document: Document, worker_last_seen: datetime | bool | None = False) -> DocumentProgress:
+    """Progress of one document's ingestion: pages, time left, place in the queue, and why it waits.
+
+    Pass `worker_last_seen` (from `ingest_worker_last_seen`) when reporting on many documents.
+    """
+    now = clock.now()
+    last_seen = ingest_worker_last_seen() if worker_last_seen is False else worker_last_seen
+    worker_running = last_seen is not None and now - last_seen <= WORKER_SILENT_AFTER  # type: ignore[operator]
+    moment = _Moment(now=now, worker_last_seen=last_seen, worker_running=worker_running)  # type: ignore[arg-type]
+    total = document.pages_total
+    done = min(document.pages_done, total) if total else 0
+    eta: int | None = None
+    position: int | None = None
+    status = document.status
+    if status == Document.Status.READY:
+        done = total or 0
+        line = f"Ready: {total} pages" if total else "Ready"
+    elif status == Document.Status.FAILED:
+        line = f"Failed: {document.error or 'unknown error'}"
+    elif status == Document.Status.QUEUED:
+        position = _queue_position(document)
+        line = _queued_line(position, moment)
+    else:
+        line, eta = _processing_line(document, done, moment)
+    live_note = _live_note(document)
+    if live_note:
+        line = f"{line}. {live_note}"
+    return DocumentProgress(
+        status=status,
+        pages_done=done,
+        pages_total=total,
+        percent=round(100 * done / total) if total else (100 if status == Document.Status.READY else 0),
+        eta_seconds=eta,
+        queue_position=position,
+        worker_running=worker_running,
+        status_line=line,
+        error=document.error,
+        live_version=document.live_version,
+        live_pages_total=document.live_pages_total,
+        live_note=live_note,
+    )
+
+
+def _queue_position(document: Document) -> int:
+    """Documents ahead of a queued one, in every organization: queued earlier, or being ingested."""
+    earlier = Q(queued_at__lt=document.queued_at) | Q(queued_at=document.queued_at, pk__lt=document.pk)
+    return (
+        Document.objects.filter(status=Document.Status.QUEUED).filter(earlier).count()
+        + Document.objects.filter(status=Document.Status.PROCESSING).count()
+    )
+
+
+def _queued_line(position: int, moment: _Moment) -> str:
+    if moment.worker_running:
+        return f"Queued: {_ahead(position)}"
+    if moment.worker_last_seen is None:
+        return (
+            "Queued, but no ingestion worker has been seen: start one with `celery -A voltai_server worker`"
+            f" ({_ahead(position)})"
+        )
+    ago = _duration((moment.now - moment.worker_last_seen).total_seconds())
+    return f"No ingestion worker has been seen for {ago}; queued, {_ahead(position)}"
+
+
+def _processing_line(document: Document, done: int, moment: _Moment) -> tuple[str, int | None]:
+    """The line of a `processing` document, and the seconds it has left when they can be told."""
+    total = document.pages_total
+    if document_ingest_interrupted(document=document):
+        return "Interrupted: the worker ingesting it stopped; it starts again when a worker runs", None
+    if not total or not done or document.started_at is None:
+        return (f"Processing: reading {total} pages" if total else "Processing: opening the PDF"), None
+    elapsed = max((document.updated_at - document.started_at).total_seconds(), 0.001)
+    since_update = max((moment.now - document.updated_at).total_seconds(), 0.0)
+    eta = max(0, round((total - done) * elapsed / done - since_update))
+    line = f"Processing page {min(done + 1, total)} of {total}, about {_duration(eta)} left"
+    if done >= total:
+        line = f"Processing: saving {total} pages"
+    return line, eta
+
+
+def _live_note(document: Document) -> str:
+    """What still answers while the newest upload is not ready: the live version, if any."""
+    if not document.is_live or document.status == Document.Status.READY:
+        return ""
+    live = f"Version {document.live_version} ({document.live_pages_total} pages)"
+    if document.status == Document.Status.FAILED:
+        return f"{live} stays live."
+    if document.version == document.live_version:
+        return f"{live} answers meanwhile."
+    return f"{live} stays live until version {document.version} is ready."
