@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from agent.citations import Evidence
 from agent.events import ToolStep
 from agent.extractive import LOOKUP_PAGES, NOTHING_FOUND, Selection, Unit, render, select_lookup, select_units
-from agent.retrieval import LOOKUP_PAGES_READ, is_relevant, line_similarity, page_weights
+from agent.retrieval import LOOKUP_PAGES_READ, is_relevant, page_weights
 from agent.tools import Toolbox, ToolResult
+from library.embeddings import line_similarity
 from library.models import Document
 from library.selectors import PageHit, QueryTerms, part_number_names, part_numbers_in
 

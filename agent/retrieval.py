@@ -5,14 +5,12 @@ number or document named in the question (or, for a follow-up that names none, i
 thread so far) narrows the search to those documents; otherwise the whole org library.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from agent.citations import Evidence
 from agent.events import Turn
-from library.embeddings import embed_query, embed_texts, one_thread
+from library.embeddings import embed_question
 from library.models import Document
 from library.selectors import PageHit, QueryTerms, documents_named_in, page_search, query_terms, topics_of_documents
 from orgs.models import Organization
@@ -77,27 +75,8 @@ def _documents_of_thread(*, org: Organization, history: Sequence[Turn]) -> list[
     return []
 
 
-def embed_question(text: str) -> list[float]:
-    """The question's embedding."""
-    with one_thread():
-        return [float(x) for x in embed_query(text)]
-
-
 # Pages a look-up answer reads: FAST's one search, and AGENTIC's search of the whole question.
 LOOKUP_PAGES_READ = 5
-
-
-def line_similarity(query_embedding: Sequence[float]) -> Callable[[list[str]], list[float]]:
-    """A function giving each line's cosine similarity to the question."""
-    question = np.asarray(query_embedding, dtype=np.float32)
-
-    def similarity(lines: list[str]) -> list[float]:
-        if not lines:
-            return []
-        with one_thread():
-            return [float(x) for x in embed_texts(lines) @ question]
-
-    return similarity
 
 
 @dataclass

@@ -32,8 +32,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
-from agent.retrieval import embed_question  # noqa: E402
-from library.embeddings import embed_texts, get_model, prepare  # noqa: E402
+from library.embeddings import embed_question, embed_texts, get_model, prepare  # noqa: E402
 from library.ingest import document_ingest, embedding_input  # noqa: E402
 from library.models import Chunk, Document  # noqa: E402
 from library.services import document_delete, document_reingest, document_upload  # noqa: E402

@@ -1,5 +1,8 @@
 """The embedding model: one per process, loaded from local files only (never a hub download).
 
+Chunks are embedded in batches by ingestion (`embed_texts`); a question, and the lines an
+answer weighs, on one thread (`embed_question`, `line_similarity`; see `one_thread`).
+
 EMBEDDING_BACKEND=onnx (the default) runs a one-time ONNX export of the model on ONNX
 Runtime (library.onnx_export, library.onnx_encoder) and imports no torch once the export
 exists; EMBEDDING_BACKEND=torch runs sentence-transformers on torch. Both give unit vectors
@@ -8,7 +11,7 @@ for the same texts (cosine ≥ 0.9999 to each other) and count tokens identicall
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -160,3 +163,22 @@ def embed_texts(texts: list[str], *, batch_size: int | None = None) -> np.ndarra
 
 def embed_query(text: str) -> np.ndarray:
     return embed_texts([text])[0]
+
+
+def embed_question(text: str) -> list[float]:
+    """A question's embedding, on one thread (see `one_thread`)."""
+    with one_thread():
+        return [float(x) for x in embed_query(text)]
+
+
+def line_similarity(query_embedding: Sequence[float]) -> Callable[[list[str]], list[float]]:
+    """A function giving each line's cosine similarity to the question, on one thread."""
+    question = np.asarray(query_embedding, dtype=np.float32)
+
+    def similarity(lines: list[str]) -> list[float]:
+        if not lines:
+            return []
+        with one_thread():
+            return [float(x) for x in embed_texts(lines) @ question]
+
+    return similarity

@@ -43,7 +43,7 @@ def _pipeline_fingerprint() -> str:
     """Changes whenever the PDFs or the code that turns them into chunks change."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    pipeline = ["pdf_text.py", "chunking.py", "embeddings.py", "model_spec.py", "onnx_encoder.py", "services.py"]
+    pipeline = ["embeddings.py", "model_spec.py", "onnx_encoder.py", "ingest.py", "services.py"]
     code = [root / "library" / name for name in pipeline] + sorted((root / "library" / "parsing").glob("*.py"))
     for path in [*datasheet_paths(), *(path for path in code if path.exists())]:
         digest.update(path.name.encode())
