@@ -138,7 +138,7 @@ class DocumentListApi(APIView):
     def post(self, request: Request) -> Response:
         # Refuse an oversized body from its declared length, before reading it.
         declared = request.META.get("CONTENT_LENGTH") or ""
-        if declared.isdigit() and upload_too_large(int(declared) - _MULTIPART_OVERHEAD):
+        if declared.isdigit() and upload_too_large(int(declared), envelope_bytes=_MULTIPART_OVERHEAD):
             raise PayloadTooLarge.file_too_large()
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -6,12 +6,10 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
 from core.errors import ApplicationError
-from library.services import upload_check
+from library.services import MAX_FILES_PER_UPLOAD, upload_check
 from orgs.models import Organization
 from topics.models import Topic
 from topics.selectors import topic_list
-
-MAX_FILES_PER_UPLOAD = 50
 
 
 class MultipleFileInput(forms.ClearableFileInput):

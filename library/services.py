@@ -20,6 +20,7 @@ from core import clock
 from core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from library.files import file_delete_on_commit, file_delete_unless_live
 from library.models import Document
+from library.page_images import page_images_delete
 from library.parsing.pdf_text import looks_like_pdf
 from library.tasks import enqueue_ingest
 from orgs.models import Organization
@@ -47,8 +48,19 @@ EMPTY_FILE = "The file is empty."
 NOT_A_PDF = "The file is not a PDF; only PDF datasheets can be uploaded."
 
 
-def upload_too_large(size_bytes: int) -> bool:
-    return size_bytes > settings.MAX_UPLOAD_MB * 1024 * 1024
+# The library page takes several files in one request; every other way in takes one.
+MAX_FILES_PER_UPLOAD = 50
+
+
+def upload_size_limit(*, files: int = 1, envelope_bytes: int = 0) -> int:
+    """The most bytes an upload of `files` PDFs may hold: MAX_UPLOAD_MB each, plus room for
+    the multipart envelope around them when a request body is measured."""
+    return files * settings.MAX_UPLOAD_MB * 1024 * 1024 + envelope_bytes
+
+
+def upload_too_large(size_bytes: int, *, files: int = 1, envelope_bytes: int = 0) -> bool:
+    """The one size check of uploads, on a file or on a request body's declared length."""
+    return size_bytes > upload_size_limit(files=files, envelope_bytes=envelope_bytes)
 
 
 def upload_check(*, size: int, head: bytes) -> None:
@@ -158,9 +170,12 @@ def document_reingest(*, document: Document, enqueue: Callable[[int], None] | No
 
 
 def document_delete(*, document: Document) -> None:
-    """Delete a document, its chunks and its stored files (the live version's and a newer one's)."""
+    """Delete a document, its chunks, its stored files (the live version's and a newer one's)
+    and its cached page images."""
     files = {f.name: f for f in (document.file, document.live_file) if f.name}
+    org_id, document_id = document.org_id, document.pk
     with transaction.atomic():
         document.delete()
         for file in files.values():
             file_delete_on_commit(file)
+    page_images_delete(org_id=org_id, document_id=document_id)

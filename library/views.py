@@ -5,21 +5,13 @@ looked up in the database by org, never by building a path from a URL parameter.
 """
 
 import logging
-import os
 import re
-import shutil
-import struct
-import tempfile
-import threading
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -28,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ApplicationError
 from library.forms import UploadForm
 from library.models import Chunk, Document
+from library.page_images import page_image_file, pdf_page_count
 from library.parsing.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
 from library.progress import document_progress, ingest_worker_last_seen
 from library.selectors import document_get, documents_for_org
@@ -186,11 +179,7 @@ def document_confirm(request: HttpRequest, access: OrgAccess, document_id: int, 
     if request.method == "POST":
         name = document.source_name
         if action == "delete":
-            renders = _page_image_folder(document).parent
-            stale = list(renders.glob(f"{document.pk}-*")) if renders.exists() else []
             document_delete(document=document)
-            for folder in stale:  # this document's cached page renders, every version
-                shutil.rmtree(folder, ignore_errors=True)
             messages.success(request, f"{name} was deleted with its pages and passages.")
         else:
             document_reingest(document=document)
@@ -310,22 +299,6 @@ def _blocks(lines: list[str], cited: set[int], terms: re.Pattern[str] | None = N
 _CITE_PARAM = re.compile(r"^\d{1,18}(,\d{1,18}){0,63}$")
 
 
-def _page_count(document: Document) -> int:
-    if document.served_pages_total:
-        return document.served_pages_total
-    try:
-        import pypdfium2
-
-        with document.served_file.open("rb") as handle:
-            pdf = pypdfium2.PdfDocument(handle.read())
-        try:
-            return len(pdf)
-        finally:
-            pdf.close()
-    except Exception:  # a broken file: its status says why; it has no pages to show
-        return 0
-
-
 def _source_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     library_url = org_path(access.org, "library")
     source_name = request.GET.get("source_name", "")
@@ -336,7 +309,7 @@ def _source_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     if document is None:
         reason = f"There is no document named “{source_name}” in the {access.org.name} library."
         return not_found_page(request, access, reason, library_url, "Browse the library")
-    page_count = _page_count(document)
+    page_count = pdf_page_count(document)
     page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 0
     if not 1 <= page <= page_count:
         reason = f"{document.source_name} has no page “{raw_page}”; it has {page_count} pages."
@@ -404,75 +377,6 @@ def document_pdf(request: HttpRequest, access: OrgAccess, document_id: int) -> F
     return response
 
 
-_render_lock = threading.Lock()  # pdfium is not thread-safe
-_RENDER_WIDTH_PX = 1100
-
-
-def _encode_png(rgb: Any) -> bytes:
-    """A truecolour PNG from an (h, w, 3) uint8 array, with the 'up' filter for line art."""
-    import numpy as np
-
-    height, width, _ = rgb.shape
-    rows = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(height, width * 3)
-    filtered = np.empty((height, width * 3 + 1), dtype=np.uint8)
-    filtered[:, 0] = 2
-    filtered[0, 1:] = rows[0]
-    filtered[1:, 1:] = rows[1:] - rows[:-1]  # uint8 arithmetic wraps, as PNG wants
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _page_image_folder(document: Document) -> Path:
-    """Where renders of this version live; the sha in the name retires renders of old versions."""
-    return (
-        Path(settings.MEDIA_ROOT)
-        / "page-images"
-        / str(document.org_id)
-        / f"{document.pk}-{document.served_sha256[:16]}"
-    )
-
-
-def _page_image_path(document: Document, page: int) -> Path:
-    return _page_image_folder(document) / f"{page}-{_RENDER_WIDTH_PX}.png"
-
-
-def _render_page(document: Document, page: int) -> Path | None:
-    path = _page_image_path(document, page)
-    if path.exists():
-        return path
-    import pypdfium2
-
-    with _render_lock:
-        if path.exists():
-            return path
-        with document.served_file.open("rb") as handle:
-            pdf = pypdfium2.PdfDocument(handle.read())
-        try:
-            if not 1 <= page <= len(pdf):
-                return None
-            pdf_page = pdf[page - 1]
-            width, _ = pdf_page.get_size()
-            bitmap = pdf_page.render(scale=min(3.0, _RENDER_WIDTH_PX / max(width, 1.0)), rev_byteorder=True)
-            png = _encode_png(bitmap.to_numpy())
-        finally:
-            pdf.close()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(png)
-        os.replace(temporary, path)
-    return path
-
-
 @require_GET
 @org_page
 def page_image(request: HttpRequest, access: OrgAccess, document_id: int, page: int) -> FileResponse:
@@ -480,7 +384,7 @@ def page_image(request: HttpRequest, access: OrgAccess, document_id: int, page: 
     if document is None or not document.served_file:
         raise Http404("No such document.")
     try:
-        path = _render_page(document, page)
+        path = page_image_file(document, page)
     except Exception:  # a broken or missing PDF has no image; its status says why
         logger.warning("cannot render page %s of document %s", page, document.pk, exc_info=True)
         raise Http404("This page cannot be rendered.") from None

@@ -14,6 +14,7 @@ from django.conf import settings  # noqa: E402  (after Django is set up)
 
 from core.error_rendering import asgi_error_response  # noqa: E402
 from core.errors import PayloadTooLarge  # noqa: E402
+from library.services import MAX_FILES_PER_UPLOAD, upload_size_limit  # noqa: E402
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -21,14 +22,13 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 _MIB = 1024 * 1024
 _UPLOAD_PATHS = re.compile(r"^/(?:library/documents/?|admin/.*|[^/]+/library/upload)$")
-_MAX_FILES_PER_UPLOAD = 50  # as the library page's upload form
 
 
 def body_limit(path: str) -> int:
     """Largest body accepted on `path`: PDF uploads get MAX_UPLOAD_MB, everything else MAX_BODY_KB."""
     if _UPLOAD_PATHS.match(path):
-        files = _MAX_FILES_PER_UPLOAD if path.endswith("/library/upload") else 1
-        return files * settings.MAX_UPLOAD_MB * _MIB + _MIB  # plus room for the multipart envelope
+        files = MAX_FILES_PER_UPLOAD if path.endswith("/library/upload") else 1
+        return upload_size_limit(files=files, envelope_bytes=_MIB)
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 64 * 1024
 
 

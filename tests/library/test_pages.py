@@ -154,9 +154,9 @@ def test_delete_asks_for_confirmation_then_deletes(datasheets_org, librarian) ->
     )
     assert Document.objects.filter(pk=document.pk).exists()
     client.get(f"/Datasheets/library/documents/{document.pk}/pages/1.png")
-    from library.views import _page_image_path
+    from library.page_images import page_image_path
 
-    render = _page_image_path(document, 1)
+    render = page_image_path(document, 1)
     assert render.exists()
     response = client.post(f"/Datasheets/library/documents/{document.pk}/delete")
     assert response.status_code == 302
@@ -284,10 +284,10 @@ def test_original_pdf_is_served_inline(datasheets_org, engineer) -> None:  # typ
 
 
 def test_page_image_is_a_png_rendered_once_and_cached(datasheets_org, engineer, settings) -> None:  # type: ignore[no-untyped-def]
-    from library.views import _page_image_path
+    from library.page_images import page_image_path
 
     document = bme280(datasheets_org)
-    cached = _page_image_path(document, 7)
+    cached = page_image_path(document, 7)
     cached.unlink(missing_ok=True)
     client = logged_in(engineer)
     response = client.get(f"/Datasheets/library/documents/{document.pk}/pages/7.png")
