@@ -21,13 +21,12 @@ import httpx2  # the openai client's transport: its errors can surface mid-strea
 from django.conf import settings
 
 from agent import planner
-from agent.citations import Evidence
 from agent.events import ToolStep, Turn
 from agent.extractive import NOTHING_FOUND, render, select_lookup
 from agent.tools import TOOL_SPECS, Toolbox
 from core.errors import LlmTimeout, LlmUnavailable
 from library.models import Document
-from library.selectors import QueryTerms
+from library.search import CitedPage, QueryTerms
 
 _HISTORY_TURNS = 6
 
@@ -36,7 +35,7 @@ _HISTORY_TURNS = 6
 class FastInput:
     question: str
     history: Sequence[Turn]
-    evidence: list[Evidence]
+    evidence: list[CitedPage]
     terms: QueryTerms
     page_weights: list[float]
     relevant: bool  # retrieval found something that plausibly answers the question
@@ -102,7 +101,7 @@ def _history_messages(history: Sequence[Turn]) -> list[dict[str, Any]]:
     return [{"role": turn.role, "content": turn.content} for turn in list(history)[-_HISTORY_TURNS:]]
 
 
-def _evidence_block(evidence: Sequence[Evidence]) -> str:
+def _evidence_block(evidence: Sequence[CitedPage]) -> str:
     return "\n\n".join(
         f"[{number}] {item.source_name}, page {item.page}:\n{item.text[:2500]}"
         for number, item in enumerate(evidence, start=1)

@@ -8,9 +8,8 @@ evidence item is dropped and never becomes a source.
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from agent.events import Source
+from library.search import CitedPage
 
 # "[1]", "[1, 2]", "[1-3]", "[1][2]", with the spaces before them; also 【1】 some models emit.
 MARKER = re.compile(r"[ \t]*(?:\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]|【\s*\d+(?:\s*[,;]\s*\d+)*\s*】)")
@@ -18,27 +17,6 @@ _NUMBERS = re.compile(r"\d+(?:\s*[–-]\s*\d+)?")
 # Citation markup some models add around passages or sources.
 _TAGS = re.compile(r"</?(?:cite|source|evidence)\b[^>]*>", re.IGNORECASE)
 _LONGEST_MARKER = 40
-
-
-@dataclass
-class Evidence:
-    """One numbered item of the evidence list: a page, with the passages that were read."""
-
-    document_id: int
-    source_name: str
-    page: int
-    chunk_ids: list[int] = field(default_factory=list)
-    passages: list[str] = field(default_factory=list)
-    text: str = ""  # the page text shown to the answerer
-
-    def source(self) -> Source:
-        return Source(
-            source_name=self.source_name,
-            page=self.page,
-            document_id=self.document_id,
-            chunk_ids=tuple(self.chunk_ids),
-            passages=tuple(self.passages),
-        )
 
 
 def marker_numbers(marker: str) -> list[int]:
@@ -63,9 +41,10 @@ def clean_answer(text: str) -> str:
     return strip_markers(text).strip()
 
 
-def cited_sources(text: str, evidence: Sequence[Evidence]) -> tuple[Source, ...]:
-    """The evidence pages the text cites, de-duplicated by page, in order of first citation."""
-    merged: dict[tuple[int, int], Evidence] = {}
+def cited_sources(text: str, evidence: Sequence[CitedPage]) -> tuple[CitedPage, ...]:
+    """The evidence pages the text cites, de-duplicated by page, in order of first citation,
+    each with the chunks of every evidence item of that page it cites."""
+    merged: dict[tuple[int, int], CitedPage] = {}
     for match in MARKER.finditer(text):
         for number in marker_numbers(match.group()):
             if not 1 <= number <= len(evidence):
@@ -73,13 +52,9 @@ def cited_sources(text: str, evidence: Sequence[Evidence]) -> tuple[Source, ...]
             item = evidence[number - 1]
             key = (item.document_id, item.page)
             if key not in merged:
-                merged[key] = Evidence(document_id=item.document_id, source_name=item.source_name, page=item.page)
-            target = merged[key]
-            for chunk_id, passage in zip(item.chunk_ids, item.passages, strict=False):
-                if chunk_id not in target.chunk_ids:
-                    target.chunk_ids.append(chunk_id)
-                    target.passages.append(passage)
-    return tuple(item.source() for item in merged.values())
+                merged[key] = CitedPage(document_id=item.document_id, source_name=item.source_name, page=item.page)
+            merged[key].merge_chunks(item)
+    return tuple(merged.values())
 
 
 class StreamCleaner:

@@ -7,18 +7,17 @@ id and url added), `ToolStep` → `step`, `AnswerDelta` → `delta`, `AnswerDone
 from dataclasses import dataclass, field
 from typing import Literal
 
-Mode = Literal["FAST", "AGENTIC"]
+from django.db import models
+
+from library.search import CitedPage
 
 
-@dataclass(frozen=True)
-class Source:
-    """One cited page. `passages` are the cited chunks' texts, for highlighting on the library page."""
+class Mode(models.TextChoices):
+    """How a question is answered: AUTO (the router picks) is asked for; FAST or AGENTIC runs."""
 
-    source_name: str
-    page: int
-    document_id: int
-    chunk_ids: tuple[int, ...] = ()
-    passages: tuple[str, ...] = ()
+    AUTO = "AUTO", "Auto"
+    FAST = "FAST", "Fast"
+    AGENTIC = "AGENTIC", "Agentic"
 
 
 @dataclass(frozen=True)
@@ -27,12 +26,12 @@ class Turn:
 
     role: Literal["user", "assistant"]
     content: str
-    sources: tuple[Source, ...] = ()
+    sources: tuple[CitedPage, ...] = ()
 
 
 @dataclass(frozen=True)
 class ModeChosen:
-    mode: Mode
+    mode: Mode  # FAST or AGENTIC
     topics: tuple[str, ...]  # names of the topics the answer will search; () = whole library
 
 
@@ -51,7 +50,7 @@ class AnswerDelta:
 @dataclass(frozen=True)
 class AnswerDone:
     answer: str  # the clean answer: no markers, tags or citation markup
-    sources: tuple[Source, ...]  # de-duplicated, in order of first citation
+    sources: tuple[CitedPage, ...]  # de-duplicated, in order of first citation
     mode: Mode
     topics: tuple[str, ...]
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage

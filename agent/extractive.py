@@ -9,8 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from agent.citations import Evidence
-from library.selectors import QueryTerms, is_listing_page, text_blocks, text_lexemes
+from library.search import CitedPage, QueryTerms, is_listing_page, text_blocks, text_lexemes
 
 NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
@@ -132,7 +131,7 @@ class Selection:
 def select_units(
     *,
     terms: QueryTerms,
-    evidence: Sequence[Evidence],
+    evidence: Sequence[CitedPage],
     page_weights: Sequence[float],
     max_units: int = 3,
     spread_pages: int = 0,
@@ -151,6 +150,30 @@ def select_units(
     total = sum(weights.values())
     if not total or not evidence:
         return Selection(units=[], coverage=0.0)
+    units = _scored_units(terms, evidence, page_weights, meaning)
+    chosen, covered = _greedy_choice(units, weights, total, max_units)
+    if chosen and spread_pages:
+        for unit in _runner_up_pages(units, chosen, page_weights, weights, total, spread_pages):
+            chosen.append(unit)
+            covered |= unit.lexemes
+    if chosen and value_lines:
+        for unit in _values_for_the_rest(units, chosen, covered, evidence, weights, total, value_lines):
+            chosen.append(unit)
+            covered |= unit.lexemes
+    coverage = sum(weights[lex] for lex in covered) / total
+    return Selection(units=chosen, coverage=coverage)
+
+
+def _scored_units(
+    terms: QueryTerms,
+    evidence: Sequence[CitedPage],
+    page_weights: Sequence[float],
+    meaning: Callable[[list[str]], list[float]] | None,
+) -> list[Unit]:
+    """Every line and sentence of the evidence, scored on the question's terms it holds, the
+    values it states, its page's rank and (with `meaning`) its closeness in meaning."""
+    weights = terms.weights
+    total = sum(weights.values())
     # Contents pages and revision histories name what the question names without stating it;
     # they are quoted only when nothing ranks above them.
     units = [
@@ -170,6 +193,13 @@ def select_units(
         for unit, similarity in zip(candidates, meaning(texts), strict=True):
             unit.similarity = similarity
             unit.score += _MEANING_WEIGHT * similarity
+    return units
+
+
+def _greedy_choice(
+    units: list[Unit], weights: dict[str, float], total: float, max_units: int
+) -> tuple[list[Unit], set[str]]:
+    """Up to `max_units` lines, each the best gain over the terms the ones before it hold."""
     chosen: list[Unit] = []
     covered: set[str] = set()
     while len(chosen) < max_units:
@@ -186,16 +216,7 @@ def select_units(
             break
         chosen.append(best)
         covered |= best.lexemes
-    if chosen and spread_pages:
-        for unit in _runner_up_pages(units, chosen, page_weights, weights, total, spread_pages):
-            chosen.append(unit)
-            covered |= unit.lexemes
-    if chosen and value_lines:
-        for unit in _values_for_the_rest(units, chosen, covered, evidence, weights, total, value_lines):
-            chosen.append(unit)
-            covered |= unit.lexemes
-    coverage = sum(weights[lex] for lex in covered) / total
-    return Selection(units=chosen, coverage=coverage)
+    return chosen, covered
 
 
 # A line that states a value for terms of the question no chosen line holds yet is added when
@@ -207,7 +228,7 @@ def _values_for_the_rest(
     units: list[Unit],
     chosen: list[Unit],
     covered: set[str],
-    evidence: Sequence[Evidence],
+    evidence: Sequence[CitedPage],
     weights: dict[str, float],
     total: float,
     value_lines: int,
@@ -282,6 +303,8 @@ def _runner_up_pages(
     return added
 
 
+# Pages a look-up answer reads: FAST's one search, and AGENTIC's search of the whole question.
+LOOKUP_PAGES_READ = 5
 # A look-up answer (FAST, and the first part of AGENTIC's): at most this many lines chosen
 # greedily, then close runner-up pages up to this many cited pages, then value-stating lines
 # for the question's terms still uncovered.
@@ -291,7 +314,7 @@ LOOKUP_VALUE_LINES = 3
 
 
 def select_lookup(
-    *, terms: QueryTerms, evidence: Sequence[Evidence], page_weights: Sequence[float], pages: int = LOOKUP_PAGES
+    *, terms: QueryTerms, evidence: Sequence[CitedPage], page_weights: Sequence[float], pages: int = LOOKUP_PAGES
 ) -> Selection:
     """The lines of a look-up answer to the question of `terms` from ranked `evidence`, citing
     at most `pages` pages."""
@@ -308,7 +331,7 @@ def select_lookup(
 def render(
     *,
     selection: Selection,
-    evidence: Sequence[Evidence],
+    evidence: Sequence[CitedPage],
     label: str | None = None,
     numbers: Sequence[int] | None = None,
 ) -> str:

@@ -14,14 +14,22 @@ import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
-from agent.citations import Evidence
 from agent.events import ToolStep
-from agent.extractive import LOOKUP_PAGES, NOTHING_FOUND, Selection, Unit, render, select_lookup, select_units
-from agent.retrieval import LOOKUP_PAGES_READ, is_relevant, page_weights
+from agent.extractive import (
+    LOOKUP_PAGES,
+    LOOKUP_PAGES_READ,
+    NOTHING_FOUND,
+    Selection,
+    Unit,
+    render,
+    select_lookup,
+    select_units,
+)
 from agent.tools import Toolbox, ToolResult
 from library.embeddings import line_similarity
 from library.models import Document
-from library.selectors import PageHit, QueryTerms, part_number_names, part_numbers_in
+from library.search import CitedPage, QueryTerms, is_relevant, page_weights
+from library.search.terms import part_number_names, part_numbers_in
 
 _CLAUSE_SPLIT = re.compile(
     r"(?:,|;)?\s+and\s+(?=(?:what|which|how|where|when|is|are|does|do|can|at which|for how)\b)", re.IGNORECASE
@@ -169,19 +177,20 @@ def _answer_clauses(
                 _merge(pages, weights, [page], 0.5)
                 selection = _select(first.retrieved.terms, clause_terms, pages, weights)
     numbers = [toolbox.add_evidence(p) for p in pages]
-    return render(selection=selection, evidence=[_evidence(p) for p in pages], numbers=numbers)
+    return render(selection=selection, evidence=pages, numbers=numbers)
 
 
-def _select(terms: QueryTerms, clause_terms: list[QueryTerms], pages: list[PageHit], weights: list[float]) -> Selection:
+def _select(
+    terms: QueryTerms, clause_terms: list[QueryTerms], pages: list[CitedPage], weights: list[float]
+) -> Selection:
     """The look-up answer to the whole question, plus a value line for each clause it leaves
     uncovered; coverage is the whole question's."""
-    evidence = [_evidence(p) for p in pages]
-    selection = select_lookup(terms=terms, evidence=evidence, page_weights=weights, pages=_LOOKUP_PAGES)
+    selection = select_lookup(terms=terms, evidence=pages, page_weights=weights, pages=_LOOKUP_PAGES)
     units = list(selection.units)
     for clause in clause_terms:
         if _coverage(clause, units) >= _WELL_COVERED:
             continue
-        extra = select_units(terms=clause, evidence=evidence, page_weights=weights, max_units=1, value_lines=1)
+        extra = select_units(terms=clause, evidence=pages, page_weights=weights, max_units=1, value_lines=1)
         known = {(u.evidence_index, u.line_index) for u in units}
         units += [u for u in extra.units if (u.evidence_index, u.line_index) not in known]
     coverage = _coverage(terms, units) if terms.weights else 0.0
@@ -199,7 +208,7 @@ def _coverage(terms: QueryTerms, units: list[Unit]) -> float:
     return sum(w for lex, w in terms.weights.items() if lex in held) / total
 
 
-def _merge(pages: list[PageHit], weights: list[float], extra: list[PageHit], weight: float) -> None:
+def _merge(pages: list[CitedPage], weights: list[float], extra: list[CitedPage], weight: float) -> None:
     known = {(p.document_id, p.page) for p in pages}
     for page in extra:
         if (page.document_id, page.page) not in known:
@@ -220,9 +229,7 @@ def _answer_part(part: Part, toolbox: Toolbox, budget: list[int], max_units: int
     terms = result.retrieved.terms
     pages = list(result.retrieved.pages)
     weights = page_weights(pages)
-    selection = select_units(
-        terms=terms, evidence=[_evidence(p) for p in pages], page_weights=weights, max_units=max_units
-    )
+    selection = select_units(terms=terms, evidence=pages, page_weights=weights, max_units=max_units)
     if selection.coverage < _WELL_COVERED:
         missing = _missing_terms(terms, selection)
         hop = _search(toolbox, f"{part.question} {' '.join(missing)}", document_ids, budget) if missing else None
@@ -232,14 +239,14 @@ def _answer_part(part: Part, toolbox: Toolbox, budget: list[int], max_units: int
                 _merge(pages, weights, hop.retrieved.pages[:2], 0.6)
     selection = select_units(
         terms=terms,
-        evidence=[_evidence(p) for p in pages],
+        evidence=pages,
         page_weights=weights,
         max_units=max_units,
         value_lines=_VALUE_LINES,
         meaning=line_similarity(result.retrieved.query_embedding),
     )
     numbers = [toolbox.add_evidence(p) for p in pages]
-    return render(selection=selection, evidence=[_evidence(p) for p in pages], label=part.label, numbers=numbers)
+    return render(selection=selection, evidence=pages, label=part.label, numbers=numbers)
 
 
 def _missing_terms(terms: QueryTerms, selection: Selection) -> list[str]:
@@ -248,14 +255,8 @@ def _missing_terms(terms: QueryTerms, selection: Selection) -> list[str]:
     return [lex for lex, _ in ranked if lex not in covered and lex not in terms.absent][:4]
 
 
-def _evidence(page: PageHit) -> Evidence:
-    return Evidence(document_id=page.document_id, source_name=page.source_name, page=page.page, text=page.text)
-
-
-def _page_of(toolbox: Toolbox, numbers: tuple[int, ...]) -> PageHit | None:
+def _page_of(toolbox: Toolbox, numbers: tuple[int, ...]) -> CitedPage | None:
+    """The page a tool call added to the evidence list (a page read)."""
     if not numbers:
         return None
-    item = toolbox.evidence[numbers[0] - 1]
-    return PageHit(
-        document_id=item.document_id, source_name=item.source_name, page=item.page, score=0.0, text=item.text
-    )
+    return toolbox.evidence[numbers[0] - 1].copy()

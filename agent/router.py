@@ -5,7 +5,6 @@ documents, calculations and why/how questions need several searches and go to AG
 """
 
 import re
-from dataclasses import dataclass
 
 from agent.events import Mode
 
@@ -27,22 +26,14 @@ _MULTI_PART = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Route:
-    mode: Mode
-    reason: str
-
-
-def route(*, query: str, named_documents: int) -> Route:
+def route(*, query: str, named_documents: int) -> Mode:
     """FAST or AGENTIC for `query`; `named_documents` is how many documents it names."""
-    if named_documents >= 2:
-        return Route("AGENTIC", "several documents")
-    if _COMPARISON.search(query):
-        return Route("AGENTIC", "comparison")
-    if query.count("?") >= 2 or _MULTI_PART.search(query):
-        return Route("AGENTIC", "multi-part")
-    if _CALCULATION.search(query):
-        return Route("AGENTIC", "calculation")
-    if _WHY_HOW.search(query):
-        return Route("AGENTIC", "why/how")
-    return Route("FAST", "look-up")
+    several_searches = (
+        named_documents >= 2  # several documents
+        or _COMPARISON.search(query)
+        or query.count("?") >= 2
+        or _MULTI_PART.search(query)
+        or _CALCULATION.search(query)
+        or _WHY_HOW.search(query)
+    )
+    return Mode.AGENTIC if several_searches else Mode.FAST

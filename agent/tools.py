@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.citations import Evidence
 from agent.events import ToolStep
-from agent.retrieval import Retrieved, Scope, evidence_of, search_pages
+from agent.scope import Scope
 from core.errors import UnknownTopic
-from library.selectors import PageHit, document_by_source_name, document_list, documents_named_in, page_text
+from library.search import CitedPage, Retrieved, page_read, page_search
+from library.selectors import document_by_source_name, document_list, documents_named_in
 from orgs.models import Organization
 from topics.selectors import topic_list, topics_resolve
 
@@ -88,20 +88,16 @@ class Toolbox:
     def __init__(self, *, org: Organization, scope: Scope) -> None:
         self.org = org
         self.scope = scope
-        self.evidence: list[Evidence] = []
-        self.steps: list[ToolStep] = []
+        self.evidence: list[CitedPage] = []
 
-    def add_evidence(self, page: PageHit) -> int:
-        """The 1-based number of this page in the evidence list (added if new)."""
+    def add_evidence(self, page: CitedPage) -> int:
+        """The 1-based number of this page in the evidence list (added if new, else given the
+        page's chunks it lacks)."""
         for number, item in enumerate(self.evidence, start=1):
             if item.document_id == page.document_id and item.page == page.page:
-                known = set(item.chunk_ids)
-                for hit in page.chunks:
-                    if hit.chunk_id not in known:
-                        item.chunk_ids.append(hit.chunk_id)
-                        item.passages.append(hit.text)
+                item.merge_chunks(page)
                 return number
-        self.evidence.append(evidence_of(page))
+        self.evidence.append(page.copy())
         return len(self.evidence)
 
     def call(self, name: str, arguments: dict[str, Any] | str | None) -> ToolResult:
@@ -134,7 +130,6 @@ class Toolbox:
         numbers: Sequence[int] = (),
     ) -> ToolResult:
         step = ToolStep(tool=name, input=arguments, result=summary)
-        self.steps.append(step)
         return ToolResult(text=text, step=step, retrieved=retrieved, numbers=tuple(numbers))
 
     def search(
@@ -159,7 +154,7 @@ class Toolbox:
         if document_ids is None:
             named = documents_named_in(org=self.org, text=query)
             document_ids = [d.pk for d in named] or self.scope.document_ids
-        retrieved = search_pages(org=self.org, query=query, topic_ids=topic_ids, document_ids=document_ids, limit=limit)
+        retrieved = page_search(org=self.org, query=query, topic_ids=topic_ids, document_ids=document_ids, limit=limit)
         numbers = [self.add_evidence(page) for page in retrieved.pages]
         lines = [
             f"[{number}] {page.source_name} p.{page.page}:\n{page.text[:_PASSAGE_CHARS]}"
@@ -188,7 +183,7 @@ class Toolbox:
             return self._record(
                 "read_page", arguments, f"Error: no document named {source_name!r}.", "no such document"
             )
-        hit = page_text(org=self.org, document_id=document.pk, page=int(page))
+        hit = page_read(org=self.org, document_id=document.pk, page=int(page))
         if hit is None:
             return self._record("read_page", arguments, f"Error: {source_name} has no text on page {page}.", "no text")
         number = self.add_evidence(hit)

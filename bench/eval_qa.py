@@ -240,7 +240,7 @@ def baselines(org: Organization, items: list[dict]) -> dict:
 
     from library.embeddings import embed_query
     from library.models import Chunk
-    from library.selectors import page_search
+    from library.search import page_search
 
     chunks = list(Chunk.objects.filter(org=org).values_list("id", "document__source_name", "page", "text"))
     tokenise = re.compile(r"[a-z0-9]+(?:[._][a-z0-9]+)*")
@@ -261,7 +261,8 @@ def baselines(org: Organization, items: list[dict]) -> dict:
                 [org.pk, literal],
             )
             dense_pages = ranked_pages([(row[0], row[1]) for row in cursor.fetchall()])
-        hybrid = [(p.source_name, p.page) for p in page_search(org=org, query_text=question, query_embedding=vector)]
+        found = page_search(org=org, query=question, query_embedding=[float(x) for x in vector]).pages
+        hybrid = [(p.source_name, p.page) for p in found]
         for name, pages in (("bm25", bm25_pages), ("dense", dense_pages), ("hybrid_pages", hybrid)):
             rows[name].append({"id": item["id"], "hit1": hit_at(pages, item, 1), "hit5": hit_at(pages, item, 5)})
     for name, scored in rows.items():

@@ -40,12 +40,12 @@ build numbers, and reused by the next run of the same size and vectors.
 Queries: 100 questions (dev_qa.jsonl 31, bench/qa_extra.jsonl 36, and 33 generated from
 templates over the datasheets' part numbers), each against a random org, once with the org
 filter only, once with one of the org's topics, once with one of its documents. Timed is
-`library.selectors.page_search` itself, unchanged (query terms, hybrid SQL, page ranking;
+`library.search.page_search` itself, unchanged (query terms, hybrid SQL, page ranking;
 the question's embedding is made beforehand). Its dense SQL is caught as it runs and run
 again twice: as is (its latency, "dense ms") and with `enable_indexscan = off`, which
 makes it exact within the same filter; recall@10 compares the two (a tie at the 10th
 distance counts as found). `--config` runs more settings, each a row: `ef=N` (the
-project's hnsw.ef_search, patched in the module), `iter=strict_order|relaxed_order|off`
+project's hnsw.ef_search, patched in library.search.ranking.KNOBS), `iter=strict_order|relaxed_order|off`
 (rewritten in its SET LOCAL), `max_scan_tuples=N` and `scan_mem=N` (session settings pgvector
 0.8 offers), `partial` (one HNSW index per org beside the global one, built and timed for the
 row, dropped after), or several joined by commas. `--tsvector-storage main` loads the library
@@ -65,7 +65,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,9 +81,9 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from library import selectors  # noqa: E402
 from library.embeddings import embed_texts  # noqa: E402
 from library.models import Chunk, Document  # noqa: E402
+from library.search import page_search, ranking  # noqa: E402
 from orgs.models import Organization  # noqa: E402
 from topics.models import Topic  # noqa: E402
 
@@ -609,9 +609,9 @@ def applied(config: Config) -> Iterator[list[tuple[str, list, float]]]:
         finally:
             sent.append((sql, params, (time.perf_counter() - started) * 1000))
 
-    saved = selectors._EF_SEARCH
+    saved = ranking.KNOBS
     if config.ef_search is not None:
-        selectors._EF_SEARCH = config.ef_search
+        ranking.KNOBS = replace(saved, ef_search=config.ef_search)
     with connection.cursor() as cursor:
         for name, value in config.session:
             cursor.execute(f"SET {name} = {value}")
@@ -619,7 +619,7 @@ def applied(config: Config) -> Iterator[list[tuple[str, list, float]]]:
         with connection.execute_wrapper(wrapper):
             yield sent
     finally:
-        selectors._EF_SEARCH = saved
+        ranking.KNOBS = saved
         with connection.cursor() as cursor:
             for name, _ in config.session:
                 cursor.execute(f"RESET {name}")
@@ -719,8 +719,8 @@ def measure(
             # Warm-up (caches, first plans), not counted.
             for i in range(5):
                 org_id, topic_ids, doc_ids = targets[i][kind]
-                selectors.page_search(
-                    org=orgs[org_id], query_text=texts[i], query_embedding=vectors[i].tolist(),
+                page_search(
+                    org=orgs[org_id], query=texts[i], query_embedding=vectors[i].tolist(),
                     topic_ids=topic_ids, document_ids=doc_ids,
                 )  # fmt: skip
             loads = [os.getloadavg()[0]]
@@ -730,8 +730,8 @@ def measure(
                 org_id, topic_ids, doc_ids = targets[i][kind]
                 sent.clear()
                 started = time.perf_counter()
-                selectors.page_search(
-                    org=orgs[org_id], query_text=text, query_embedding=vectors[i].tolist(),
+                page_search(
+                    org=orgs[org_id], query=text, query_embedding=vectors[i].tolist(),
                     topic_ids=topic_ids, document_ids=doc_ids,
                 )  # fmt: skip
                 total_ms.append((time.perf_counter() - started) * 1000)
@@ -1065,7 +1065,7 @@ def main() -> None:
         "documents": DOCUMENTS,
         "questions": len(texts),
         "filters": "org: the org only; topic: one topic of the org; document: one document of the org",
-        "project_settings": {"hnsw.ef_search": selectors._EF_SEARCH, "hnsw.iterative_scan": "relaxed_order"},
+        "project_settings": {"hnsw.ef_search": ranking.KNOBS.ef_search, "hnsw.iterative_scan": "relaxed_order"},
         "hnsw_index": "m=16, ef_construction=64, vector_cosine_ops (library/models.py)",
         "standin": {
             "sigma": sigma,

@@ -9,11 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponseBase
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_serializer,
     extend_schema_view,
@@ -26,17 +22,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.models import Mode
-from chat.schema import (
-    BAD_REQUEST,
-    SERVER_ERRORS,
-    TOO_MANY_REQUESTS,
-    UNAUTHORIZED,
-    error_response,
-)
-from chat.selectors import seat_usage
-from chat.services import chat_turn_answer, chat_turn_begin, chat_turn_events, chat_turn_release
-from chat.sse import EVENT_STREAM, event_stream_response, wants_event_stream
+from agent.events import Mode
+from chat.admission import seat_usage
+from chat.schema import SERVER_ERRORS, UNAUTHORIZED, chat_query_schema
+from chat.services import chat_turn_answer, chat_turn_begin
+from chat.sse import turn_event_stream, wants_event_stream
 from orgs.authentication import api_user
 
 
@@ -70,20 +60,6 @@ class StrictUUIDField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
-class SourceSerializer(serializers.Serializer):
-    source_name = serializers.CharField(help_text="File name of the cited document.")
-    page = serializers.IntegerField(help_text="1-based page number.")
-    url = serializers.URLField(help_text="Library page showing the cited page, with the passage highlighted.")
-
-
-class QueryResponseSerializer(serializers.Serializer):
-    final_answer = serializers.CharField(help_text="The clean answer, without citation markup.")
-    chat_id = serializers.UUIDField(help_text="The thread; send it back to continue the conversation.")
-    chat_url = serializers.URLField(help_text="Web page of the thread.")
-    sources = SourceSerializer(many=True, help_text="Cited pages, de-duplicated, in citation order.")
-    mode = serializers.CharField(allow_null=True, help_text="The mode that ran: FAST or AGENTIC.")
-
-
 class ChatQueryApi(APIView):
     content_negotiation_class = JsonResponsesOnly
 
@@ -113,93 +89,17 @@ class ChatQueryApi(APIView):
                 raise serializers.ValidationError("This field may not be blank.")
             return value
 
-    @extend_schema(
-        operation_id="chat_query",
-        summary="Ask a question (JSON, or Server-Sent Events with Accept: text/event-stream)",
-        request=InputSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Accept",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                # No enum: any other Accept value is valid and gets JSON (schemathesis proved the enum wrong).
-                description="text/event-stream streams the answer as SSE; anything else returns one JSON object.",
-            )
-        ],
-        responses={
-            (200, "application/json"): QueryResponseSerializer,
-            (200, EVENT_STREAM): OpenApiResponse(
-                response=OpenApiTypes.STR,
-                description=(
-                    "Server-Sent Events: `meta` {chat_id, chat_url, mode}, zero or more `step` {tool, input, "
-                    "result}, one or more `delta` {text}, then `done` whose data is the JSON response object. "
-                    "A failure mid-stream sends `error` with the error object and ends the stream; "
-                    "`: ping` comments keep idle connections open."
-                ),
-            ),
-            (400, "application/json"): BAD_REQUEST,
-            (401, "application/json"): UNAUTHORIZED,
-            (404, "application/json"): error_response("`chat_not_found`: no such chat for this user_id."),
-            (413, "application/json"): error_response("`payload_too_large`."),
-            (415, "application/json"): error_response("`unsupported_media_type`: send application/json."),
-            (429, "application/json"): TOO_MANY_REQUESTS,
-            (502, "application/json"): error_response("`llm_unavailable`: the language model endpoint failed."),
-            (504, "application/json"): error_response("`llm_timeout`: the language model did not answer in time."),
-            **SERVER_ERRORS,
-        },
-        examples=[
-            OpenApiExample(
-                "Ask",
-                value={"query": "What is the supply voltage range?", "user_id": "usr_82af91", "mode": "AUTO"},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "Scoped to topics",
-                value={"query": "What is the I2C address?", "user_id": "usr_82af91", "topic_names": ["Sensors"]},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "Answer",
-                value={
-                    "final_answer": "The BME280 answers at 0x76 or 0x77, chosen by the SDO pin.",
-                    "chat_id": "2d8a39d8-29d6-4f0f-bc5f-4c5f0f9c9d54",
-                    "chat_url": "https://voltai.example.com/Acme/chat/2d8a39d8-29d6-4f0f-bc5f-4c5f0f9c9d54",
-                    "sources": [
-                        {
-                            "source_name": "bosch-bme280.pdf",
-                            "page": 32,
-                            "url": "https://voltai.example.com/Acme/library?source_name=bosch-bme280.pdf"
-                            "&source_page=32&source_type=text",
-                        }
-                    ],
-                    "mode": "FAST",
-                },
-                response_only=True,
-                status_codes=["200"],
-            ),
-        ],
-    )
+    @chat_query_schema(InputSerializer)
     def post(self, request: Request) -> HttpResponseBase:
         request._request.body  # noqa: B018  # over DATA_UPLOAD_MAX_MEMORY_SIZE → 413 before parsing
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         user = api_user(request)
-        api_key = user.api_key
-        turn = chat_turn_begin(
-            org=user.org,
-            holder=f"key:{api_key.pk}",
-            api_key=api_key,
-            **payload.validated_data,
-        )
-        if not wants_event_stream(request.headers.get("Accept", "")):
+        holder = f"key:{user.api_key.pk}"
+        with chat_turn_begin(org=user.org, holder=holder, api_key=user.api_key, **payload.validated_data) as turn:
+            if wants_event_stream(request.headers.get("Accept", "")):
+                return turn_event_stream(turn)
             return Response(chat_turn_answer(turn=turn))
-        try:
-            return event_stream_response(
-                events=chat_turn_events(turn=turn), release=lambda: chat_turn_release(turn=turn)
-            )
-        except BaseException:
-            chat_turn_release(turn=turn)
-            raise
 
 
 class SessionsResponseSerializer(serializers.Serializer):

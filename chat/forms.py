@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 
-from chat.models import Mode
+from agent.events import Mode
 from orgs.models import Organization
 from topics.models import Topic
 from topics.selectors import topic_list

@@ -3,13 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from agent.events import Mode
 from orgs.models import ApiKey, Organization
-
-
-class Mode(models.TextChoices):
-    AUTO = "AUTO", "Auto"
-    FAST = "FAST", "Fast"
-    AGENTIC = "AGENTIC", "Agentic"
 
 
 class Chat(models.Model):
@@ -68,7 +63,7 @@ class RequestHold(models.Model):
     """One request in flight for a (holder, user_id) of an org: `holder` is an API key or a web login.
 
     A hold whose `expires_at` has passed is dead (its request crashed or was killed) and is
-    replaced by the next admission; see chat.services.hold_acquire.
+    replaced by the next admission; see chat.admission.hold_acquire.
     """
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")

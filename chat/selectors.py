@@ -1,53 +1,20 @@
-"""Reads for chats and floating seats.
+"""Reads for chats: one thread, its history as the agent sees it, and the org's threads.
 
-The live-seat rule lives here once: a user_id of an org holds a floating seat while its last
-qualifying message is less than SEAT_WINDOW_SECONDS old. Admission (chat.services) and
-GET /chat/sessions/ both count seats with `seat_window_start`.
+Seats and holds are chat.admission.
 """
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
-from agent.events import Source, Turn
-from chat.models import Chat, Message, Seat
-from core import clock
+from agent.events import Turn
+from chat.models import Chat, Message
 from core.errors import ChatNotFound
+from library.search import CitedPage
 from orgs.models import Organization
 
 # Enough context for a follow-up question without sending a whole long thread to the model.
 HISTORY_MAX_MESSAGES = 20
-
-
-@dataclass(frozen=True)
-class SeatUsage:
-    total_sessions: int | None  # None: the org has no limit
-    used_sessions: int
-    available_sessions: int | None
-    active_user_ids: list[str]
-
-
-def seat_window_start(*, now: datetime) -> datetime:
-    """Seats whose last activity is after this instant are live."""
-    return now - timedelta(seconds=settings.SEAT_WINDOW_SECONDS)
-
-
-def seat_usage(*, org: Organization, now: datetime | None = None) -> SeatUsage:
-    """Seat usage of `org`; its `max_sessions` is taken from the instance (load it fresh)."""
-    now = now or clock.now()
-    total = org.max_sessions
-    active = sorted(
-        Seat.objects.filter(org=org, last_activity_at__gt=seat_window_start(now=now)).values_list("user_id", flat=True)
-    )
-    used = len(active)
-    return SeatUsage(
-        total_sessions=total,
-        used_sessions=used,
-        available_sessions=None if total is None else max(total - used, 0),
-        active_user_ids=active,
-    )
 
 
 def chat_get_for_user(*, org: Organization, user_id: str, chat_id: UUID) -> Chat:
@@ -59,6 +26,27 @@ def chat_get_for_user(*, org: Organization, user_id: str, chat_id: UUID) -> Chat
     if chat is None:
         raise ChatNotFound()
     return chat
+
+
+def chat_get(*, org: Organization, chat_id: UUID) -> Chat | None:
+    """One of the org's threads, whoever asked in it (the web pages show every thread of the org)."""
+    return Chat.objects.filter(org=org, pk=chat_id).first()
+
+
+def chat_threads(*, org: Organization, user_id: str = "", text: str = "") -> QuerySet[Chat]:
+    """The org's threads, newest first, whose user_id contains `user_id` and whose title or a
+    message contains `text`; each with its number of questions and the mode of its last answer."""
+    chats = Chat.objects.filter(org=org)
+    if user_id:
+        chats = chats.filter(user_id__icontains=user_id)
+    if text:
+        mentions = Message.objects.filter(chat=OuterRef("pk"), content__icontains=text)
+        chats = chats.filter(Q(title__icontains=text) | Exists(mentions))
+    last_answer = Message.objects.filter(chat=OuterRef("pk"), role=Message.Role.ASSISTANT).order_by("-created_at")
+    return chats.annotate(
+        question_count=Count("messages", filter=Q(messages__role=Message.Role.USER)),
+        last_mode=Subquery(last_answer.values("mode")[:1]),
+    ).order_by("-updated_at", "-created_at")
 
 
 def chat_history(*, chat: Chat) -> list[Turn]:
@@ -77,17 +65,7 @@ def chat_history(*, chat: Chat) -> list[Turn]:
         Turn(
             role="assistant" if row["role"] == Message.Role.ASSISTANT else "user",
             content=row["content"],
-            sources=tuple(_source(item) for item in row["sources"] or []),
+            sources=tuple(CitedPage.from_stored(item) for item in row["sources"] or []),
         )
         for row in rows
     ]
-
-
-def _source(item: dict) -> Source:
-    return Source(
-        source_name=item["source_name"],
-        page=int(item["page"]),
-        document_id=int(item.get("document_id") or 0),
-        chunk_ids=tuple(item.get("chunk_ids") or ()),
-        passages=tuple(item.get("passages") or ()),
-    )

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connections
 from django.http import StreamingHttpResponse
 
-from chat.services import ChatEvent
+from chat.services import ChatEvent, ChatTurn, chat_turn_events
 from core.error_rendering import error_event_data
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ def wants_event_stream(accept_header: str) -> bool:
 def sse_message(name: str, data: dict[str, Any]) -> bytes:
     """One SSE event. The JSON is on one line, so one `data:` field carries it."""
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+
+
+def turn_event_stream(turn: ChatTurn) -> StreamingHttpResponse:
+    """Stream an admitted turn's events as SSE; the stream takes over the turn's hold."""
+    return event_stream_response(events=chat_turn_events(turn=turn), release=turn.hold.hand_over())
 
 
 def event_stream_response(

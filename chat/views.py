@@ -7,26 +7,28 @@ tags, so nothing a PDF or a model writes can run in the reader's browser.
 
 import re
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 import markdown
 import nh3
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from agent.events import Mode
 from chat.forms import AskForm, ThreadSearchForm
-from chat.models import Chat, Message, Mode
-from chat.services import chat_turn_begin, chat_turn_events, chat_turn_release
-from chat.sse import event_stream_response
+from chat.models import Chat, Message
+from chat.selectors import chat_get, chat_threads
+from chat.services import chat_turn_begin
+from chat.sse import turn_event_stream
 from core.errors import ChatNotFound, InvalidRequest
-from library.models import Chunk
-from library.views import SYMBOL_FONT_GLYPHS, source_url
+from library.display import readable
+from library.links import source_path
+from library.search import CitedPage
+from library.selectors import cited_chunk_ids
 from orgs.access import OrgAccess, not_found_page, org_page, org_path, page_context
 from orgs.selectors import orgs_for_user
 
@@ -60,7 +62,7 @@ def _escape_hash_lines(text: str) -> str:
 
 def render_answer(text: str) -> SafeString:
     """Markdown (lists, tables, code) → sanitised HTML. Raw HTML in `text` is shown as text."""
-    text = _escape_hash_lines(text.translate(SYMBOL_FONT_GLYPHS))
+    text = _escape_hash_lines(readable(text))
     converter = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists", "nl2br"])
     converter.preprocessors.deregister("html_block")
     converter.inlinePatterns.deregister("html")
@@ -102,21 +104,9 @@ def chat_list(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     """`/{org}/chat/`: every thread of the org, newest first, searchable by user_id and text."""
     form = ThreadSearchForm(request.GET)
     form.is_valid()
-    user_id = form.cleaned_data.get("user_id", "")
-    text = form.cleaned_data.get("q", "")
-    chats = Chat.objects.filter(org=access.org)
-    if user_id:
-        chats = chats.filter(user_id__icontains=user_id)
-    if text:
-        mentions = Message.objects.filter(chat=OuterRef("pk"), content__icontains=text)
-        chats = chats.filter(Q(title__icontains=text) | Exists(mentions))
-    last_answer = Message.objects.filter(chat=OuterRef("pk"), role=Message.Role.ASSISTANT).order_by("-created_at")
-    chats = chats.annotate(
-        question_count=Count("messages", filter=Q(messages__role=Message.Role.USER)),
-        last_mode=Subquery(last_answer.values("mode")[:1]),
-    ).order_by("-updated_at", "-created_at")
+    query = {key: value for key in ("user_id", "q") if (value := form.cleaned_data.get(key, ""))}
+    chats = chat_threads(org=access.org, user_id=query.get("user_id", ""), text=query.get("q", ""))
     page = Paginator(chats, THREADS_PER_PAGE).get_page(request.GET.get("page"))
-    query = {key: value for key, value in (("user_id", user_id), ("q", text)) if value}
     context = page_context(
         access,
         "chat",
@@ -133,18 +123,10 @@ def chat_list(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 
 
 @dataclass
-class SourceLink:
-    number: int
-    source_name: str
-    page: int
-    href: str
-
-
-@dataclass
 class ThreadMessage:
     message: Message
     html: SafeString | None
-    sources: list[SourceLink]
+    sources: list[tuple[CitedPage, str]]  # each cited page with the link to it
 
     @property
     def seconds(self) -> float | None:
@@ -152,59 +134,31 @@ class ThreadMessage:
         return total_ms / 1000 if isinstance(total_ms, int | float) else None
 
 
-def _cited_chunk_ids(access: OrgAccess, entries: list[dict[str, Any]]) -> list[list[int]]:
-    """For each stored source, the current chunks to highlight on its library page.
-
-    The stored chunk ids are used while they still name chunks of that page; after the
-    document was ingested again they are found anew from the stored passages' text.
-    """
-    wanted = {int(i) for entry in entries for i in entry.get("chunk_ids") or [] if str(i).isdigit()}
-    alive = {
-        row[0]: (row[1], row[2])
-        for row in Chunk.objects.filter(org=access.org, pk__in=wanted).values_list(
-            "id", "document__source_name", "page"
-        )
-    }
-    result: list[list[int]] = []
-    for entry in entries:
-        source_name, page = entry.get("source_name"), entry.get("page")
-        ids = [
-            int(i)
-            for i in entry.get("chunk_ids") or []
-            if str(i).isdigit() and alive.get(int(i)) == (source_name, page)
-        ]
-        passages = [p.strip() for p in entry.get("passages") or [] if isinstance(p, str) and p.strip()]
-        if not ids and passages and isinstance(page, int):
-            chunks = Chunk.objects.filter(org=access.org, document__source_name=source_name, page=page).values_list(
-                "id", "text"
-            )
-            ids = [cid for cid, body in chunks if any(p in body or body.strip() in p for p in passages)]
-        result.append(ids)
-    return result
-
-
 def _thread_messages(access: OrgAccess, chat: Chat) -> list[ThreadMessage]:
-    rows = list(chat.messages.order_by("created_at", "id"))
     out: list[ThreadMessage] = []
     question = ""
-    for message in rows:
+    for message in chat.messages.order_by("created_at", "id"):
         if message.role != Message.Role.ASSISTANT:
             out.append(ThreadMessage(message=message, html=None, sources=[]))
             question = message.content
             continue
-        entries = [entry for entry in message.sources or [] if isinstance(entry, dict) and entry.get("source_name")]
-        links = []
-        for number, (entry, chunk_ids) in enumerate(zip(entries, _cited_chunk_ids(access, entries), strict=True), 1):
-            extra = {"from": str(chat.pk), "q": " ".join(question.split())[:200]}
-            if chunk_ids:
-                extra["cite"] = ",".join(str(i) for i in chunk_ids)
-            page = int(entry.get("page") or 1)
-            href = source_url(access.org, entry["source_name"], page, **extra)
-            if chunk_ids:
-                href += "#cited-1"
-            links.append(SourceLink(number=number, source_name=entry["source_name"], page=page, href=href))
+        stored = [item for item in message.sources or [] if isinstance(item, dict) and item.get("source_name")]
+        pages = [CitedPage.from_stored(item) for item in stored]
+        links = [
+            (page, _source_link(access, chat, question, page, chunk_ids))
+            for page, chunk_ids in zip(pages, cited_chunk_ids(org=access.org, pages=pages), strict=True)
+        ]
         out.append(ThreadMessage(message=message, html=render_answer(message.content), sources=links))
     return out
+
+
+def _source_link(access: OrgAccess, chat: Chat, question: str, page: CitedPage, chunk_ids: list[int]) -> str:
+    """The library page of a cited page, its passages highlighted, with the way back to the thread."""
+    extra = {"from": str(chat.pk), "q": " ".join(question.split())[:200]}
+    if chunk_ids:
+        extra["cite"] = ",".join(str(i) for i in chunk_ids)
+    href = source_path(access.org, page.source_name, page.page, **extra)
+    return href + "#cited-1" if chunk_ids else href
 
 
 def _thread_page(request: HttpRequest, access: OrgAccess, chat: Chat | None) -> HttpResponse:
@@ -224,7 +178,7 @@ def _thread_page(request: HttpRequest, access: OrgAccess, chat: Chat | None) -> 
 @org_page
 def chat_thread(request: HttpRequest, access: OrgAccess, chat_id: UUID) -> HttpResponse:
     """`/{org}/chat/{chat_id}`: the API's chat_url."""
-    chat = Chat.objects.filter(org=access.org, pk=chat_id).first()
+    chat = chat_get(org=access.org, chat_id=chat_id)
     if chat is None:
         list_url = org_path(access.org, "chat/")
         reason = "This thread does not exist in this organization."
@@ -249,27 +203,31 @@ def chat_stream(request: HttpRequest, access: OrgAccess) -> StreamingHttpRespons
     """
     form = AskForm(request.POST, org=access.org)
     if not form.is_valid():
-        details = {
-            field: [error["message"] for error in errors] for field, errors in form.errors.get_json_data().items()
-        }
-        raise InvalidRequest("Some fields are missing or invalid.", details=details)
-    chat_id = form.cleaned_data["chat_id"]
-    if chat_id is not None:
-        chat = Chat.objects.filter(org=access.org, pk=chat_id).first()
-        if chat is None:
-            raise ChatNotFound()
-        user_id = chat.user_id
-    else:
-        user_id = access.user.get_username()
-    topic = form.cleaned_data["topic"]
-    turn = chat_turn_begin(
+        raise InvalidRequest("Some fields are missing or invalid.", details=_form_errors(form))
+    chat_id, topic = form.cleaned_data["chat_id"], form.cleaned_data["topic"]
+    with chat_turn_begin(
         org=access.org,
         holder=f"web:{access.user.pk}",
-        user_id=user_id,
+        user_id=_asker(access, chat_id),
         query=form.cleaned_data["query"],
         mode=form.cleaned_data["mode"],
         chat_id=chat_id,
         topic_names=[topic.name] if topic else None,
         created_by=access.user,
-    )
-    return event_stream_response(events=chat_turn_events(turn=turn), release=lambda: chat_turn_release(turn=turn))
+    ) as turn:
+        return turn_event_stream(turn)
+
+
+def _form_errors(form: AskForm) -> dict[str, list[str]]:
+    return {field: [error["message"] for error in errors] for field, errors in form.errors.get_json_data().items()}
+
+
+def _asker(access: OrgAccess, chat_id: UUID | None) -> str:
+    """The user_id a question from the browser is asked as: a thread's own (an API client's
+    thread goes on under its user_id), else the login's username."""
+    if chat_id is None:
+        return access.user.get_username()
+    chat = chat_get(org=access.org, chat_id=chat_id)
+    if chat is None:
+        raise ChatNotFound()
+    return chat.user_id

@@ -1,14 +1,15 @@
 """agent/citations.py: markers → clean text + cited sources."""
 
-from agent.citations import Evidence, StreamCleaner, cited_sources, clean_answer
+from agent.citations import StreamCleaner, cited_sources, clean_answer
+from library.search import CitedPage
 
 
-def _evidence() -> list[Evidence]:
+def _evidence() -> list[CitedPage]:
     return [
-        Evidence(document_id=1, source_name="a.pdf", page=3, chunk_ids=[10], passages=["alpha"]),
-        Evidence(document_id=2, source_name="b.pdf", page=7, chunk_ids=[20], passages=["beta"]),
-        Evidence(document_id=1, source_name="a.pdf", page=3, chunk_ids=[11], passages=["alpha 2"]),
-        Evidence(document_id=1, source_name="a.pdf", page=4, chunk_ids=[12], passages=["gamma"]),
+        CitedPage(document_id=1, source_name="a.pdf", page=3, chunk_ids=[10], passages=["alpha"]),
+        CitedPage(document_id=2, source_name="b.pdf", page=7, chunk_ids=[20], passages=["beta"]),
+        CitedPage(document_id=1, source_name="a.pdf", page=3, chunk_ids=[11], passages=["alpha 2"]),
+        CitedPage(document_id=1, source_name="a.pdf", page=4, chunk_ids=[12], passages=["gamma"]),
     ]
 
 
@@ -20,8 +21,8 @@ def test_clean_answer_has_no_markers_or_citation_tags() -> None:
 def test_sources_are_in_order_of_first_citation_and_deduplicated_by_page() -> None:
     sources = cited_sources("B [2]. A [1]. A again [3]. B again [2].", _evidence())
     assert [(s.source_name, s.page) for s in sources] == [("b.pdf", 7), ("a.pdf", 3)]
-    assert sources[1].chunk_ids == (10, 11)
-    assert sources[1].passages == ("alpha", "alpha 2")
+    assert sources[1].chunk_ids == [10, 11]
+    assert sources[1].passages == ["alpha", "alpha 2"]
     assert sources[1].document_id == 1
 
 

@@ -2,20 +2,19 @@
 
 import pytest
 
-from agent.citations import Evidence
 from agent.extractive import render, select_units
-from library.selectors import QueryTerms
+from library.search import CitedPage, QueryTerms
 
 pytestmark = pytest.mark.django_db
 
 
-def compose(*, evidence: list[Evidence], **choice) -> str:  # type: ignore[no-untyped-def]
+def compose(*, evidence: list[CitedPage], **choice) -> str:  # type: ignore[no-untyped-def]
     """The answer text the chosen lines make, as the backends render it."""
     return render(selection=select_units(evidence=evidence, **choice), evidence=evidence)
 
 
-def _page(page: int, text: str) -> Evidence:
-    return Evidence(document_id=1, source_name="part.pdf", page=page, text=text)
+def _page(page: int, text: str) -> CitedPage:
+    return CitedPage(document_id=1, source_name="part.pdf", page=page, text=text)
 
 
 def test_a_runner_up_page_with_a_line_on_the_question_is_cited_after_the_top_page() -> None:

@@ -4,10 +4,11 @@ import re
 
 import pytest
 
-from agent.events import AnswerDelta, AnswerDone, ModeChosen, Source, ToolStep, Turn
+from agent.events import AnswerDelta, AnswerDone, ModeChosen, ToolStep, Turn
 from agent.extractive import LOOKUP_PAGES, NOTHING_FOUND
 from agent.services import answer, answer_stream
 from core.errors import InvalidRequest
+from library.search import CitedPage
 from topics.models import Topic
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -72,7 +73,7 @@ def test_follow_up_uses_the_previous_answers_sources_when_no_part_was_named(data
             role="assistant",
             content="The FT232R.",
             sources=(
-                Source(source_name="ftdi-ft232r.pdf", page=1, document_id=_doc(datasheets_org, "ftdi-ft232r.pdf")),
+                CitedPage(source_name="ftdi-ft232r.pdf", page=1, document_id=_doc(datasheets_org, "ftdi-ft232r.pdf")),
             ),
         ),
     ]

@@ -100,7 +100,7 @@ def test_with_three_seats_ten_new_users_at_once_admit_exactly_three(server, llm,
 
 
 def test_a_hold_left_by_a_request_that_died_expires_and_frees_the_user(server, llm, org, issued_key, raw_key) -> None:
-    from chat.services import hold_acquire
+    from chat.admission import hold_acquire
 
     hold_acquire(org=org, holder=f"key:{issued_key.api_key.pk}", user_id="usr_crashed")  # never released
     assert ask(server, raw_key, "usr_crashed").status_code == 429

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import pytest
 from rest_framework.test import APIClient
 
-from chat.services import hold_acquire
+from chat.admission import hold_acquire
 
 
 @pytest.fixture

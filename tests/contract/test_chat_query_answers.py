@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 
 from agent.backends import scripted_responses
+from chat.admission import hold_acquire
 from chat.models import Chat, Message, RequestHold, Seat
-from chat.services import hold_acquire
 from orgs.services import api_key_create
 from tests.contract.conftest import post_query
 from tests.datasheets import DATASHEET_TOPICS
@@ -184,7 +184,8 @@ def test_an_llm_failure_is_reported_stored_and_frees_the_hold(
 
 @pytest.mark.django_db
 def test_chat_url_and_library_urls_are_absolute_and_url_encoded(settings) -> None:
-    from chat.links import chat_url, source_url
+    from chat.links import chat_url
+    from library.links import source_url
 
     settings.APP_BASE_URL = "https://voltai.example.com"
     chat_id = uuid.UUID("2d8a39d8-29d6-4f0f-bc5f-4c5f0f9c9d54")

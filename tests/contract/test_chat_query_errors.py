@@ -11,8 +11,8 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from chat.admission import hold_acquire
 from chat.models import Chat, Message, RequestHold, Seat
-from chat.services import hold_acquire
 from core import clock
 from orgs.services import api_key_create, api_key_revoke
 from tests.contract.conftest import post_query

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from chat.services import hold_acquire
+from chat.admission import hold_acquire
 from core import clock
 from orgs.services import api_key_create, api_key_revoke
 
@@ -75,7 +75,7 @@ def test_a_user_stops_counting_five_minutes_after_its_last_message(api, org) -> 
 
 @pytest.mark.django_db
 def test_several_messages_of_one_user_count_as_one_session(api, org, issued_key) -> None:
-    from chat.services import hold_release
+    from chat.admission import hold_release
 
     for _ in range(3):
         hold_release(hold_id=hold_acquire(org=org, holder=f"key:{issued_key.api_key.pk}", user_id="usr_82af91"))

@@ -6,9 +6,8 @@ The clock is moved with core.clock.advance, the same clock every server process 
 import pytest
 from django.conf import settings
 
+from chat.admission import hold_acquire, hold_extend, hold_release, seat_usage
 from chat.models import RequestHold, Seat
-from chat.selectors import seat_usage
-from chat.services import hold_acquire, hold_extend, hold_release
 from core import clock
 from core.errors import SeatsExhausted, UserBusy
 

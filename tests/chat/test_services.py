@@ -1,4 +1,4 @@
-"""A chat turn as the web page runs it: begin (validate, admit, store the question), then events."""
+"""A chat turn: begin (validate, admit, store the question), then events; the hold always released."""
 
 import uuid
 
@@ -7,7 +7,7 @@ import pytest
 from agent.backends import scripted_responses
 from chat.models import Chat, Message, RequestHold, Seat
 from chat.selectors import chat_history
-from chat.services import chat_query_answer, chat_turn_begin, chat_turn_events, chat_turn_release, chat_turn_stream
+from chat.services import chat_turn_answer, chat_turn_begin, chat_turn_events
 from core.errors import ChatNotFound, LlmTimeout, UnknownTopic, UserBusy
 from topics.models import Topic
 
@@ -84,12 +84,10 @@ def test_a_model_failure_stores_a_failed_answer_frees_the_hold_and_raises(org, m
 @pytest.mark.django_db
 def test_history_holds_earlier_questions_and_completed_answers_only(org, member, scripted) -> None:
     with scripted_responses([{"answer": "Answer one."}, {"error": "unavailable"}]):
-        first = chat_query_answer(
-            org=org, holder="web:1", user_id="member", query="Question one?", mode="FAST", created_by=member
-        )
-        chat_id = uuid.UUID(first["chat_id"])
-        with pytest.raises(Exception):  # noqa: B017  # LlmUnavailable
-            chat_query_answer(org=org, holder="web:1", user_id="member", query="Question two?", chat_id=chat_id)
+        with web_turn(org, member, query="Question one?") as turn:
+            chat_id = uuid.UUID(chat_turn_answer(turn=turn)["chat_id"])
+        with pytest.raises(Exception), web_turn(org, member, query="Question two?", chat_id=chat_id) as turn:  # noqa: B017
+            chat_turn_answer(turn=turn)  # LlmUnavailable
     history = chat_history(chat=Chat.objects.get(pk=chat_id))
     assert [(turn.role, turn.content) for turn in history] == [
         ("user", "Question one?"),
@@ -117,17 +115,26 @@ def test_an_unknown_topic_is_refused_before_admission(org, member) -> None:
 
 
 @pytest.mark.django_db
-def test_a_begun_turn_that_is_never_run_can_be_released(org, member) -> None:
-    turn = web_turn(org, member, query="q")
-    chat_turn_release(turn=turn)
-    chat_turn_release(turn=turn)  # idempotent
+def test_leaving_the_block_of_a_turn_that_never_ran_releases_its_hold(org, member) -> None:
+    with web_turn(org, member, query="q") as turn:
+        assert RequestHold.objects.count() == 1
+    assert RequestHold.objects.count() == 0
+    turn.hold.release()  # idempotent
     web_turn(org, member, query="q")
 
 
 @pytest.mark.django_db
-def test_chat_turn_stream_admits_on_first_use(org, member, scripted) -> None:
-    stream = chat_turn_stream(org=org, holder="web:1", user_id="member", query="Question?", mode="FAST")
+def test_a_turn_handed_to_a_stream_keeps_its_hold_until_the_stream_releases_it(org, member) -> None:
+    with web_turn(org, member, query="q") as turn:
+        release = turn.hold.hand_over()
+    assert RequestHold.objects.count() == 1  # the stream runs on after the view returned
+    release()
     assert RequestHold.objects.count() == 0
-    with scripted_responses([{"answer": "Yes."}]):
-        assert [event.name for event in stream][-1] == "done"
-    assert Chat.objects.get().title == "Question?"
+
+
+@pytest.mark.django_db
+def test_a_failure_before_the_stream_starts_releases_a_handed_over_hold(org, member) -> None:
+    with pytest.raises(RuntimeError), web_turn(org, member, query="q") as turn:
+        turn.hold.hand_over()
+        raise RuntimeError("the response could not be made")
+    assert RequestHold.objects.count() == 0

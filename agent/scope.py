@@ -1,0 +1,70 @@
+"""Where a question looks: its topic scope, and the documents it (or its thread) is about.
+
+The scope is decided once per question: topics given by the client win; otherwise a part
+number or document named in the question (or, for a follow-up that names none, in the
+thread so far) narrows the search to those documents; otherwise the whole org library.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent.events import Turn
+from library.models import Document
+from library.selectors import documents_named_in, topics_of_documents
+from orgs.models import Organization
+from topics.models import Topic
+
+
+@dataclass
+class Scope:
+    """What a question searches: topic ids and/or document ids (None: no restriction)."""
+
+    topics: list[Topic] = field(default_factory=list)  # reported to the client
+    topic_ids: list[int] | None = None
+    documents: list[Document] = field(default_factory=list)
+    named_in_query: int = 0  # documents the question itself names (not the thread)
+
+    @property
+    def document_ids(self) -> list[int] | None:
+        return [d.pk for d in self.documents] or None
+
+    @property
+    def topic_names(self) -> tuple[str, ...]:
+        return tuple(topic.name for topic in self.topics)
+
+
+def scope_choose(*, org: Organization, query: str, history: Sequence[Turn], topics: Sequence[Topic] | None) -> Scope:
+    """The scope of one question; see the module docstring for the rules."""
+    if topics:
+        topic_ids = [t.pk for t in topics]
+        named = [d for d in documents_named_in(org=org, text=query) if _in_topics(d, topic_ids)]
+        return Scope(topics=list(topics), topic_ids=topic_ids, documents=named, named_in_query=len(named))
+    named = documents_named_in(org=org, text=query)
+    in_query = len(named)
+    if not named:
+        named = _documents_of_thread(org=org, history=history)
+    if named:
+        return Scope(
+            topics=topics_of_documents(document_ids=[d.pk for d in named]), documents=named, named_in_query=in_query
+        )
+    return Scope()
+
+
+def _in_topics(document: Document, topic_ids: list[int]) -> bool:
+    return document.topics.filter(pk__in=topic_ids).exists()
+
+
+def _documents_of_thread(*, org: Organization, history: Sequence[Turn]) -> list[Document]:
+    """The documents the latest turns were about: a follow-up ("And its maximum temperature?")
+    that names no part continues with the part the thread is about."""
+    for turn in reversed(history):
+        if turn.role == "user":
+            named = documents_named_in(org=org, text=turn.content)
+            if named:
+                return named
+        elif turn.sources:
+            ids = list(dict.fromkeys(source.document_id for source in turn.sources[:2]))
+            found = list(Document.objects.filter(org=org, pk__in=ids))
+            if found:
+                return sorted(found, key=lambda d: ids.index(d.pk))
+    return []

@@ -1,0 +1,228 @@
+"""The search SQL, all of it: term counts, the hybrid chunk search, page rows, text lexemes.
+
+The hybrid search is pgvector cosine distance on the HNSW index and Postgres full-text
+search over the `simple` tsvector, fused by reciprocal rank fusion, with org, topic and
+document filters inside the SQL. Nothing else in the project orders by vector distance.
+Terms are split by the same `simple` parser that built the index, so the answerer's idea of
+a text's terms is exactly the index's.
+"""
+
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+
+from library.models import Chunk
+from library.search.terms import QueryTerms, query_terms_weighed, question_terms, search_form
+from orgs.models import Organization
+
+# Parameters of the raw SQL below: ids, id lists, tsquery texts and weights.
+SqlParams = list[int | float | str | list[int]]
+# One chunk of a candidate page: id, document id, file name, page, ordinal, text, cosine
+# similarity to the question, and whether it holds each of the question's terms.
+PageRow = tuple[int, int, str, int, int, str, float, list[bool]]
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """One chunk found by `chunk_search`; `score` is its fused RRF score."""
+
+    chunk_id: int
+    document_id: int
+    source_name: str
+    page: int
+    ordinal: int
+    text: str
+    score: float
+
+
+def _filters(
+    org: Organization, topic_ids: Sequence[int] | None, document_ids: Sequence[int] | None
+) -> tuple[str, SqlParams]:
+    sql = "c.org_id = %s"
+    params: SqlParams = [org.pk]
+    if document_ids is not None:
+        sql += " AND c.document_id = ANY(%s)"
+        params.append(list(document_ids))
+    if topic_ids is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM library_document_topics dt"
+            " WHERE dt.document_id = c.document_id AND dt.topic_id = ANY(%s))"
+        )
+        params.append(list(topic_ids))
+    return sql, params
+
+
+def _vector(embedding: Sequence[float]) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in embedding) + "]"
+
+
+def query_terms(
+    *,
+    org: Organization,
+    query_text: str,
+    topic_ids: Sequence[int] | None = None,
+    document_ids: Sequence[int] | None = None,
+) -> QueryTerms:
+    """Lexemes of the question as the `simple` parser makes them, minus stop words, with IDF.
+
+    The tsvector is built by the same parser, so "0x76", "i2c", "vddio", "esp32-wroom-32"
+    match exactly what the chunks hold. Frequencies are counted within the searched scope:
+    once a search is narrowed to the BME280's datasheet, "bme280" tells its pages apart no
+    more, and the words that do (say "address", "0x76") weigh more. The question is folded as
+    ingestion folds the pages (NFKC: "µA" typed with the micro sign finds "μA", "I²C" "I2C").
+    """
+    query_text = unicodedata.normalize("NFKC", query_text)
+    where, where_params = _filters(org, topic_ids, document_ids)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tsvector_to_array(to_tsvector('simple', %s))", [query_text])
+        lexemes = question_terms(cursor.fetchone()[0], query_text)
+        if not lexemes:
+            return QueryTerms(weights={})
+        forms = [search_form(lex) for lex in lexemes]
+        counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
+        # Only chunks holding some term are counted (a GIN index scan), then the scope's size.
+        cursor.execute(
+            f"SELECT {counts} FROM library_chunk c WHERE {where} AND c.search_vector @@ %s::tsquery",
+            [*forms, *where_params, " | ".join(forms)],
+        )
+        df = dict(zip(lexemes, cursor.fetchone(), strict=True))
+        cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
+        total = max(1, cursor.fetchone()[0])
+    return query_terms_weighed(lexemes, df, total)
+
+
+def chunk_search(
+    *,
+    org: Organization,
+    terms: QueryTerms,
+    query_embedding: Sequence[float],
+    topic_ids: Sequence[int] | None,
+    document_ids: Sequence[int] | None,
+    limit: int,
+    candidates: int,
+    ef_search: int,
+    rrf_k: int,
+) -> list[ChunkHit]:
+    """The org's chunks best matching the question, by reciprocal rank fusion of dense + full-text.
+
+    `candidates` chunks are taken from each search; `topic_ids` / `document_ids` restrict
+    both (None: no restriction).
+    """
+    where, where_params = _filters(org, topic_ids, document_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Filters are applied while walking the graph, and the walk continues until enough
+        # rows pass them, so a small topic cannot come back empty.
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
+        cursor.execute(
+            "WITH nearest AS MATERIALIZED ("
+            f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
+            " ORDER BY c.embedding <=> %s::vector LIMIT %s)"
+            " SELECT id, 1 - distance FROM nearest ORDER BY distance",  # relaxed order: re-sort
+            [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
+        )
+        dense = [row[0] for row in cursor.fetchall()]
+        lexical = _lexical_candidates(cursor, terms, where, where_params, candidates) if terms.weights else []
+    fused: dict[int, float] = defaultdict(float)
+    for ranking in (dense, lexical):
+        for rank, chunk_id in enumerate(ranking):
+            fused[chunk_id] += 1.0 / (rrf_k + rank + 1)
+    return _hits(sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit])
+
+
+def _lexical_candidates(
+    cursor: CursorWrapper, terms: QueryTerms, where: str, where_params: SqlParams, candidates: int
+) -> list[int]:
+    """Chunks holding the question's terms, by an IDF-weighted count of the terms each holds."""
+    parts = []
+    score_params: SqlParams = []
+    for lex, weight in terms.weights.items():
+        parts.append("(CASE WHEN c.search_vector @@ %s::tsquery THEN %s ELSE 0 END)")
+        score_params.extend([search_form(lex), weight])
+    or_query = " | ".join(search_form(lex) for lex in terms.weights)
+    cursor.execute(
+        f"SELECT c.id, {' + '.join(parts)} AS score FROM library_chunk c"
+        f" WHERE {where} AND c.search_vector @@ %s::tsquery"
+        " ORDER BY score DESC, ts_rank_cd(c.search_vector, %s::tsquery) DESC, c.id LIMIT %s",
+        [*score_params, *where_params, or_query, or_query, candidates],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _hits(best: list[tuple[int, float]]) -> list[ChunkHit]:
+    rows = {
+        row["id"]: row
+        for row in Chunk.objects.filter(pk__in=[chunk_id for chunk_id, _ in best]).values(
+            "id", "document_id", "document__source_name", "page", "ordinal", "text"
+        )
+    }
+    return [
+        ChunkHit(
+            chunk_id=chunk_id,
+            document_id=rows[chunk_id]["document_id"],
+            source_name=rows[chunk_id]["document__source_name"],
+            page=rows[chunk_id]["page"],
+            ordinal=rows[chunk_id]["ordinal"],
+            text=rows[chunk_id]["text"],
+            score=score,
+        )
+        for chunk_id, score in best
+        if chunk_id in rows  # deleted (a document replaced) since the search
+    ]
+
+
+def page_rows(
+    *, org: Organization, pages: Sequence[tuple[int, int]], query_embedding: Sequence[float], terms: QueryTerms
+) -> list[PageRow]:
+    """Every chunk of the given (document id, page) pages, in order, with its similarity to the
+    question and which of the question's terms it holds."""
+    lexemes = terms.lexemes
+    match_sql = (
+        "ARRAY[" + ", ".join("c.search_vector @@ %s::tsquery" for _ in lexemes) + "]::boolean[]"
+        if lexemes
+        else "ARRAY[]::boolean[]"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id, c.document_id, d.source_name, c.page, c.ordinal, c.text,"
+            f" 1 - (c.embedding <=> %s::vector), {match_sql}"
+            " FROM library_chunk c JOIN library_document d ON d.id = c.document_id"
+            " WHERE c.org_id = %s AND (c.document_id, c.page) IN"
+            " (SELECT * FROM unnest(%s::bigint[], %s::int[]))"
+            " ORDER BY c.document_id, c.page, c.ordinal",
+            [
+                _vector(query_embedding),
+                *[search_form(lex) for lex in lexemes],
+                org.pk,
+                [key[0] for key in pages],
+                [key[1] for key in pages],
+            ],
+        )
+        return cursor.fetchall()
+
+
+def text_lexemes(*, texts: Sequence[str]) -> list[set[str]]:
+    """Each text's lexemes as full-text search sees them (the `simple` parser), in order."""
+    if not texts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector('simple', t)) FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n)"
+            " ORDER BY n",
+            [list(texts)],
+        )
+        return [set(row[0]) for row in cursor.fetchall()]
+
+
+def library_mentions(*, org: Organization, phrase: str) -> bool:
+    """Whether any chunk of the org's library holds this phrase (as full-text search reads it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM library_chunk WHERE org_id = %s AND search_vector @@ phraseto_tsquery('simple', %s) LIMIT 1",
+            [org.pk, unicodedata.normalize("NFKC", phrase)],
+        )
+        return cursor.fetchone() is not None

@@ -1,0 +1,160 @@
+"""The question's terms: the one stop-word list, stems, compound names, part numbers, IDF.
+
+Pure text rules, no database: library.search.sql asks PostgreSQL how the `simple` parser
+splits the question and how many chunks hold each term, and `query_terms_weighed` turns
+those counts into the weights every later stage uses.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+
+# Words that carry no search signal in a question. Everything else, including one-letter
+# symbols and numbers, is kept: "tPD", "I2C", "0x76", "5 V" must reach full-text search.
+STOPWORDS = frozenset(
+    """
+    a about above after again all also am an and any are as at be been before being below
+    between both but by can could did do does doing down during each either few for from
+    further get gets give gives had has have having he her here hers how i if in into is it
+    its itself just me more most my need no nor not of off on once only or other our out
+    over own same she should so some such than that the their them then there these they
+    this those through to too under until up use used using very was we were what when where
+    which while who whom why will with would you your yours tell much many
+    """.split()
+)
+
+# A term this long is no word of a datasheet (a run of characters without spaces).
+_LONGEST_TERM = 60
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """The question's full-text lexemes with their inverse document frequency in the org.
+
+    A plain word is searched by its stem as a prefix ("addresses" finds "address"), since
+    the `simple` configuration does not stem; numbers and symbols are searched exactly.
+    """
+
+    weights: dict[str, float]
+    absent: frozenset[str] = frozenset()  # terms no chunk in the scope holds (not in weights)
+    absent_weight: float = 0.0
+
+    @property
+    def present_share(self) -> float:
+        """The share of the question's weight that some chunk in the scope holds."""
+        present = sum(self.weights.values())
+        return present / (present + self.absent_weight) if present + self.absent_weight else 0.0
+
+    @property
+    def lexemes(self) -> list[str]:
+        return list(self.weights)
+
+    def matched(self, lexemes: set[str]) -> set[str]:
+        """The question's terms found among a text's lexemes (a compound: all of its parts)."""
+        found = set()
+        for lex in self.weights:
+            if "_" in lex:
+                if all(part in lexemes for part in lex.split("_")):
+                    found.add(lex)
+                continue
+            stem = word_stem(lex)
+            if lex in lexemes or (stem is not None and any(other.startswith(stem) for other in lexemes)):
+                found.add(lex)
+        return found
+
+
+def question_terms(lexemes: list[str], question: str) -> list[str]:
+    """The terms worth searching for: the parser's lexemes less stop words, then compound names."""
+    terms = [lex for lex in lexemes if lex not in STOPWORDS and len(lex) < _LONGEST_TERM]
+    return terms + [name for name in compound_terms(question) if len(name) < _LONGEST_TERM]
+
+
+def query_terms_weighed(terms: list[str], chunk_counts: dict[str, int], total_chunks: int) -> QueryTerms:
+    """Weigh each term by BM25's IDF over `total_chunks`, `chunk_counts` holding it.
+
+    Terms no chunk holds cannot rank anything; their weight is kept apart so that a question
+    made mostly of them is seen to be covered by no page.
+    """
+    idf = {
+        lex: math.log(1 + (total_chunks - chunk_counts.get(lex, 0) + 0.5) / (chunk_counts.get(lex, 0) + 0.5))
+        for lex in terms
+    }
+    absent = frozenset(lex for lex in terms if not chunk_counts.get(lex))
+    return QueryTerms(
+        weights={lex: w for lex, w in idf.items() if lex not in absent},
+        absent=absent,
+        absent_weight=sum(idf[lex] for lex in absent),
+    )
+
+
+_SUFFIXES = ("ies", "es", "s", "ing", "ed")
+
+
+def word_stem(lexeme: str) -> str | None:
+    """A crude stem of a plain English word ("addresses" → "address"); None for symbols."""
+    if not lexeme.isalpha() or not lexeme.isascii() or len(lexeme) < 5:
+        return None
+    for suffix in _SUFFIXES:
+        if lexeme.endswith(suffix) and len(lexeme) - len(suffix) >= 4 and not lexeme.endswith("ss"):
+            return lexeme[: -len(suffix)]
+    return lexeme
+
+
+# A register or field name: WHO_AM_I, CTRL1_XL, PRE_SCALE. The parser splits it at the
+# underscores, often into stop words ("who", "am", "i"), so it is searched as a phrase.
+_COMPOUND = re.compile(r"(?<![\w])[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+(?![\w])")
+
+
+def compound_terms(text: str) -> list[str]:
+    """The underscore-joined names in a text, lower-cased ("who_am_i")."""
+    return list(dict.fromkeys(match.lower() for match in _COMPOUND.findall(text)))
+
+
+def search_form(lexeme: str) -> str:
+    """The tsquery text that finds a lexeme: a prefix query on a word's stem, a phrase for a
+    compound name, else exact."""
+    if "_" in lexeme:
+        return " <-> ".join(search_form(part) for part in lexeme.split("_") if part)
+    stem = word_stem(lexeme)
+    if stem is not None:
+        return "'" + stem + "':*"
+    return "'" + lexeme.replace("'", "''").replace("\\", "\\\\") + "'"
+
+
+# --- part numbers -------------------------------------------------------------------------
+
+# A part number: letters and digits mixed ("BME280", "LSM6DS33", "ESP32-WROOM-32", "IRF540N").
+_PART_TOKEN = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w.])")
+# A part number whose digits follow a hyphen ("MPU-6050"): not a name `part_numbers_in` takes
+# for a document's, but a part a question may ask about all the same.
+_HYPHENATED_PART = re.compile(r"(?<![\w.])[A-Za-z]{2,}[A-Za-z0-9]*-\d{2,}[A-Za-z0-9-]*(?![\w.])")
+
+
+def part_numbers_in(text: str) -> list[re.Match[str]]:
+    """The part numbers written in a text, as matches ("BME280", "ICL7660A", "ESP32-WROOM-32")."""
+    return [
+        match
+        for match in _PART_TOKEN.finditer(text)
+        if len(token := _alnum(match.group())) >= 4
+        and sum(ch.isdigit() for ch in token) >= 2
+        and sum(ch.isalpha() for ch in token) >= 2
+    ]
+
+
+def parts_asked_about(text: str) -> list[str]:
+    """Every part a question may ask about: part numbers, and hyphenated ones ("MPU-6050")."""
+    tokens = [match.group() for match in part_numbers_in(text)]
+    return tokens + [match.group() for match in _HYPHENATED_PART.finditer(text) if match.group() not in tokens]
+
+
+def part_number_names(part_number: str, source_name: str) -> bool:
+    """Whether a part number names the document of this file: the file name contains it, or it
+    extends a word of the file name by a suffix letter or two (ICL7660A → renesas-icl7660.pdf)."""
+    token = _alnum(part_number)
+    stem = source_name.rsplit(".", 1)[0]
+    words = {_alnum(w) for w in re.split(r"[-_ .]+", stem) if w}
+    return token in _alnum(stem) or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())

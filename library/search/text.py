@@ -1,0 +1,88 @@
+"""Rules about a page's stored text: chunks joined back into the page, paragraphs, listing pages.
+
+Pure text, no database. Search, the answerer and the library page all read a page through
+these, so they agree on where its paragraphs are and which pages only list things.
+"""
+
+import re
+from collections.abc import Iterable
+
+# A line at least this long that does not end a sentence was wrapped by the PDF layout.
+_WRAPPED_LINE = 60
+# A contents line: dot leaders then a page number ("Specifications ... 3"); a ratings list has
+# leaders too, but ends in a value ("ICL7660 ... +10.5V").
+_LEADER = re.compile(r" \.\.\. \d{1,3}$", re.MULTILINE)
+# "Contents", "Table of Contents", "LSM6DS33 List of tables": lists whose page numbers have no leaders.
+_CONTENTS_HEADING = re.compile(r"(?:\S+\s+)?(?:table\s+of\s+contents|contents|list\s+of\s+(?:figures|tables))", re.I)
+# "Revision History", "14 Revision history", "Appendix C - Revision History", "12. Document history and modification".
+_CHANGE_LOG_HEADING = re.compile(
+    r"(?:[\w.]{1,4}\s+)?(?:appendix\s+\w\s*[-:–]\s*)?(?:document\s+)?(?:revision|change|modification)s?\s+history"
+    r"|(?:[\w.]{1,4}\s+)?document\s+history(?:\s+and\s+modifications?)?",
+    re.IGNORECASE,
+)
+_CHANGE_LINE = re.compile(r"\W{0,3}(?:changed|added|deleted|updated|removed|corrected|revised|moved)\b", re.IGNORECASE)
+
+
+def page_lines(chunks: Iterable[tuple[int, str]]) -> tuple[list[str], list[set[int]]]:
+    """A page's chunks (id and text, in order) as its lines, each with the ids of the chunks
+    that hold it. Chunks of a page overlap by a few lines; each line is kept once."""
+    lines: list[str] = []
+    owners: list[set[int]] = []
+    for chunk_id, text in chunks:
+        new = text.split("\n")
+        overlap = 0
+        for size in range(min(len(lines), len(new)), 0, -1):
+            if lines[-size:] == new[:size]:
+                overlap = size
+                break
+        for offset in range(overlap):
+            owners[len(lines) - overlap + offset].add(chunk_id)
+        lines.extend(new[overlap:])
+        owners.extend({chunk_id} for _ in new[overlap:])
+    return lines, owners
+
+
+def join_chunks(texts: Iterable[str]) -> str:
+    """A page's chunks (in order) joined back into its text, without the overlapping lines."""
+    lines, _ = page_lines((0, text) for text in texts)
+    return "\n".join(lines)
+
+
+def text_blocks(text: str) -> list[str]:
+    """Lines joined back into paragraphs: a PDF wraps prose at the column width, so a long
+    line that does not end a sentence continues on the next one. Short lines (table rows,
+    headings) stay on their own. (Joining short lines too, for two-column pages, was tried:
+    it merged table rows into prose and lost more answers than it gained.)"""
+    blocks: list[str] = []
+    current = ""
+    for line in (line.strip() for line in text.split("\n")):
+        if not line:
+            continue
+        if current and len(current.rsplit("\n", 1)[-1]) >= _WRAPPED_LINE and not current.endswith((".", ":", "!", "?")):
+            current += "\n" + line
+        else:
+            if current:
+                blocks.append(current)
+            current = line
+    if current:
+        blocks.append(current)
+    return [block.replace("\n", " ") for block in blocks]
+
+
+def is_listing_page(text: str) -> bool:
+    """A contents page or a revision history: it names topics and values without stating them."""
+    return _is_contents_page(text) or _is_change_log(text)
+
+
+def _is_contents_page(text: str) -> bool:
+    """Table-of-contents and index pages list every topic by name and match every question."""
+    first_lines = [line.strip() for line in text.split("\n")[:5]]
+    return len(_LEADER.findall(text)) >= 6 or any(_CONTENTS_HEADING.fullmatch(line) for line in first_lines)
+
+
+def _is_change_log(text: str) -> bool:
+    """Revision-history pages name the sections and values that changed, never stating them as specified."""
+    lines = [line.strip() for line in text.split("\n")]
+    return any(_CHANGE_LOG_HEADING.fullmatch(line) for line in lines) or (
+        sum(1 for line in lines if _CHANGE_LINE.match(line)) >= 4
+    )
