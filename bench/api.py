@@ -162,27 +162,8 @@ def main() -> None:
 
     print(f"preparing {BENCH_ORG} with {', '.join(PDFS)} ...", flush=True)
     key = prepare()
-    process, base = start_server(args.workers)
-    try:
-        # Warm every worker (model load, connections) before measuring.
-        query_latencies(base, key, 3 * args.workers)
-        latencies, modes = query_latencies(base, key, args.queries)
-        auth = {"X-API-KEY": key}
-        # Interleave the two endpoints so a load spike on the shared machine hits both.
-        rounds = []
-        for _ in range(2):
-            rounds.append(("healthz", throughput(base, "/healthz", {}, args.seconds / 2, args.concurrency)))
-            rounds.append(("sessions", throughput(base, "/chat/sessions/", auth, args.seconds / 2, args.concurrency)))
-    finally:
-        stop_server(process)
-
-    def total(name: str) -> dict:
-        parts = [result for label, result in rounds if label == name]
-        requests = sum(part["requests"] for part in parts)
-        seconds = sum(part["seconds"] for part in parts)
-        return {"requests": requests, "errors": sum(p["errors"] for p in parts), "rps": round(requests / seconds, 1)}
-
-    healthz, sessions = total("healthz"), total("sessions")
+    latencies, modes, rounds = measure(args, key)
+    healthz, sessions = total(rounds, "healthz"), total(rounds, "sessions")
     ratio = sessions["rps"] / healthz["rps"]
     result = {
         "server": f"manage.py serve, {args.workers} uvicorn workers, embedded PostgreSQL, LLM_BACKEND=extractive",
@@ -204,21 +185,48 @@ def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result, args.concurrency)
+    if not result["meets_target"]:
+        raise SystemExit(1)
 
+
+def measure(args: argparse.Namespace, key: str) -> tuple[list[float], list[str], list[tuple[str, dict]]]:
+    """FAST query latencies, then rounds of /healthz and /chat/sessions/ throughput, on a fresh server."""
+    process, base = start_server(args.workers)
+    try:
+        # Warm every worker (model load, connections) before measuring.
+        query_latencies(base, key, 3 * args.workers)
+        latencies, modes = query_latencies(base, key, args.queries)
+        auth = {"X-API-KEY": key}
+        # Interleave the two endpoints so a load spike on the shared machine hits both.
+        rounds = []
+        for _ in range(2):
+            rounds.append(("healthz", throughput(base, "/healthz", {}, args.seconds / 2, args.concurrency)))
+            rounds.append(("sessions", throughput(base, "/chat/sessions/", auth, args.seconds / 2, args.concurrency)))
+    finally:
+        stop_server(process)
+    return latencies, modes, rounds
+
+
+def total(rounds: list[tuple[str, dict]], name: str) -> dict:
+    parts = [result for label, result in rounds if label == name]
+    requests = sum(part["requests"] for part in parts)
+    seconds = sum(part["seconds"] for part in parts)
+    return {"requests": requests, "errors": sum(p["errors"] for p in parts), "rps": round(requests / seconds, 1)}
+
+
+def print_table(result: dict, concurrency: int) -> None:
+    healthz, sessions = result["healthz"], result["sessions"]
     print()
     print("| measure | value |")
     print("| --- | --- |")
     query = result["query_fast"]
     latency = f"p50 {query['p50_ms']} ms, p95 {query['p95_ms']} ms"
     print(f"| POST /chat/query/ FAST, {query['requests']} sequential | {latency} |")
-    print(f"| GET /healthz, {args.concurrency} clients | {healthz['rps']} req/s ({healthz['errors']} errors) |")
-    print(
-        f"| GET /chat/sessions/, {args.concurrency} clients | {sessions['rps']} req/s ({sessions['errors']} errors) |"
-    )
+    print(f"| GET /healthz, {concurrency} clients | {healthz['rps']} req/s ({healthz['errors']} errors) |")
+    print(f"| GET /chat/sessions/, {concurrency} clients | {sessions['rps']} req/s ({sessions['errors']} errors) |")
     print(f"| sessions / healthz | {result['sessions_over_healthz']} (target >= 0.5) |")
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
-    if not result["meets_target"]:
-        raise SystemExit(1)
 
 
 if __name__ == "__main__":

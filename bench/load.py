@@ -333,40 +333,7 @@ def main() -> int:
     RequestHold.objects.filter(org=org).delete()
     Organization.objects.filter(pk=org.pk).update(max_sessions=args.max_sessions)
     load_key = api_key_create(org=org, label="bench-load")
-    warm_org = Organization.objects.filter(name="load-warm-up").first() or org_create(name="load-warm-up")
-    warm_key = api_key_create(org=warm_org, label="bench-load-warm-up")
-    baseline_key = api_key_create(org=org, label="bench-load-baseline")
-    questions = [json.loads(line)["question"] for line in (DATASHEETS / "dev_qa.jsonl").read_text().splitlines()]
-
-    process, base_url = start_server(args.workers)
-    try:
-        warm_up(base_url, warm_key.raw_key, args.workers)
-        # The baseline: the same library and mix, one client, nothing to contend with.
-        baseline = run_clients(
-            base_url=base_url,
-            raw_key=baseline_key.raw_key,
-            clients=1,
-            users=["baseline"],
-            seconds=args.baseline_seconds,
-            questions=questions,
-        )
-        # The baseline's seat must not take one of the load's seats.
-        Seat.objects.filter(org=org).delete()
-        users = [f"load-user-{n:02d}" for n in range(args.users)]
-        started = time.monotonic()
-        outcomes = run_clients(
-            base_url=base_url,
-            raw_key=load_key.raw_key,
-            clients=args.clients,
-            users=users,
-            seconds=args.seconds,
-            questions=questions,
-        )
-        elapsed = time.monotonic() - started
-        fives_on_server = server_5xx(base_url)
-    finally:
-        stop_server(process)
-
+    baseline, outcomes, elapsed, fives_on_server = run_phases(args, org, load_key.raw_key)
     load = summarise(outcomes, elapsed)
     admitted_by_clients = sum(1 for o in outcomes if o.kind != "sessions" and o.status == 200)
     checks = database_checks(
@@ -397,6 +364,45 @@ def main() -> int:
     RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print_table(result)
     return 0 if all(passed.values()) else 1
+
+
+def run_phases(
+    args: argparse.Namespace, org: Organization, raw_key: str
+) -> tuple[list[Outcome], list[Outcome], float, float]:
+    """On a fresh server: warm up, the one-client baseline, then the load; and the server's 5xx."""
+    warm_org = Organization.objects.filter(name="load-warm-up").first() or org_create(name="load-warm-up")
+    warm_key = api_key_create(org=warm_org, label="bench-load-warm-up")
+    baseline_key = api_key_create(org=org, label="bench-load-baseline")
+    questions = [json.loads(line)["question"] for line in (DATASHEETS / "dev_qa.jsonl").read_text().splitlines()]
+    process, base_url = start_server(args.workers)
+    try:
+        warm_up(base_url, warm_key.raw_key, args.workers)
+        # The baseline: the same library and mix, one client, nothing to contend with.
+        baseline = run_clients(
+            base_url=base_url,
+            raw_key=baseline_key.raw_key,
+            clients=1,
+            users=["baseline"],
+            seconds=args.baseline_seconds,
+            questions=questions,
+        )
+        # The baseline's seat must not take one of the load's seats.
+        Seat.objects.filter(org=org).delete()
+        users = [f"load-user-{n:02d}" for n in range(args.users)]
+        started = time.monotonic()
+        outcomes = run_clients(
+            base_url=base_url,
+            raw_key=raw_key,
+            clients=args.clients,
+            users=users,
+            seconds=args.seconds,
+            questions=questions,
+        )
+        elapsed = time.monotonic() - started
+        fives_on_server = server_5xx(base_url)
+    finally:
+        stop_server(process)
+    return baseline, outcomes, elapsed, fives_on_server
 
 
 def print_table(result: dict) -> None:

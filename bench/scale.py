@@ -67,6 +67,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -400,9 +401,6 @@ def load_library(
     """Fill library_chunk with this library by COPY and rebuild its HNSW and GIN indexes, timed."""
     from pgvector.psycopg import register_vector
 
-    sentences, by_source = sentence_pool()
-    pool_vectors = cached_embeddings("sentences", sentences)
-    counts = chunks_per_document(size)
     creates = _index_sql()
     STATE.unlink(missing_ok=True)
     with connection.cursor() as cursor:
@@ -417,6 +415,33 @@ def load_library(
     sigma = None
     if vectors == "stand-in":
         sigma = standin_sigma()
+    copy_seconds = _copy_chunks(
+        raw, size=size, vectors=vectors, sigma=sigma, layout=layout, doc_ids=doc_ids, org_ids=org_ids
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE library_chunk")
+    build: dict = {"copy_s": round(copy_seconds, 1), "settings": dict(BUILD_SETTINGS)}
+    build |= _build_indexes(size, creates)
+    build["measured_at"] = time.strftime("%Y-%m-%d %H:%M")
+    STATE.write_text(json.dumps({"fingerprint": fingerprint, "build": build}))
+    return build
+
+
+def _copy_chunks(
+    raw: Any,
+    *,
+    size: int,
+    vectors: str,
+    sigma: float | None,
+    layout: Layout,
+    doc_ids: list[int],
+    org_ids: list[int],
+) -> float:
+    """COPY the library's chunks into library_chunk, with real or stand-in vectors; the seconds
+    the COPY took."""
+    sentences, by_source = sentence_pool()
+    pool_vectors = cached_embeddings("sentences", sentences)
+    counts = chunks_per_document(size)
     started = time.perf_counter()
     copy_sql = (
         "COPY library_chunk (document_id, org_id, page, ordinal, text, token_count, embedding)"
@@ -444,10 +469,12 @@ def load_library(
                 flush()
         if batch:
             flush()
-    copy_seconds = time.perf_counter() - started
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE library_chunk")
-    build: dict = {"copy_s": round(copy_seconds, 1), "settings": dict(BUILD_SETTINGS)}
+    return time.perf_counter() - started
+
+
+def _build_indexes(size: int, creates: dict[str, str]) -> dict:
+    """Build the HNSW and GIN indexes over the loaded chunks, timed, with their sizes."""
+    build: dict = {}
     with connection.cursor() as cursor:
         for name, setting in BUILD_SETTINGS.items():
             cursor.execute(f"SET {name} = '{setting}'")
@@ -465,8 +492,6 @@ def load_library(
         cursor.execute("ANALYZE library_chunk")
         cursor.execute("SELECT pg_total_relation_size('library_chunk')")
         build["table_total_mb"] = round(cursor.fetchone()[0] / 2**20, 1)
-    build["measured_at"] = time.strftime("%Y-%m-%d %H:%M")
-    STATE.write_text(json.dumps({"fingerprint": fingerprint, "build": build}))
     return build
 
 
@@ -716,54 +741,67 @@ def measure(
         print(f"  {result['partial_indexes']}", file=sys.stderr)
     with applied(config) as sent:
         for kind in FILTERS:
-            # Warm-up (caches, first plans), not counted.
-            for i in range(5):
-                org_id, topic_ids, doc_ids = targets[i][kind]
-                page_search(
-                    org=orgs[org_id], query=texts[i], query_embedding=vectors[i].tolist(),
-                    topic_ids=topic_ids, document_ids=doc_ids,
-                )  # fmt: skip
-            loads = [os.getloadavg()[0]]
-            total_ms, dense_ms, recalls, plans = [], [], [], {}
-            stages: dict[str, list[float]] = {}
-            for i, text in enumerate(texts):
-                org_id, topic_ids, doc_ids = targets[i][kind]
-                sent.clear()
-                started = time.perf_counter()
-                page_search(
-                    org=orgs[org_id], query=text, query_embedding=vectors[i].tolist(),
-                    topic_ids=topic_ids, document_ids=doc_ids,
-                )  # fmt: skip
-                total_ms.append((time.perf_counter() - started) * 1000)
-                for name, ms in stage_times(sent).items():
-                    stages.setdefault(name, []).append(ms)
-                stages.setdefault("outside_sql", []).append(total_ms[-1] - sum(ms for _, _, ms in sent))
-                sets, sql, params = dense_statements(list(sent))
-                approx, ms = run_dense(sets, sql, params, exact=False)
-                exact, _ = run_dense(sets, sql, params, exact=True)
-                dense_ms.append(ms)
-                recall = recall_at_10(approx, exact)
-                if recall is not None:
-                    recalls.append(recall)
-                plan = plan_of(sets, sql, params)
-                plans[plan] = plans.get(plan, 0) + 1
-            result[kind] = {
-                "p50_ms": round(percentile(total_ms, 0.5), 1),
-                "p95_ms": round(percentile(total_ms, 0.95), 1),
-                "dense_p50_ms": round(percentile(dense_ms, 0.5), 1),
-                "dense_p95_ms": round(percentile(dense_ms, 0.95), 1),
-                "recall@10": round(sum(recalls) / len(recalls), 4) if recalls else None,
-                "recall@10_min": round(min(recalls), 2) if recalls else None,
-                "stage_p50_ms": {name: round(percentile(values, 0.5), 1) for name, values in stages.items()},
-                "stage_p95_ms": {name: round(percentile(values, 0.95), 1) for name, values in stages.items()},
-                "queries": len(texts),
-                "load_avg": round((loads[0] + os.getloadavg()[0]) / 2, 1),
-                "dense_plan": plans,
-            }
+            result[kind] = _measure_filter(kind, sent, orgs=orgs, texts=texts, vectors=vectors, targets=targets)
             print(f"  {config.label:32} {kind:9} {result[kind]}", file=sys.stderr)
     if config.partial:
         partial_indexes_drop(sorted(orgs))
     return result
+
+
+def _measure_filter(
+    kind: str,
+    sent: list[tuple[str, list, float]],
+    *,
+    orgs: dict[int, Organization],
+    texts: list[str],
+    vectors: np.ndarray,
+    targets: list[dict[str, tuple[int, list[int] | None, list[int] | None]]],
+) -> dict:
+    """page_search latency, its stages, and dense recall@10 and plans, for one filter kind."""
+    # Warm-up (caches, first plans), not counted.
+    for i in range(5):
+        org_id, topic_ids, doc_ids = targets[i][kind]
+        page_search(
+            org=orgs[org_id], query=texts[i], query_embedding=vectors[i].tolist(),
+            topic_ids=topic_ids, document_ids=doc_ids,
+        )  # fmt: skip
+    loads = [os.getloadavg()[0]]
+    total_ms, dense_ms, recalls, plans = [], [], [], {}
+    stages: dict[str, list[float]] = {}
+    for i, text in enumerate(texts):
+        org_id, topic_ids, doc_ids = targets[i][kind]
+        sent.clear()
+        started = time.perf_counter()
+        page_search(
+            org=orgs[org_id], query=text, query_embedding=vectors[i].tolist(),
+            topic_ids=topic_ids, document_ids=doc_ids,
+        )  # fmt: skip
+        total_ms.append((time.perf_counter() - started) * 1000)
+        for name, ms in stage_times(sent).items():
+            stages.setdefault(name, []).append(ms)
+        stages.setdefault("outside_sql", []).append(total_ms[-1] - sum(ms for _, _, ms in sent))
+        sets, sql, params = dense_statements(list(sent))
+        approx, ms = run_dense(sets, sql, params, exact=False)
+        exact, _ = run_dense(sets, sql, params, exact=True)
+        dense_ms.append(ms)
+        recall = recall_at_10(approx, exact)
+        if recall is not None:
+            recalls.append(recall)
+        plan = plan_of(sets, sql, params)
+        plans[plan] = plans.get(plan, 0) + 1
+    return {
+        "p50_ms": round(percentile(total_ms, 0.5), 1),
+        "p95_ms": round(percentile(total_ms, 0.95), 1),
+        "dense_p50_ms": round(percentile(dense_ms, 0.5), 1),
+        "dense_p95_ms": round(percentile(dense_ms, 0.95), 1),
+        "recall@10": round(sum(recalls) / len(recalls), 4) if recalls else None,
+        "recall@10_min": round(min(recalls), 2) if recalls else None,
+        "stage_p50_ms": {name: round(percentile(values, 0.5), 1) for name, values in stages.items()},
+        "stage_p95_ms": {name: round(percentile(values, 0.95), 1) for name, values in stages.items()},
+        "queries": len(texts),
+        "load_avg": round((loads[0] + os.getloadavg()[0]) / 2, 1),
+        "dense_plan": plans,
+    }
 
 
 def query_targets(layout: Layout, org_ids: list[int], doc_ids: list[int], topic_ids: dict, count: int) -> list[dict]:
@@ -839,6 +877,17 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+_SVG_WIDTH, _SVG_HEIGHT, _SVG_PAD = 440, 300, 55
+_SVG_COLOURS = {
+    "org": "#1f77b4",
+    "topic": "#2ca02c",
+    "document": "#d62728",
+    "hnsw": "#9467bd",
+    "gin": "#ff7f0e",
+    "dense": "#7f7f7f",
+}
+
+
 def svg_plot(results: dict) -> str:
     """Two log-log panels by hand: page_search p50/p95 per filter, and HNSW build time, vs size."""
     by_size: dict[int, dict] = {}
@@ -848,72 +897,6 @@ def svg_plot(results: dict) -> str:
         if run["size"] not in by_size or run["vectors"] == "stand-in":
             by_size[run["size"]] = run
     sizes = sorted(by_size)
-    width, height, pad = 440, 300, 55
-    colours = {
-        "org": "#1f77b4",
-        "topic": "#2ca02c",
-        "document": "#d62728",
-        "hnsw": "#9467bd",
-        "gin": "#ff7f0e",
-        "dense": "#7f7f7f",
-    }
-
-    def panel(
-        x0: int, title: str, series: dict[str, list[tuple[int, float]]], unit: str, dashed: set[str], marks: dict
-    ) -> str:
-        values = [v for points in series.values() for _, v in points if v > 0] + list(marks.values())
-        if not values or not sizes:
-            return ""
-        lo, hi = 10 ** math.floor(math.log10(min(values))), 10 ** math.ceil(math.log10(max(values)))
-        xs_lo, xs_hi = math.log10(min(sizes)) - 0.2, math.log10(max(sizes)) + 0.2
-
-        def x(size: int) -> float:
-            return x0 + pad + (math.log10(size) - xs_lo) / (xs_hi - xs_lo) * (width - 1.5 * pad)
-
-        def y(value: float) -> float:
-            return (
-                height
-                - pad
-                + -(math.log10(value) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * (height - 1.7 * pad)
-            )
-
-        out = [f'<text x="{x0 + width / 2}" y="22" text-anchor="middle" font-weight="bold">{title}</text>']
-        axis_y = height - pad
-        out.append(f'<line x1="{x0 + pad}" y1="{axis_y}" x2="{x0 + width - pad / 2}" y2="{axis_y}" stroke="black"/>')
-        out.append(f'<line x1="{x0 + pad}" y1="{height - pad}" x2="{x0 + pad}" y2="{0.7 * pad}" stroke="black"/>')
-        decade = lo
-        while decade <= hi:
-            out.append(f'<text x="{x0 + pad - 5}" y="{y(decade) + 4}" text-anchor="end">{decade:g}</text>')
-            out.append(
-                f'<line x1="{x0 + pad}" y1="{y(decade)}" x2="{x0 + width - pad / 2}" y2="{y(decade)}" stroke="#ddd"/>'
-            )
-            decade *= 10
-        for size in sizes:
-            label = f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
-            out.append(f'<text x="{x(size)}" y="{height - pad + 16}" text-anchor="middle">{label}</text>')
-        out.append(f'<text x="{x0 + width / 2}" y="{height - 12}" text-anchor="middle">chunks ({unit})</text>')
-        for label, value in marks.items():  # the targets, as grey lines
-            out.append(
-                f'<line x1="{x0 + pad}" y1="{y(value):.1f}" x2="{x0 + width - pad / 2}" y2="{y(value):.1f}"'
-                f' stroke="#888" stroke-dasharray="2,3"/><text x="{x0 + width - pad / 2}" y="{y(value) - 3:.1f}"'
-                f' text-anchor="end" fill="#666">{label}</text>'
-            )
-        legend_y = 40
-        for name, points in series.items():
-            colour = colours.get(name.split()[0], "#444")
-            dash = ' stroke-dasharray="5,4"' if name in dashed else ""
-            path = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v in points if v > 0)
-            out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
-            for s, v in points:
-                if v > 0:
-                    out.append(f'<circle cx="{x(s):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>')
-            out.append(
-                f'<line x1="{x0 + pad + 10}" y1="{legend_y}" x2="{x0 + pad + 30}" y2="{legend_y}" stroke="{colour}"'
-                f' stroke-width="2"{dash}/><text x="{x0 + pad + 35}" y="{legend_y + 4}">{name}</text>'
-            )
-            legend_y += 15
-        return "\n".join(out)
-
     latency: dict[str, list[tuple[int, float]]] = {}
     for kind in FILTERS:
         for stat in ("p50", "p95"):
@@ -933,14 +916,93 @@ def svg_plot(results: dict) -> str:
         "hnsw MB": [(s, by_size[s]["build"]["hnsw_mb"]) for s in sizes],
     }
     targets = {"target p50 at 1M": TARGETS["page_search p50 ms"], "target p95 at 1M": TARGETS["page_search p95 ms"]}
-    body = panel(
-        0, "page_search ms (project settings)", latency, "ms, log-log", {k for k in latency if "p95" in k}, targets
-    )
-    body += panel(width, "index build and size", build, "s / MB, log-log", {"hnsw MB"}, {})
+    dashed = {k for k in latency if "p95" in k}
+    body = _svg_panel(0, "page_search ms (project settings)", latency, "ms, log-log", dashed, targets, sizes)
+    body += _svg_panel(_SVG_WIDTH, "index build and size", build, "s / MB, log-log", {"hnsw MB"}, {}, sizes)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * width}" height="{height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * _SVG_WIDTH}" height="{_SVG_HEIGHT}" '
         f'font-family="sans-serif" font-size="11">\n<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n'
     )
+
+
+@dataclass(frozen=True)
+class _Axes:
+    """Where a (size, value) point of one panel lands: both axes logarithmic."""
+
+    x0: int
+    sizes: list[int]
+    lo: float
+    hi: float
+
+    def x(self, size: int) -> float:
+        xs_lo, xs_hi = math.log10(min(self.sizes)) - 0.2, math.log10(max(self.sizes)) + 0.2
+        return self.x0 + _SVG_PAD + (math.log10(size) - xs_lo) / (xs_hi - xs_lo) * (_SVG_WIDTH - 1.5 * _SVG_PAD)
+
+    def y(self, value: float) -> float:
+        span = math.log10(self.hi) - math.log10(self.lo)
+        return (
+            _SVG_HEIGHT - _SVG_PAD + -(math.log10(value) - math.log10(self.lo)) / span * (_SVG_HEIGHT - 1.7 * _SVG_PAD)
+        )
+
+
+def _svg_panel(
+    x0: int,
+    title: str,
+    series: dict[str, list[tuple[int, float]]],
+    unit: str,
+    dashed: set[str],
+    marks: dict,
+    sizes: list[int],
+) -> str:
+    values = [v for points in series.values() for _, v in points if v > 0] + list(marks.values())
+    if not values or not sizes:
+        return ""
+    lo, hi = 10 ** math.floor(math.log10(min(values))), 10 ** math.ceil(math.log10(max(values)))
+    axes = _Axes(x0=x0, sizes=sizes, lo=lo, hi=hi)
+    out = _svg_frame(axes, title, unit)
+    right = x0 + _SVG_WIDTH - _SVG_PAD / 2
+    for label, value in marks.items():  # the targets, as grey lines
+        out.append(
+            f'<line x1="{x0 + _SVG_PAD}" y1="{axes.y(value):.1f}" x2="{right}" y2="{axes.y(value):.1f}"'
+            f' stroke="#888" stroke-dasharray="2,3"/><text x="{right}" y="{axes.y(value) - 3:.1f}"'
+            f' text-anchor="end" fill="#666">{label}</text>'
+        )
+    legend_y = 40
+    for name, points in series.items():
+        colour = _SVG_COLOURS.get(name.split()[0], "#444")
+        dash = ' stroke-dasharray="5,4"' if name in dashed else ""
+        path = " ".join(f"{axes.x(s):.1f},{axes.y(v):.1f}" for s, v in points if v > 0)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
+        for s, v in points:
+            if v > 0:
+                out.append(f'<circle cx="{axes.x(s):.1f}" cy="{axes.y(v):.1f}" r="3" fill="{colour}"/>')
+        out.append(
+            f'<line x1="{x0 + _SVG_PAD + 10}" y1="{legend_y}" x2="{x0 + _SVG_PAD + 30}" y2="{legend_y}"'
+            f' stroke="{colour}" stroke-width="2"{dash}/>'
+            f'<text x="{x0 + _SVG_PAD + 35}" y="{legend_y + 4}">{name}</text>'
+        )
+        legend_y += 15
+    return "\n".join(out)
+
+
+def _svg_frame(axes: _Axes, title: str, unit: str) -> list[str]:
+    """A panel's title, axes, decade grid lines and size labels."""
+    x0, pad, width, height = axes.x0, _SVG_PAD, _SVG_WIDTH, _SVG_HEIGHT
+    out = [f'<text x="{x0 + width / 2}" y="22" text-anchor="middle" font-weight="bold">{title}</text>']
+    axis_y = height - pad
+    out.append(f'<line x1="{x0 + pad}" y1="{axis_y}" x2="{x0 + width - pad / 2}" y2="{axis_y}" stroke="black"/>')
+    out.append(f'<line x1="{x0 + pad}" y1="{height - pad}" x2="{x0 + pad}" y2="{0.7 * pad}" stroke="black"/>')
+    decade = axes.lo
+    while decade <= axes.hi:
+        y = axes.y(decade)
+        out.append(f'<text x="{x0 + pad - 5}" y="{y + 4}" text-anchor="end">{decade:g}</text>')
+        out.append(f'<line x1="{x0 + pad}" y1="{y}" x2="{x0 + width - pad / 2}" y2="{y}" stroke="#ddd"/>')
+        decade *= 10
+    for size in axes.sizes:
+        label = f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
+        out.append(f'<text x="{axes.x(size)}" y="{height - pad + 16}" text-anchor="middle">{label}</text>')
+    out.append(f'<text x="{x0 + width / 2}" y="{height - 12}" text-anchor="middle">chunks ({unit})</text>')
+    return out
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -951,6 +1013,79 @@ def _run_key(run: dict) -> tuple[int, str, str]:
 
 
 def main() -> None:
+    args = parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if any(size < DOCUMENTS for size in sizes):
+        raise SystemExit(f"every size must be at least {DOCUMENTS} (one chunk per document)")
+    configs = [parse_config(text) for text in args.config]
+    if not args.no_project_settings:
+        configs.insert(0, parse_config("default"))
+
+    _, by_source = sentence_pool()
+    layout = make_layout(len(by_source))
+    org_ids, doc_ids, topic_ids = ensure_owners(layout, source_names())
+    texts = questions()
+    vectors = question_vectors()
+    targets = query_targets(layout, org_ids, doc_ids, topic_ids, len(texts))
+    calibrated = calibration()
+    sigma = calibrated["sigma"]
+    check = check_on_10k(embed=10_000 in sizes) or calibrated
+    print(f"stand-in check (quantiles p5/p25/p50/p75/p95): real {check['real']}", file=sys.stderr)
+    print(f"  sigma {sigma}: {check['standin'][str(sigma)]}", file=sys.stderr)
+
+    runs = []
+    for size, kind in measurement_plan(sizes, standin_at_10k=not args.no_standin_at_10k):
+        storage = args.tsvector_storage
+        build = library_loaded(size, kind, storage, sigma, layout=layout, doc_ids=doc_ids, org_ids=org_ids)
+        per_org = np.bincount(layout.doc_org, weights=chunks_per_document(size), minlength=ORGS)
+        run = {
+            "size": size,
+            "vectors": kind,
+            "sigma": sigma if kind == "stand-in" else None,
+            "tsvector_storage": storage,
+            "chunks_per_org_min_median_max": [int(per_org.min()), int(np.median(per_org)), int(per_org.max())],
+            "build": build,
+            "configs": {
+                config.label: measure(config=config, texts=texts, vectors=vectors, targets=targets)
+                for config in configs
+            },
+            "measured_at": time.strftime("%Y-%m-%d %H:%M"),
+        }
+        runs.append(run)
+
+    summary = summary_of(runs, questions=len(texts), calibrated=calibrated, check=check)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    PLOT.write_text(svg_plot(summary))
+    print_standin_check(check, calibrated, sigma)
+    print(table(summary))
+    print(f"\nsaved {RESULTS.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
+
+
+def summary_of(runs: list[dict], *, questions: int, calibrated: dict, check: dict) -> dict:
+    """What the JSON result holds: the settings, the stand-in's calibration, the server, every run."""
+    sigma = calibrated["sigma"]
+    return {
+        "targets_at_1M": TARGETS,
+        "organizations": ORGS,
+        "documents": DOCUMENTS,
+        "questions": questions,
+        "filters": "org: the org only; topic: one topic of the org; document: one document of the org",
+        "project_settings": {"hnsw.ef_search": ranking.KNOBS.ef_search, "hnsw.iterative_scan": "relaxed_order"},
+        "hnsw_index": "m=16, ef_construction=64, vector_cosine_ops (library/models.py)",
+        "standin": {
+            "sigma": sigma,
+            "calibration": calibrated,
+            "check_on_10k": check if check is not calibrated else None,
+        },
+        **server_facts(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "runs": with_earlier_runs(runs),
+    }
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts, comma-separated")
     parser.add_argument(
@@ -972,78 +1107,63 @@ def main() -> None:
         help="storage of library_chunk.search_vector: extended (the project's default: a ~1.5 kB tsvector goes"
         " to TOAST, fetched again for every term tested) or main (kept in the row)",
     )
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    if any(size < DOCUMENTS for size in sizes):
-        raise SystemExit(f"every size must be at least {DOCUMENTS} (one chunk per document)")
-    configs = [parse_config(text) for text in args.config]
-    if not args.no_project_settings:
-        configs.insert(0, parse_config("default"))
+    return parser.parse_args()
 
-    _, by_source = sentence_pool()
-    layout = make_layout(len(by_source))
-    org_ids, doc_ids, topic_ids = ensure_owners(layout, source_names())
-    texts = questions()
-    vectors = question_vectors()
-    targets = query_targets(layout, org_ids, doc_ids, topic_ids, len(texts))
-    calibrated = calibration()
-    sigma = calibrated["sigma"]
-    check = check_on_10k(embed=10_000 in sizes) or calibrated
-    print(f"stand-in check (quantiles p5/p25/p50/p75/p95): real {check['real']}", file=sys.stderr)
-    print(f"  sigma {sigma}: {check['standin'][str(sigma)]}", file=sys.stderr)
 
+def measurement_plan(sizes: list[int], *, standin_at_10k: bool) -> list[tuple[int, str]]:
+    """(size, vectors) of each library measured: real vectors at 10k, stand-ins at every size."""
     plan: list[tuple[int, str]] = []
     for size in sizes:
         if size == 10_000:
             plan.append((size, "real"))
-            if not args.no_standin_at_10k:
+            if standin_at_10k:
                 plan.append((size, "stand-in"))
         else:
             plan.append((size, "stand-in"))
-    runs = []
-    for size, kind in plan:
-        storage = args.tsvector_storage
-        fingerprint = f"{GENERATOR}-{SEED}-{size}-{kind}-{sigma if kind == 'stand-in' else ''}-{storage}"
-        state = json.loads(STATE.read_text()) if STATE.exists() else {}
-        if state.get("fingerprint") == fingerprint:
-            build = state["build"]
-            print(f"{size} chunks ({kind}) already loaded; build numbers from {build['measured_at']}", file=sys.stderr)
-        else:
-            print(f"loading {size} chunks ({kind} vectors)", file=sys.stderr)
-            build = load_library(
-                size=size,
-                vectors=kind,
-                storage=storage,
-                fingerprint=fingerprint,
-                layout=layout,
-                doc_ids=doc_ids,
-                org_ids=org_ids,
-            )
-        print(f"  build: {build}", file=sys.stderr)
-        per_org = np.bincount(layout.doc_org, weights=chunks_per_document(size), minlength=ORGS)
-        run = {
-            "size": size,
-            "vectors": kind,
-            "sigma": sigma if kind == "stand-in" else None,
-            "tsvector_storage": storage,
-            "chunks_per_org_min_median_max": [int(per_org.min()), int(np.median(per_org)), int(per_org.max())],
-            "build": build,
-            "configs": {},
-        }
-        for config in configs:
-            run["configs"][config.label] = measure(config=config, texts=texts, vectors=vectors, targets=targets)
-        run["measured_at"] = time.strftime("%Y-%m-%d %H:%M")
-        runs.append(run)
+    return plan
 
+
+def library_loaded(
+    size: int, kind: str, storage: str, sigma: float, *, layout: Layout, doc_ids: list[int], org_ids: list[int]
+) -> dict:
+    """The library of this size and vectors in library_chunk (kept from the last run when the
+    same); its build numbers."""
+    fingerprint = f"{GENERATOR}-{SEED}-{size}-{kind}-{sigma if kind == 'stand-in' else ''}-{storage}"
+    state = json.loads(STATE.read_text()) if STATE.exists() else {}
+    if state.get("fingerprint") == fingerprint:
+        build = state["build"]
+        print(f"{size} chunks ({kind}) already loaded; build numbers from {build['measured_at']}", file=sys.stderr)
+    else:
+        print(f"loading {size} chunks ({kind} vectors)", file=sys.stderr)
+        build = load_library(
+            size=size,
+            vectors=kind,
+            storage=storage,
+            fingerprint=fingerprint,
+            layout=layout,
+            doc_ids=doc_ids,
+            org_ids=org_ids,
+        )
+    print(f"  build: {build}", file=sys.stderr)
+    return build
+
+
+def with_earlier_runs(runs: list[dict]) -> list[dict]:
+    """These runs with the saved ones of other libraries; settings measured before on the same
+    library and not now stay in the table."""
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
     earlier = {_run_key(r): r for r in previous.get("runs", [])}
-    for run in runs:  # settings measured before on the same library and not now stay in the table
+    for run in runs:
         old = earlier.get(_run_key(run))
         if old is not None and old["build"] == run["build"]:
             run["configs"] = {**old["configs"], **run["configs"]}
     done = {_run_key(r) for r in runs}
     kept = [r for r in previous.get("runs", []) if _run_key(r) not in done]
-    all_runs = sorted(kept + runs, key=lambda r: (r["size"], r["vectors"] != "real", _run_key(r)[2]))
+    return sorted(kept + runs, key=lambda r: (r["size"], r["vectors"] != "real", _run_key(r)[2]))
+
+
+def server_facts() -> dict:
+    """The PostgreSQL server's version, pgvector's, and the settings that bear on search."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         pgvector_version = cursor.fetchone()[0]
@@ -1059,29 +1179,10 @@ def main() -> None:
         ]:
             cursor.execute("SELECT current_setting(%s, true)", [name])
             server_settings[name] = cursor.fetchone()[0]
-    summary = {
-        "targets_at_1M": TARGETS,
-        "organizations": ORGS,
-        "documents": DOCUMENTS,
-        "questions": len(texts),
-        "filters": "org: the org only; topic: one topic of the org; document: one document of the org",
-        "project_settings": {"hnsw.ef_search": ranking.KNOBS.ef_search, "hnsw.iterative_scan": "relaxed_order"},
-        "hnsw_index": "m=16, ef_construction=64, vector_cosine_ops (library/models.py)",
-        "standin": {
-            "sigma": sigma,
-            "calibration": calibrated,
-            "check_on_10k": check if check is not calibrated else None,
-        },
-        "postgres": server_version,
-        "pgvector": pgvector_version,
-        "server_settings": server_settings,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "runs": all_runs,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
-    PLOT.write_text(svg_plot(summary))
+    return {"postgres": server_version, "pgvector": pgvector_version, "server_settings": server_settings}
+
+
+def print_standin_check(check: dict, calibrated: dict, sigma: float) -> None:
     real_row, chosen = check["real"], check["standin"][str(sigma)]
     print(
         f"\nstand-in check on {check['chunks']} chunks (quantiles p5/p25/p50/p75/p95; sigma {sigma}, calibrated on"
@@ -1092,8 +1193,6 @@ def main() -> None:
         f"  real 10-NN kept among stand-in 10-NN: {chosen['real_10nn_kept']}; median cos(real, stand-in) "
         f"{chosen['cos_to_real_median']}\n"
     )
-    print(table(summary))
-    print(f"\nsaved {RESULTS.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -117,31 +117,12 @@ def onnx_export_ensure(spec: ModelSpec) -> OnnxExport:
 def _export(spec: ModelSpec, folder: Path, key: str) -> dict[str, Any]:
     started = time.monotonic()
     import torch
-    from sentence_transformers import SentenceTransformer
 
     # torch sets its loggers' levels when imported: "torchvision is not installed" four times.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
-    model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
-    transformer = model[0]
-    text_modality = getattr(transformer, "modality_config", {}).get("text", {})
-    if text_modality.get("method", "forward") != "forward" or text_modality.get("method_output_name") not in (
-        "last_hidden_state",
-        ("last_hidden_state",),
-        ["last_hidden_state"],
-        None,
-    ):
-        raise UnsupportedModel(f"{spec.path}: the transformer's text output is {text_modality}, not last_hidden_state")
+    model, auto_model, inputs = _exportable(spec)
     tokenizer = model.tokenizer
-    if not getattr(tokenizer, "is_fast", False):
-        raise UnsupportedModel(f"{spec.path}: no fast tokenizer (tokenizer.json) to tokenize without transformers")
-    auto_model: Any = transformer.auto_model
-    auto_model.eval()
-    accepted = set(inspect.signature(auto_model.forward).parameters)
-    inputs = [name for name in MODEL_INPUTS if name in tokenizer.model_input_names and name in accepted]
-    unknown = set(tokenizer.model_input_names) - set(MODEL_INPUTS)
-    if inputs[:2] != ["input_ids", "attention_mask"] or unknown & accepted:
-        raise UnsupportedModel(f"{spec.path}: model inputs {tokenizer.model_input_names} are not supported")
 
     class TokenEmbeddings(torch.nn.Module):
         def __init__(self) -> None:
@@ -188,6 +169,34 @@ def _export(spec: ModelSpec, folder: Path, key: str) -> dict[str, Any]:
     info["seconds"] = round(time.monotonic() - started, 2)
     (folder / "export.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def _exportable(spec: ModelSpec) -> tuple[Any, Any, list[str]]:
+    """The sentence-transformers model, its transformer and the inputs the export takes; raises
+    UnsupportedModel for a model this export cannot reproduce exactly."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
+    transformer = model[0]
+    text_modality = getattr(transformer, "modality_config", {}).get("text", {})
+    if text_modality.get("method", "forward") != "forward" or text_modality.get("method_output_name") not in (
+        "last_hidden_state",
+        ("last_hidden_state",),
+        ["last_hidden_state"],
+        None,
+    ):
+        raise UnsupportedModel(f"{spec.path}: the transformer's text output is {text_modality}, not last_hidden_state")
+    tokenizer = model.tokenizer
+    if not getattr(tokenizer, "is_fast", False):
+        raise UnsupportedModel(f"{spec.path}: no fast tokenizer (tokenizer.json) to tokenize without transformers")
+    auto_model: Any = transformer.auto_model
+    auto_model.eval()
+    accepted = set(inspect.signature(auto_model.forward).parameters)
+    inputs = [name for name in MODEL_INPUTS if name in tokenizer.model_input_names and name in accepted]
+    unknown = set(tokenizer.model_input_names) - set(MODEL_INPUTS)
+    if inputs[:2] != ["input_ids", "attention_mask"] or unknown & accepted:
+        raise UnsupportedModel(f"{spec.path}: model inputs {tokenizer.model_input_names} are not supported")
+    return model, auto_model, inputs
 
 
 def _check(spec: ModelSpec, folder: Path, model: Any) -> float:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -250,7 +250,7 @@ def _source_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     if request.GET.get("source_type", "text") != "text":
         reason = "Only text sources can be shown (source_type=text)."
         return not_found_page(request, access, reason, library_url, "Browse the library")
-    context = _source_context(access, request.GET, document, page, page_count)
+    context = _source_context(request, access, document, page, page_count)
     return render(request, "library/source.html", context)
 
 
@@ -258,10 +258,11 @@ _CITE_PARAM = re.compile(r"^\d{1,18}(,\d{1,18}){0,63}$")
 
 
 def _source_context(
-    access: OrgAccess, params: QueryDict, document: Document, page: int, page_count: int
+    request: HttpRequest, access: OrgAccess, document: Document, page: int, page_count: int
 ) -> dict[str, Any]:
     """What the cited page shows: its text with the cited chunks and the question's words marked,
     its neighbours, its image and PDF, and the way back to the thread it was cited in."""
+    params = request.GET
     raw_cite = params.get("cite", "")
     chunk_ids = {int(part) for part in raw_cite.split(",")} if _CITE_PARAM.match(raw_cite) else set()
     lines, owners = page_shown(document=document, page=page)

@@ -1,6 +1,7 @@
 """A person in Chromium: an admin uploads datasheets and watches ingestion; a stranger sees nothing."""
 
 import base64
+from typing import Any
 
 from chat.models import Chat, Message
 from library.models import Document
@@ -68,9 +69,16 @@ def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_se
     assert lines == [f"{Document.objects.get(org=org, source_name=name).pages_total} pages" for name in UPLOADS]
     assert page.locator("#library progress:visible").count() == 0
     shoot(page, "library-ready")
+    _read_a_page_of(page, "infineon-irf540n.pdf")
+    _delete_with_confirmation(page, "renesas-icl7660.pdf")
+    assert list(Document.objects.filter(org=org).values_list("source_name", flat=True)) == ["infineon-irf540n.pdf"]
+    assert not page.console_errors
 
-    page.get_by_role("link", name="infineon-irf540n.pdf", exact=True).click()
-    assert page.locator("h1").inner_text() == "infineon-irf540n.pdf"
+
+def _read_a_page_of(page: Any, source_name: str) -> None:
+    """Open the document's first page from the library, step to page 2 and back by keyboard."""
+    page.get_by_role("link", name=source_name, exact=True).click()
+    assert page.locator("h1").inner_text() == source_name
     assert page.locator(".page-text .line").count() > 5
     page.get_by_role("link", name="Page 2 →").click()
     assert page.get_by_label("Page", exact=True).input_value() == "2"
@@ -78,15 +86,14 @@ def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_se
     page.wait_for_url("**source_page=1**")
     shoot(page, "library-document-page")
 
-    # Delete, with confirmation.
+
+def _delete_with_confirmation(page: Any, source_name: str) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Library").click()
-    page.get_by_role("link", name="Delete renesas-icl7660.pdf").click()
-    assert page.get_by_role("heading", name="Delete renesas-icl7660.pdf?").is_visible()
+    page.get_by_role("link", name=f"Delete {source_name}").click()
+    assert page.get_by_role("heading", name=f"Delete {source_name}?").is_visible()
     shoot(page, "library-delete-confirm", full_page=False)
     page.get_by_role("button", name="Delete").click()
-    assert page.get_by_text("renesas-icl7660.pdf was deleted").is_visible()
-    assert list(Document.objects.filter(org=org).values_list("source_name", flat=True)) == ["infineon-irf540n.pdf"]
-    assert not page.console_errors
+    assert page.get_by_text(f"{source_name} was deleted").is_visible()
 
 
 def test_member_of_another_org_gets_no_data(datasheets_org, web_server, new_page) -> None:  # type: ignore[no-untyped-def]

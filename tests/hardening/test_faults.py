@@ -57,26 +57,7 @@ def test_a_database_restart_gives_503_service_unavailable_then_recovers_without_
     warm_up(server, acme, requests=4)
     statuses: list[tuple[float, str, int, str]] = []
     stop = threading.Event()
-
-    def traffic() -> None:
-        with httpx.Client(base_url=server.base_url, headers=acme.headers, timeout=30) as client:
-            index = 0
-            while not stop.is_set():
-                index += 1
-                for name, call in (
-                    ("sessions", lambda: client.get("/chat/sessions/")),
-                    ("query", lambda i=index: client.post("/chat/query/", json={"query": "q", "user_id": f"u{i}"})),
-                    ("healthz", lambda: client.get("/healthz")),
-                ):
-                    response = call()
-                    error = ""
-                    if response.status_code >= 400:
-                        is_json = response.headers.get("content-type", "").startswith("application/json")
-                        error = response.json().get("error", "") if is_json else response.text[:80]
-                    statuses.append((time.monotonic(), name, response.status_code, error))
-                time.sleep(0.1)
-
-    worker = threading.Thread(target=traffic)
+    worker = threading.Thread(target=_traffic, args=(server, acme, stop, statuses))
     worker.start()
     data_dir = Path(settings.DATA_DIR)
     try:
@@ -114,6 +95,29 @@ def test_a_database_restart_gives_503_service_unavailable_then_recovers_without_
     assert len(leftover) <= 1, leftover
     for hold in leftover:
         assert (hold.expires_at - clock.now()).total_seconds() <= settings.HOLD_TTL_SECONDS
+
+
+def _traffic(
+    server: ServerProcess, acme: Keyed, stop: threading.Event, statuses: list[tuple[float, str, int, str]]
+) -> None:
+    """Sessions, a question and a health probe, over and over until `stop`; each outcome recorded
+    as (when, which, status, error code)."""
+    with httpx.Client(base_url=server.base_url, headers=acme.headers, timeout=30) as client:
+        index = 0
+        while not stop.is_set():
+            index += 1
+            for name, call in (
+                ("sessions", lambda: client.get("/chat/sessions/")),
+                ("query", lambda i=index: client.post("/chat/query/", json={"query": "q", "user_id": f"u{i}"})),
+                ("healthz", lambda: client.get("/healthz")),
+            ):
+                response = call()
+                error = ""
+                if response.status_code >= 400:
+                    is_json = response.headers.get("content-type", "").startswith("application/json")
+                    error = response.json().get("error", "") if is_json else response.text[:80]
+                statuses.append((time.monotonic(), name, response.status_code, error))
+            time.sleep(0.1)
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from library.parsing.chunking import chunk_page
 from library.parsing.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
 from library.progress import document_progress
 from library.services import document_upload
+from orgs.models import Organization
 from orgs.services import org_create
 from tests.conftest import ARTIFACTS, DATASHEETS, ROOT, manage_py, server_env
 
@@ -234,6 +235,18 @@ def ingest_log(*workers: Worker) -> Counter[tuple[str, int]]:
     return Counter((event, int(pk)) for worker in workers for event, pk in _LOG_LINE.findall(worker.log()))
 
 
+def _one_is_mid_document(org: Organization, pair: list[Worker], victims: list[tuple[Worker, Document]]) -> bool:
+    """Whether a worker of the pair is ingesting a document it cannot finish before a kill lands
+    (some pages embedded, several still to go); if so, (that worker, the document) goes to `victims`."""
+    for document in Document.objects.filter(org=org, status=Document.Status.PROCESSING):
+        holder = ingest_lock_holder(document.pk)
+        owner = next((w for w in pair if holder == f"voltai-worker {w.name}"), None)
+        if owner and document.pages_total and 0 < document.pages_done <= document.pages_total - 4:
+            victims.append((owner, document))
+            return True
+    return False
+
+
 @pytest.mark.heavy
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_on_redis_finish_a_batch_when_one_is_killed_mid_document(workers, scale_redis_db) -> None:
@@ -254,18 +267,7 @@ def test_two_workers_on_redis_finish_a_batch_when_one_is_killed_mid_document(wor
     assert set(documents) == {path.name for path in BATCH}
 
     victims: list[tuple[Worker, Document]] = []
-
-    def one_is_mid_document() -> bool:
-        for document in Document.objects.filter(org=org, status=Document.Status.PROCESSING):
-            holder = ingest_lock_holder(document.pk)
-            owner = next((w for w in pair if holder == f"voltai-worker {w.name}"), None)
-            # Some pages embedded and several still to go: it cannot finish before the kill lands.
-            if owner and document.pages_total and 0 < document.pages_done <= document.pages_total - 4:
-                victims.append((owner, document))
-                return True
-        return False
-
-    wait_until(one_is_mid_document, 120, pair[0])
+    wait_until(lambda: _one_is_mid_document(org, pair, victims), 120, pair[0])
     doomed, document = victims[0]
     survivor = pair[1] if doomed is pair[0] else pair[0]
     doomed.kill(signal.SIGKILL)  # the whole process group: the main process and its pool child
