@@ -37,33 +37,33 @@ def _reset_test_clock() -> Iterator[None]:
 
 
 @pytest.fixture
-def org(db):  # type: ignore[no-untyped-def]
+def org(db):
     from orgs.services import org_create
 
     return org_create(name="Acme")
 
 
 @pytest.fixture
-def other_org(db):  # type: ignore[no-untyped-def]
+def other_org(db):
     from orgs.services import org_create
 
     return org_create(name="Globex")
 
 
 @pytest.fixture
-def issued_key(org):  # type: ignore[no-untyped-def]
+def issued_key(org):
     from orgs.services import api_key_create
 
     return api_key_create(org=org, label="tests")
 
 
 @pytest.fixture
-def raw_key(issued_key) -> str:  # type: ignore[no-untyped-def]
+def raw_key(issued_key) -> str:
     return issued_key.raw_key
 
 
 @pytest.fixture
-def other_raw_key(other_org) -> str:  # type: ignore[no-untyped-def]
+def other_raw_key(other_org) -> str:
     from orgs.services import api_key_create
 
     return api_key_create(org=other_org, label="tests").raw_key
@@ -77,21 +77,21 @@ def client_with_key(raw_key: str) -> APIClient:
 
 
 @pytest.fixture
-def owner(org):  # type: ignore[no-untyped-def]
+def owner(org):
     from orgs.services import member_create
 
     return member_create(org=org, username="owner", password="owner-pass-123", admin=True).user
 
 
 @pytest.fixture
-def member(org):  # type: ignore[no-untyped-def]
+def member(org):
     from orgs.services import member_create
 
     return member_create(org=org, username="member", password="member-pass-123").user
 
 
 @pytest.fixture
-def stranger(other_org):  # type: ignore[no-untyped-def]
+def stranger(other_org):
     from orgs.services import member_create
 
     return member_create(org=other_org, username="stranger", password="stranger-pass-123").user
@@ -196,7 +196,7 @@ def stop_server(server: ServerProcess) -> None:
 
 
 @pytest.fixture
-def live_server_process(transactional_db) -> Iterator[ServerProcess]:  # type: ignore[no-untyped-def]
+def live_server_process(transactional_db) -> Iterator[ServerProcess]:
     server = start_server()
     try:
         yield server
@@ -205,7 +205,7 @@ def live_server_process(transactional_db) -> Iterator[ServerProcess]:  # type: i
 
 
 @pytest.fixture(scope="session")
-def datasheet_snapshots(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+def datasheet_snapshots(django_db_setup, django_db_blocker):
     from tests.datasheets import snapshot_ingestion
 
     with django_db_blocker.unblock():
@@ -213,7 +213,7 @@ def datasheet_snapshots(django_db_setup, django_db_blocker):  # type: ignore[no-
 
 
 @pytest.fixture
-def datasheets_org(datasheet_snapshots, db):  # type: ignore[no-untyped-def]
+def datasheets_org(datasheet_snapshots, db):
     """An org "Datasheets" holding all ten real datasheets, ingested, in five topics."""
     from orgs.models import Organization
     from tests.datasheets import DATASHEET_ORG, restore_library

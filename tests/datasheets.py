@@ -117,7 +117,7 @@ def _run_pipeline() -> list[DocumentSnapshot]:
     return snapshots
 
 
-def restore_library(snapshots: list[DocumentSnapshot], org_name: str = DATASHEET_ORG):  # type: ignore[no-untyped-def]
+def restore_library(snapshots: list[DocumentSnapshot], org_name: str = DATASHEET_ORG):
     """Create `org_name` with the datasheet topics and the ingested documents; return the org."""
     from core import clock
     from library.models import Chunk, Document

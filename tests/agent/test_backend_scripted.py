@@ -1,5 +1,7 @@
 """The `scripted` backend replays tool calls and answers through the real tools."""
 
+from typing import Any
+
 import pytest
 
 from agent.backends import scripted_responses
@@ -11,12 +13,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)
-def scripted(settings) -> None:  # type: ignore[no-untyped-def]
+def scripted(settings) -> None:
     settings.LLM_BACKEND = "scripted"
 
 
-def test_agentic_replays_tools_and_cites_only_existing_evidence(datasheets_org) -> None:  # type: ignore[no-untyped-def]
-    script = [
+def test_agentic_replays_tools_and_cites_only_existing_evidence(datasheets_org) -> None:
+    script: list[dict[str, Any]] = [
         {"tool": "list_topics", "input": {}},
         {"tool": "list_documents", "input": {"topic": "power"}},
         {"tool": "read_page", "input": {"source_name": "infineon-irf540n.pdf", "page": 1}},
@@ -37,15 +39,18 @@ def test_agentic_replays_tools_and_cites_only_existing_evidence(datasheets_org) 
     assert len(done.sources) == 2  # five evidence items: [6] and [99] point at nothing
 
 
-def test_an_unknown_topic_in_a_tool_call_is_reported_to_the_model_not_raised(datasheets_org) -> None:  # type: ignore[no-untyped-def]
-    script = [{"tool": "search_library", "input": {"query": "x", "topic_names": ["Nope"]}}, {"answer": "Nothing."}]
+def test_an_unknown_topic_in_a_tool_call_is_reported_to_the_model_not_raised(datasheets_org) -> None:
+    script: list[dict[str, Any]] = [
+        {"tool": "search_library", "input": {"query": "x", "topic_names": ["Nope"]}},
+        {"answer": "Nothing."},
+    ]
     with scripted_responses(script):
         done = answer(org=datasheets_org, query="Anything?", mode="AGENTIC")
     assert done.steps[0].result == "unknown topic"
     assert done.sources == ()
 
 
-def test_scripted_failures_map_to_llm_errors(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_scripted_failures_map_to_llm_errors(datasheets_org) -> None:
     with scripted_responses([{"error": "timeout"}]), pytest.raises(LlmTimeout):
         answer(org=datasheets_org, query="BME280 chip ID?", mode="FAST")
     with scripted_responses([{"error": "unavailable"}]), pytest.raises(LlmUnavailable):

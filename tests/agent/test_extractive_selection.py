@@ -8,7 +8,7 @@ from library.search import CitedPage, QueryTerms
 pytestmark = pytest.mark.django_db
 
 
-def compose(*, evidence: list[CitedPage], **choice) -> str:  # type: ignore[no-untyped-def]
+def compose(*, evidence: list[CitedPage], **choice) -> str:
     """The answer text the chosen lines make, as the backends render it."""
     return render(selection=select_units(evidence=evidence, **choice), evidence=evidence)
 

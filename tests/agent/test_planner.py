@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_each_part_of_a_comparison_is_asked_of_its_own_part_without_the_other_or_the_direction(
-    datasheets_org,  # type: ignore[no-untyped-def]
+    datasheets_org,
 ) -> None:
     question = "Which tolerates the higher supply voltage: the ESP32-WROOM-32 or the LSM6DS33?"
     parts = plan(question, documents_named_in(org=datasheets_org, text=question))
@@ -22,7 +22,7 @@ def test_each_part_of_a_comparison_is_asked_of_its_own_part_without_the_other_or
     assert "higher" not in esp32 and "supply voltage" in esp32
 
 
-def test_a_multi_part_question_about_one_part_is_split_into_its_clauses(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_multi_part_question_about_one_part_is_split_into_its_clauses(datasheets_org) -> None:
     question = "What is the SPI RESET instruction byte of the MCP2515, and which mode is the device in after it?"
     parts = plan(question, documents_named_in(org=datasheets_org, text=question))
     assert [p.question for p in parts] == [

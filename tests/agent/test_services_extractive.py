@@ -14,7 +14,7 @@ from topics.models import Topic
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-def test_fast_streams_mode_then_deltas_then_the_cited_answer(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_fast_streams_mode_then_deltas_then_the_cited_answer(datasheets_org) -> None:
     events = list(
         answer_stream(org=datasheets_org, query="What value does the chip ID register of the BME280 read?", mode="FAST")
     )
@@ -31,13 +31,13 @@ def test_fast_streams_mode_then_deltas_then_the_cited_answer(datasheets_org) -> 
     assert len(done.sources) <= LOOKUP_PAGES  # the best pages that say something, not every page read
 
 
-def test_an_off_topic_question_gets_nothing_relevant_and_no_sources(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_an_off_topic_question_gets_nothing_relevant_and_no_sources(datasheets_org) -> None:
     done = answer(org=datasheets_org, query="What is a good recipe for banana bread?", mode="FAST")
     assert done.answer == NOTHING_FOUND
     assert done.sources == ()
 
 
-def test_topic_names_restrict_the_search_to_those_topics(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_topic_names_restrict_the_search_to_those_topics(datasheets_org) -> None:
     power = Topic.objects.get(org=datasheets_org, name="Power")
     done = answer(org=datasheets_org, query="What is the maximum supply voltage?", mode="FAST", topics=[power])
     assert done.topics == ("Power",)
@@ -45,7 +45,7 @@ def test_topic_names_restrict_the_search_to_those_topics(datasheets_org) -> None
     assert {s.source_name for s in done.sources} <= {"infineon-irf540n.pdf", "renesas-icl7660.pdf"}
 
 
-def test_without_topics_or_part_numbers_the_whole_library_is_searched(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_without_topics_or_part_numbers_the_whole_library_is_searched(datasheets_org) -> None:
     done = answer(
         org=datasheets_org, query="Which USB vendor ID does the USB-to-UART chip enumerate with?", mode="FAST"
     )
@@ -53,7 +53,7 @@ def test_without_topics_or_part_numbers_the_whole_library_is_searched(datasheets
     assert done.sources[0].source_name == "ftdi-ft232r.pdf"
 
 
-def test_a_follow_up_is_answered_from_the_part_the_thread_is_about(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_follow_up_is_answered_from_the_part_the_thread_is_about(datasheets_org) -> None:
     first = answer(org=datasheets_org, query="What is the supply voltage range of the ADXL345?", mode="FAST")
     history = [
         Turn(role="user", content="What is the supply voltage range of the ADXL345?"),
@@ -66,7 +66,7 @@ def test_a_follow_up_is_answered_from_the_part_the_thread_is_about(datasheets_or
     assert alone.topics == ()  # without the thread, nothing points at the ADXL345
 
 
-def test_follow_up_uses_the_previous_answers_sources_when_no_part_was_named(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_follow_up_uses_the_previous_answers_sources_when_no_part_was_named(datasheets_org) -> None:
     history = [
         Turn(role="user", content="Which chip is the USB to serial bridge?"),
         Turn(
@@ -81,11 +81,11 @@ def test_follow_up_uses_the_previous_answers_sources_when_no_part_was_named(data
     assert {s.source_name for s in done.sources} == {"ftdi-ft232r.pdf"}
 
 
-def _doc(org, name: str) -> int:  # type: ignore[no-untyped-def]
+def _doc(org, name: str) -> int:
     return org.documents.get(source_name=name).pk
 
 
-def test_agentic_searches_each_part_of_a_comparison_and_cites_both(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_agentic_searches_each_part_of_a_comparison_and_cites_both(datasheets_org) -> None:
     events = list(
         answer_stream(
             org=datasheets_org,
@@ -106,7 +106,7 @@ def test_agentic_searches_each_part_of_a_comparison_and_cites_both(datasheets_or
     assert all(i < first_delta for i, e in enumerate(events) if isinstance(e, ToolStep))
 
 
-def test_a_comparison_answers_its_parts_in_the_order_the_question_names_them(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_comparison_answers_its_parts_in_the_order_the_question_names_them(datasheets_org) -> None:
     done = answer(
         org=datasheets_org, query="Which supports the faster SPI clock, the MCP2515 or the ADXL345?", mode="AGENTIC"
     )
@@ -114,7 +114,7 @@ def test_a_comparison_answers_its_parts_in_the_order_the_question_names_them(dat
     assert done.sources[0].source_name == "microchip-mcp2515.pdf"
 
 
-def test_agentic_on_a_multi_part_question_leads_with_the_page_fast_leads_with(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_agentic_on_a_multi_part_question_leads_with_the_page_fast_leads_with(datasheets_org) -> None:
     query = "What is the SPI RESET instruction byte of the MCP2515, and which mode is the device in after it?"
     fast = answer(org=datasheets_org, query=query, mode="FAST")
     agentic = answer(org=datasheets_org, query=query, mode="AGENTIC")
@@ -123,7 +123,7 @@ def test_agentic_on_a_multi_part_question_leads_with_the_page_fast_leads_with(da
     assert agentic.sources[0] == fast.sources[0]
 
 
-def test_a_later_clause_that_says_it_stays_with_the_part_found_first(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_later_clause_that_says_it_stays_with_the_part_found_first(datasheets_org) -> None:
     # No part is named; "at which register address is it?" alone would match any datasheet's
     # register map, but "it" is the WHO_AM_I register the first search found.
     done = answer(
@@ -137,7 +137,7 @@ def test_a_later_clause_that_says_it_stays_with_the_part_found_first(datasheets_
     assert (done.sources[0].source_name, done.sources[0].page) == ("st-lsm6ds33.pdf", 47)
 
 
-def test_agentic_respects_the_step_limit(datasheets_org, settings) -> None:  # type: ignore[no-untyped-def]
+def test_agentic_respects_the_step_limit(datasheets_org, settings) -> None:
     settings.AGENT_MAX_STEPS = 1
     done = answer(
         org=datasheets_org,
@@ -147,7 +147,7 @@ def test_agentic_respects_the_step_limit(datasheets_org, settings) -> None:  # t
     assert len(done.steps) == 1
 
 
-def test_auto_reports_the_mode_it_chose(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_auto_reports_the_mode_it_chose(datasheets_org) -> None:
     lookup = answer(org=datasheets_org, query="What is the chip ID of the BME280?", mode="AUTO")
     comparison = answer(
         org=datasheets_org, query="Which has the lower supply voltage, the ADXL345 or the LSM6DS33?", mode="AUTO"
@@ -156,13 +156,13 @@ def test_auto_reports_the_mode_it_chose(datasheets_org) -> None:  # type: ignore
     assert comparison.mode == "AGENTIC"
 
 
-def test_an_empty_question_is_rejected(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_question_is_rejected(datasheets_org) -> None:
     with pytest.raises(InvalidRequest):
         answer(org=datasheets_org, query="   ", mode="FAST")
 
 
 @pytest.mark.slow
-def test_a_part_no_datasheet_covers_is_answered_as_not_in_the_library(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_part_no_datasheet_covers_is_answered_as_not_in_the_library(datasheets_org) -> None:
     done = answer(org=datasheets_org, query="What is the I2C address of the MPU-6050?", mode="AUTO")
     assert done.answer.startswith("The library has no datasheet for MPU-6050")
     assert done.sources == ()
@@ -170,7 +170,7 @@ def test_a_part_no_datasheet_covers_is_answered_as_not_in_the_library(datasheets
 
 
 @pytest.mark.slow
-def test_a_sibling_part_named_inside_a_datasheet_is_not_unknown(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_sibling_part_named_inside_a_datasheet_is_not_unknown(datasheets_org) -> None:
     done = answer(org=datasheets_org, query="What is the resolution of the ADS1113?", mode="FAST")
     assert "no datasheet" not in done.answer
     assert done.sources and done.sources[0].source_name == "ti-ads1115.pdf"

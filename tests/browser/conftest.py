@@ -61,7 +61,7 @@ def start_browser_server(**kwargs: object) -> ServerProcess:
 
 
 @pytest.fixture(scope="module")
-def chromium():  # type: ignore[no-untyped-def]
+def chromium():
     if not Path(CHROMIUM).exists():
         subprocess.run(["bash", str(ROOT / "scripts" / "ensure_chromium.sh")], check=True)
     from playwright.sync_api import sync_playwright
@@ -83,17 +83,17 @@ def chromium():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def new_page(chromium, request):  # type: ignore[no-untyped-def]
+def new_page(chromium, request):
     """Make pages in fresh contexts (separate cookies); each shows its console errors on failure."""
     contexts = []
 
-    def make(viewport: dict[str, int] = DESKTOP):  # type: ignore[no-untyped-def]
+    def make(viewport: dict[str, int] = DESKTOP):
         context = chromium.new_context(viewport=viewport, locale="en-GB", timezone_id="UTC")
         context.set_default_timeout(20_000)
         contexts.append(context)
         page = context.new_page()
-        page.console_errors = []  # type: ignore[attr-defined]
-        page.on("pageerror", lambda error: page.console_errors.append(str(error)))  # type: ignore[attr-defined]
+        page.console_errors = []
+        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
         return page
 
     yield make
@@ -101,14 +101,14 @@ def new_page(chromium, request):  # type: ignore[no-untyped-def]
         context.close()
 
 
-def shoot(page, name: str, *, full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]
+def shoot(page, name: str, *, full_page: bool = True) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
-def log_in(page, base_url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def log_in(page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
@@ -118,7 +118,7 @@ def log_in(page, base_url: str, username: str, password: str) -> None:  # type: 
 
 
 @pytest.fixture
-def web_server(transactional_db) -> Iterator[ServerProcess]:  # type: ignore[no-untyped-def]
+def web_server(transactional_db) -> Iterator[ServerProcess]:
     """One uvicorn worker (the machine is shared) against the test database."""
     server = start_browser_server(workers=1, log_name="browser-server")
     try:
@@ -137,7 +137,7 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def celery_worker(transactional_db) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
+def celery_worker(transactional_db) -> Iterator[WorkerProcess]:
     """A real `celery -A voltai_server worker` on the test database and this run's broker folder."""
     from django.conf import settings
 
@@ -162,7 +162,7 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:  # type: ignore[
         stop_process_group(process)
 
 
-def wait_until(condition, timeout: float, explain) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition, timeout: float, explain) -> None:
     """Poll `condition`; on timeout fail with `explain()`, evaluated then (it may read logs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

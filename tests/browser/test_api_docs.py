@@ -5,12 +5,12 @@ from urllib.parse import urlsplit
 from tests.browser.conftest import shoot
 
 
-def test_the_api_docs_render_with_no_request_leaving_the_server(web_server, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_docs_render_with_no_request_leaving_the_server(web_server, new_page) -> None:
     page = new_page()
     server_host = urlsplit(web_server.base_url).netloc
     outside: list[str] = []
 
-    def offline(route) -> None:  # type: ignore[no-untyped-def]
+    def offline(route) -> None:
         # The network is off: only this server answers; anything else is recorded and fails.
         url = route.request.url
         if urlsplit(url).netloc == server_host or url.startswith(("data:", "blob:")):
@@ -27,6 +27,6 @@ def test_the_api_docs_render_with_no_request_leaving_the_server(web_server, new_
     page.wait_for_load_state("networkidle")
     shoot(page, "api-docs-offline")
     assert outside == [], outside
-    assert page.console_errors == []  # type: ignore[attr-defined]
+    assert page.console_errors == []
     html = page.content()
     assert "googleapis" not in html and "cdn.jsdelivr" not in html

@@ -1,6 +1,7 @@
 """A person in Chromium: opens a chat_url from the API, follows a source, continues the thread."""
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -16,7 +17,7 @@ QUESTION = "What is the I2C address of the BME280?"
 
 
 @pytest.fixture
-def engineer(datasheets_org):  # type: ignore[no-untyped-def]
+def engineer(datasheets_org):
     member_create(org=datasheets_org, username="ada", password="ada-pass-1234")
     return ("ada", "ada-pass-1234")
 
@@ -31,7 +32,7 @@ def api_query(base_url: str, raw_key: str, **body: object) -> dict:
 
 def test_chat_url_from_the_api_shows_the_thread_and_a_source_opens_the_highlighted_passage(
     datasheets_org, engineer, web_server, new_page
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     raw_key = api_key_create(org=datasheets_org, label="browser").raw_key
     answer = api_query(web_server.base_url, raw_key, query=QUESTION, mode="FAST")
     assert answer["chat_url"].startswith(f"{web_server.base_url}/Datasheets/chat/")
@@ -90,7 +91,7 @@ def test_chat_url_from_the_api_shows_the_thread_and_a_source_opens_the_highlight
     assert not page.console_errors
 
 
-def test_phone_width_pages_fit_the_screen(datasheets_org, engineer, web_server, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_phone_width_pages_fit_the_screen(datasheets_org, engineer, web_server, new_page) -> None:
     raw_key = api_key_create(org=datasheets_org, label="phone").raw_key
     answer = api_query(web_server.base_url, raw_key, query=QUESTION, mode="FAST")
     page = new_page(PHONE)
@@ -125,7 +126,7 @@ def slow_model() -> Iterator[FakeLlm]:
 
 
 @pytest.fixture
-def server_with_slow_model(transactional_db, slow_model):  # type: ignore[no-untyped-def]
+def server_with_slow_model(transactional_db, slow_model):
     server = start_browser_server(
         workers=1,
         log_name="browser-stream-server",
@@ -139,7 +140,7 @@ def server_with_slow_model(transactional_db, slow_model):  # type: ignore[no-unt
 
 def test_continuing_a_thread_streams_the_answer_and_stores_it_on_the_same_chat(
     datasheets_org, engineer, server_with_slow_model, slow_model, new_page
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     server = server_with_slow_model
     chat = Chat.objects.create(org=datasheets_org, user_id="usr_82af91", title="BME280 basics")
     Message.objects.create(chat=chat, role="user", content="Tell me about the BME280.", requested_mode="AUTO")
@@ -198,7 +199,7 @@ def test_continuing_a_thread_streams_the_answer_and_stores_it_on_the_same_chat(
     assert not page.console_errors
 
 
-def test_new_chat_from_the_list_page_gets_its_own_address(datasheets_org, engineer, web_server, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_new_chat_from_the_list_page_gets_its_own_address(datasheets_org, engineer, web_server, new_page) -> None:
     page = new_page()
     log_in(page, web_server.base_url, *engineer)
     assert page.url == f"{web_server.base_url}/Datasheets/chat/"
@@ -218,10 +219,11 @@ def test_new_chat_from_the_list_page_gets_its_own_address(datasheets_org, engine
 
 def test_answer_and_page_text_with_html_are_shown_as_text_and_never_run(
     datasheets_org, engineer, web_server, new_page
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from library.models import Chunk
 
     chunk = Chunk.objects.filter(document__source_name="bosch-bme280.pdf", page=5).order_by("ordinal").first()
+    assert chunk is not None
     Chunk.objects.filter(pk=chunk.pk).update(
         text='<script>window.pwned = "pdf"</script>\n<img src=x onerror="window.pwned=1">'
     )
@@ -236,7 +238,12 @@ def test_answer_and_page_text_with_html_are_shown_as_text_and_never_run(
     )
     page = new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     log_in(page, web_server.base_url, *engineer)
     page.goto(f"{web_server.base_url}/Datasheets/chat/{chat.pk}")
     answer = page.locator("article.msg.assistant .answer").inner_text()

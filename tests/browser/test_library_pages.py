@@ -27,7 +27,7 @@ DROP_FILES = """
 """
 
 
-def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_server, celery_worker, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_server, celery_worker, new_page) -> None:
     org = org_create(name="Power-Lab")
     topic_create(org=org, name="Power")
     topic_create(org=org, name="Sensors")
@@ -52,7 +52,9 @@ def test_admin_drops_pdfs_and_watches_them_become_ready(transactional_db, web_se
 
     # From here the page is never reloaded: it polls and updates itself.
     page.evaluate("window.stillTheSamePage = true")
-    rows = page.locator(f"#topic-{documents[0].topics.first().pk} tr[data-doc]")
+    topic = documents[0].topics.first()
+    assert topic is not None
+    rows = page.locator(f"#topic-{topic.pk} tr[data-doc]")
     assert rows.count() == 2
     seen: set[str] = set()
 
@@ -96,7 +98,7 @@ def _delete_with_confirmation(page: Any, source_name: str) -> None:
     assert page.get_by_text(f"{source_name} was deleted").is_visible()
 
 
-def test_member_of_another_org_gets_no_data(datasheets_org, web_server, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_member_of_another_org_gets_no_data(datasheets_org, web_server, new_page) -> None:
     chat = Chat.objects.create(org=datasheets_org, user_id="usr_secret", title="Datasheets-only thread")
     Message.objects.create(chat=chat, role="user", content="Confidential BME280 question")
     document = Document.objects.get(org=datasheets_org, source_name="bosch-bme280.pdf")

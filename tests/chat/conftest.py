@@ -25,7 +25,7 @@ def llm(fake_llm: FakeLlm) -> Iterator[FakeLlm]:
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker, fake_llm: FakeLlm) -> Iterator[ServerProcess]:  # type: ignore[no-untyped-def]
+def server(django_db_setup, django_db_blocker, fake_llm: FakeLlm) -> Iterator[ServerProcess]:
     """One server for the module: tests only change rows, which every worker reads fresh."""
     with django_db_blocker.unblock():
         process = start_server(

@@ -14,7 +14,7 @@ from core.errors import SeatsExhausted, UserBusy
 KEY = "key:1"
 
 
-def limit(org, seats: int | None):  # type: ignore[no-untyped-def]
+def limit(org, seats: int | None):
     org.max_sessions = seats
     org.save(update_fields=["max_sessions"])
     return org

@@ -4,6 +4,8 @@ The fake model holds every admitted request in flight (`llm.hold()`), so the
 requests that arrive together really overlap, whichever worker process takes them.
 """
 
+import functools
+
 import pytest
 from django.conf import settings
 
@@ -52,7 +54,7 @@ def test_with_three_seats_ten_new_users_at_once_admit_exactly_three(server, llm,
     org.save()
     llm.hold()
     users = [f"usr_{n:02d}" for n in range(10)]
-    futures = together([lambda user=user: ask(server, raw_key, user) for user in users])
+    futures = together([functools.partial(ask, server, raw_key, user) for user in users])
     wait_until_done(futures, 7)
     llm.wait_for_held(3)
     refused = {user for user, future in zip(users, futures, strict=True) if future.done()}

@@ -17,13 +17,13 @@ QUESTION = "What is the I2C slave address of the BME280?"
 
 
 @pytest.fixture
-def key(datasheets_org) -> str:  # type: ignore[no-untyped-def]
+def key(datasheets_org) -> str:
     from orgs.services import api_key_create
 
     return api_key_create(org=datasheets_org, label="sse").raw_key
 
 
-def stream(server, key: str, user_id: str = "usr_sse", **body: object) -> tuple[httpx.Response, list[tuple[str, dict]]]:  # type: ignore[no-untyped-def]
+def stream(server, key: str, user_id: str = "usr_sse", **body: object) -> tuple[httpx.Response, list[tuple[str, dict]]]:
     payload = {"query": QUESTION, "user_id": user_id, "mode": "FAST", **body}
     headers = {"X-API-KEY": key, "Accept": "text/event-stream"}
     with (

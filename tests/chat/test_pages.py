@@ -14,13 +14,13 @@ from orgs.services import member_create, org_create
 pytestmark = pytest.mark.django_db
 
 
-def logged_in(user) -> Client:  # type: ignore[no-untyped-def]
+def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
-def thread(org, *, user_id: str, question: str, answer: str, sources: list | None = None, mode: str = "FAST") -> Chat:  # type: ignore[no-untyped-def]
+def thread(org, *, user_id: str, question: str, answer: str, sources: list | None = None, mode: str = "FAST") -> Chat:
     chat = Chat.objects.create(org=org, user_id=user_id, title=question[:200])
     Message.objects.create(chat=chat, role="user", content=question, requested_mode="AUTO")
     Message.objects.create(
@@ -43,19 +43,19 @@ def stored_source(chunk: Chunk) -> dict:
 # --- / and access ------------------------------------------------------------------------------
 
 
-def test_home_sends_a_member_of_one_org_to_its_threads(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_home_sends_a_member_of_one_org_to_its_threads(org, member) -> None:
     response = logged_in(member).get("/")
     assert response.status_code == 302 and response["Location"] == "/Acme/chat/"
 
 
-def test_home_lists_the_orgs_of_a_member_of_several(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_home_lists_the_orgs_of_a_member_of_several(org, member) -> None:
     second = org_create(name="Initech.Labs")
     again = member_create(org=second, username="member", password="member-pass-123").user
     page = logged_in(again).get("/").content.decode()
     assert 'href="/Acme/chat/"' in page and 'href="/Initech.Labs/chat/"' in page
 
 
-def test_home_and_threads_need_a_login(org) -> None:  # type: ignore[no-untyped-def]
+def test_home_and_threads_need_a_login(org) -> None:
     assert Client().get("/")["Location"].startswith("/accounts/login/")
     chat = thread(org, user_id="u1", question="q", answer="a")
     response = Client().get(f"/Acme/chat/{chat.pk}")
@@ -63,7 +63,7 @@ def test_home_and_threads_need_a_login(org) -> None:  # type: ignore[no-untyped-
     assert response["Location"] == f"/accounts/login/?next=/Acme/chat/{chat.pk}"
 
 
-def test_member_of_another_org_sees_neither_the_list_nor_a_thread(org, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_member_of_another_org_sees_neither_the_list_nor_a_thread(org, stranger) -> None:
     chat = thread(org, user_id="usr_secret", question="Acme secret question", answer="Acme secret answer")
     client = logged_in(stranger)
     for url in ["/Acme/chat/", f"/Acme/chat/{chat.pk}", "/Acme/chat/new", "/Acme/"]:
@@ -78,7 +78,7 @@ def test_member_of_another_org_sees_neither_the_list_nor_a_thread(org, stranger)
     assert str(chat.pk) not in client.get("/Globex/chat/?q=secret").content.decode()
 
 
-def test_login_page_signs_in_and_sign_out_comes_back_to_it(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_login_page_signs_in_and_sign_out_comes_back_to_it(org, member) -> None:
     client = Client()
     page = client.get("/accounts/login/?next=/Acme/chat/").content.decode()
     assert '<label for="id_username">Username</label>' in page and 'name="next" value="/Acme/chat/"' in page
@@ -93,7 +93,7 @@ def test_login_page_signs_in_and_sign_out_comes_back_to_it(org, member) -> None:
     assert client.get("/Acme/chat/").status_code == 302
 
 
-def test_wrong_password_shows_an_error(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_password_shows_an_error(org, member) -> None:
     response = Client().post("/accounts/login/", {"username": "member", "password": "nope"})
     assert response.status_code == 200 and 'role="alert"' in response.content.decode()
 
@@ -101,7 +101,7 @@ def test_wrong_password_shows_an_error(org, member) -> None:  # type: ignore[no-
 # --- the list ----------------------------------------------------------------------------------
 
 
-def test_threads_are_listed_newest_first(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_threads_are_listed_newest_first(org, member) -> None:
     older = thread(org, user_id="usr_a", question="What is the BME280 I2C address?", answer="0x76")
     newer = thread(org, user_id="usr_b", question="Max current of IRF540N?", answer="33 A")
     Chat.objects.filter(pk=older.pk).update(updated_at=newer.updated_at - timedelta(hours=1))
@@ -110,7 +110,7 @@ def test_threads_are_listed_newest_first(org, member) -> None:  # type: ignore[n
     assert "usr_a" in page and "2 threads" in page and 'href="/Acme/chat/new"' in page
 
 
-def test_threads_are_searchable_by_user_id_and_text(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_threads_are_searchable_by_user_id_and_text(org, member) -> None:
     a = thread(org, user_id="usr_82af91", question="Supply range?", answer="The BME280 runs from 1.71 V")
     b = thread(org, user_id="usr_d4f012", question="Pinout of the FT232R?", answer="See table 3")
     client = logged_in(member)
@@ -125,9 +125,10 @@ def test_threads_are_searchable_by_user_id_and_text(org, member) -> None:  # typ
 # --- one thread --------------------------------------------------------------------------------
 
 
-def test_thread_shows_question_answer_mode_time_and_source_links(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_thread_shows_question_answer_mode_time_and_source_links(datasheets_org) -> None:
     reader = member_create(org=datasheets_org, username="reader", password="reader-pass-1").user
     chunk = Chunk.objects.select_related("document").filter(document__source_name="bosch-bme280.pdf", page=3).first()
+    assert chunk is not None
     chat = thread(
         datasheets_org,
         user_id="usr_82af91",
@@ -149,9 +150,10 @@ def test_thread_shows_question_answer_mode_time_and_source_links(datasheets_org)
     assert 'id="ask-form"' in page and f'name="chat_id" value="{chat.pk}"' in page
 
 
-def test_source_link_finds_the_passage_again_after_reingestion(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_source_link_finds_the_passage_again_after_reingestion(datasheets_org) -> None:
     reader = member_create(org=datasheets_org, username="reader", password="reader-pass-1").user
     chunk = Chunk.objects.select_related("document").filter(document__source_name="bosch-bme280.pdf", page=3).first()
+    assert chunk is not None
     source = stored_source(chunk)
     source["chunk_ids"] = [987654321]  # the ids the answer saw are gone
     chat = thread(datasheets_org, user_id="u", question="q", answer="a", sources=[source])
@@ -159,7 +161,7 @@ def test_source_link_finds_the_passage_again_after_reingestion(datasheets_org) -
     assert f"cite={chunk.pk}" in page
 
 
-def test_answer_html_from_an_llm_or_pdf_is_shown_as_text(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_answer_html_from_an_llm_or_pdf_is_shown_as_text(org, member) -> None:
     chat = thread(
         org,
         user_id="u1",
@@ -175,20 +177,20 @@ def test_answer_html_from_an_llm_or_pdf_is_shown_as_text(org, member) -> None:  
     assert "<td>VDD</td>" in page  # formatting is kept
 
 
-def test_a_failed_answer_is_marked(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_answer_is_marked(org, member) -> None:
     chat = thread(org, user_id="u1", question="q?", answer="")
     Message.objects.filter(chat=chat, role="assistant").update(status="failed", error="llm_timeout")
     page = logged_in(member).get(f"/Acme/chat/{chat.pk}").content.decode()
     assert "This answer failed (llm_timeout)" in page
 
 
-def test_unknown_thread_is_a_clear_404(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_thread_is_a_clear_404(org, member) -> None:
     response = logged_in(member).get("/Acme/chat/2d8a39d8-29d6-4f0f-bc5f-4c5f0f9c9d54")
     assert response.status_code == 404
     assert "This thread does not exist in this organization." in response.content.decode()
 
 
-def test_new_chat_page_has_an_empty_thread_and_the_ask_box(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_new_chat_page_has_an_empty_thread_and_the_ask_box(org, member) -> None:
     page = logged_in(member).get("/Acme/chat/new").content.decode()
     assert 'id="thread-empty"' in page and 'name="chat_id" value=""' in page and 'action="/Acme/chat/stream"' in page
 
@@ -196,7 +198,7 @@ def test_new_chat_page_has_an_empty_thread_and_the_ask_box(org, member) -> None:
 # --- the ask endpoint's guards (streaming itself: tests/browser) ----------------------------------
 
 
-def test_asking_needs_the_csrf_token(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_asking_needs_the_csrf_token(org, member) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(member)
     response = client.post("/Acme/chat/stream", {"query": "What is VDD?"}, HTTP_ACCEPT="text/event-stream")
@@ -204,14 +206,14 @@ def test_asking_needs_the_csrf_token(org, member) -> None:  # type: ignore[no-un
     assert not Chat.objects.exists()
 
 
-def test_asking_with_an_empty_question_is_a_400_in_the_error_shape(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_asking_with_an_empty_question_is_a_400_in_the_error_shape(org, member) -> None:
     response = logged_in(member).post("/Acme/chat/stream", {"query": "  "}, HTTP_ACCEPT="text/event-stream")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request" and "query" in response.json()["details"]
     assert not Chat.objects.exists()
 
 
-def test_asking_in_another_orgs_thread_is_chat_not_found(org, other_org, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_asking_in_another_orgs_thread_is_chat_not_found(org, other_org, stranger) -> None:
     chat = thread(org, user_id="u1", question="q", answer="a")
     response = logged_in(stranger).post(
         "/Globex/chat/stream", {"query": "more?", "chat_id": str(chat.pk)}, HTTP_ACCEPT="text/event-stream"
@@ -220,7 +222,7 @@ def test_asking_in_another_orgs_thread_is_chat_not_found(org, other_org, strange
     assert Message.objects.filter(chat=chat).count() == 2
 
 
-def test_anonymous_cannot_ask(org) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_cannot_ask(org) -> None:
     response = Client().post("/Acme/chat/stream", {"query": "q"})
     assert response.status_code == 302 and not Chat.objects.exists()
 
@@ -239,7 +241,7 @@ def sse_events(body: str) -> list[tuple[str, dict]]:
 
 @pytest.mark.django_db(transaction=True)  # the answer is stored by the stream's own thread
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
-def test_asking_in_the_browser_continues_an_api_thread_on_the_same_chat(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_asking_in_the_browser_continues_an_api_thread_on_the_same_chat(datasheets_org) -> None:
     reader = member_create(org=datasheets_org, username="reader", password="reader-pass-1").user
     chat = thread(datasheets_org, user_id="usr_82af91", question="Tell me about the BME280.", answer="A sensor.")
     response = logged_in(reader).post(
@@ -263,7 +265,7 @@ def test_asking_in_the_browser_continues_an_api_thread_on_the_same_chat(datashee
 
 @pytest.mark.django_db(transaction=True)  # the answer is stored by the stream's own thread
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
-def test_asking_without_a_chat_id_starts_a_thread_of_ones_own(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_asking_without_a_chat_id_starts_a_thread_of_ones_own(datasheets_org) -> None:
     reader = member_create(org=datasheets_org, username="reader", password="reader-pass-1").user
     response = logged_in(reader).post(
         "/Datasheets/chat/stream", {"query": "Maximum drain current of the IRF540N?"}, HTTP_ACCEPT="text/event-stream"
@@ -274,7 +276,7 @@ def test_asking_without_a_chat_id_starts_a_thread_of_ones_own(datasheets_org) ->
     assert events[0][1]["chat_url"].endswith(f"/Datasheets/chat/{chat.pk}")
 
 
-def test_datasheet_code_lines_are_not_turned_into_headings(org, member) -> None:  # type: ignore[no-untyped-def]
+def test_datasheet_code_lines_are_not_turned_into_headings(org, member) -> None:
     answer = "Change the line\n#define BME280_I2C_ADDRESS BME280_I2C_ADDRESS1\n\n```c\n#define X 1\n```\n\n# Summary"
     chat = thread(org, user_id="u1", question="q", answer=answer)
     page = logged_in(member).get(f"/Acme/chat/{chat.pk}").content.decode()
@@ -284,7 +286,7 @@ def test_datasheet_code_lines_are_not_turned_into_headings(org, member) -> None:
 
 @pytest.mark.django_db(transaction=True)  # the answer is stored by the stream's own thread
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
-def test_an_agentic_turn_streams_its_tool_steps_and_stores_them(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_an_agentic_turn_streams_its_tool_steps_and_stores_them(datasheets_org) -> None:
     reader = member_create(org=datasheets_org, username="reader", password="reader-pass-1").user
     question = "Compare the supply voltage range of the BME280 and the ADXL345."
     response = logged_in(reader).post(

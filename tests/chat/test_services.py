@@ -13,11 +13,11 @@ from topics.models import Topic
 
 
 @pytest.fixture
-def scripted(settings):  # type: ignore[no-untyped-def]
+def scripted(settings):
     settings.LLM_BACKEND = "scripted"
 
 
-def web_turn(org, user, **kwargs):  # type: ignore[no-untyped-def]
+def web_turn(org, user, **kwargs):
     return chat_turn_begin(
         org=org, holder=f"web:{user.pk}", user_id=user.username, created_by=user, mode="FAST", **kwargs
     )

@@ -14,7 +14,7 @@ def api(client_with_key: APIClient) -> APIClient:
 
 
 @pytest.fixture
-def make_busy(org, issued_key) -> Callable[[str], int]:  # type: ignore[no-untyped-def]
+def make_busy(org, issued_key) -> Callable[[str], int]:
     """Put a request in flight for (this test key, user_id), as if another call were running."""
 
     def busy(user_id: str) -> int:
@@ -23,19 +23,19 @@ def make_busy(org, issued_key) -> Callable[[str], int]:  # type: ignore[no-untyp
     return busy
 
 
-def post_query(client: APIClient, body: object, path: str = "/chat/query/", **headers: str):  # type: ignore[no-untyped-def]
+def post_query(client: APIClient, body: object, path: str = "/chat/query/", **headers: str):
     return client.post(path, body, format="json", headers=headers)
 
 
 @pytest.fixture
-def datasheets_key(datasheets_org):  # type: ignore[no-untyped-def]
+def datasheets_key(datasheets_org):
     from orgs.services import api_key_create
 
     return api_key_create(org=datasheets_org, label="contract")
 
 
 @pytest.fixture
-def datasheets_api(datasheets_key) -> APIClient:  # type: ignore[no-untyped-def]
+def datasheets_api(datasheets_key) -> APIClient:
     """A client of the "Datasheets" org: ten real datasheets, five topics, the extractive backend."""
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=datasheets_key.raw_key)

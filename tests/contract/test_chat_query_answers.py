@@ -20,7 +20,7 @@ RESPONSE_FIELDS = {"final_answer", "chat_id", "chat_url", "sources", "mode"}
 LOOKUP = {"query": "What is the I2C slave address of the BME280?", "user_id": "usr_82af91", "mode": "AUTO"}
 
 
-def answered(response) -> dict:  # type: ignore[no-untyped-def]
+def answered(response) -> dict:
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "application/json"
     body = response.json()

@@ -21,7 +21,7 @@ from topics.models import Topic
 VALID = {"query": "What is EMEM?", "user_id": "usr_82af91", "mode": "AUTO"}
 
 
-def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+def assert_error(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
@@ -30,7 +30,7 @@ def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-u
     return body
 
 
-def assert_invalid(response, *fields: str) -> dict:  # type: ignore[no-untyped-def]
+def assert_invalid(response, *fields: str) -> dict:
     body = assert_error(response, 400, "invalid_request")
     for field in fields:
         assert body["details"].get(field), body

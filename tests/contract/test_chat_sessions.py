@@ -11,7 +11,7 @@ from orgs.services import api_key_create, api_key_revoke
 FIELDS = {"total_sessions", "used_sessions", "available_sessions", "active_user_ids"}
 
 
-def seat(org, user_id: str) -> None:  # type: ignore[no-untyped-def]
+def seat(org, user_id: str) -> None:
     hold_acquire(org=org, holder="key:elsewhere", user_id=user_id)
 
 

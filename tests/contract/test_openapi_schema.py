@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 
 @pytest.fixture
-def schema(db) -> dict:  # type: ignore[no-untyped-def]
+def schema(db) -> dict:
     response = APIClient().get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     return response.json()

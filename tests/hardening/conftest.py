@@ -12,12 +12,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.conftest import ServerProcess, start_server, stop_server
 from tests.fake_llm import FakeLlm, Reply
+
+if TYPE_CHECKING:  # the models load once Django is set up, after this module
+    from orgs.models import ApiKey, Organization
 
 ANSWER = "The supply voltage is 1.8 V to 3.6 V."
 
@@ -36,8 +40,8 @@ def _fake_llm_answers_fast_by_default(request: pytest.FixtureRequest) -> None:
 
 @dataclass
 class Keyed:
-    org: object
-    key: object  # orgs.models.ApiKey
+    org: "Organization"
+    key: "ApiKey"
     raw_key: str
 
     @property
@@ -46,7 +50,7 @@ class Keyed:
 
 
 @pytest.fixture
-def acme(transactional_db) -> Keyed:  # type: ignore[no-untyped-def]
+def acme(transactional_db) -> Keyed:
     """A committed org with an API key, visible to server processes."""
     from orgs.services import api_key_create, org_create
 

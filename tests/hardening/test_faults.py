@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -19,6 +20,9 @@ from core import clock
 from tests.conftest import ServerProcess
 from tests.fake_llm import FakeLlm, Reply, slow
 from tests.hardening.conftest import Keyed, kill_server, llm_env, wait_for, warm_up
+
+if TYPE_CHECKING:  # the models load once Django is set up, after this module
+    from chat.models import Message
 
 pytestmark = pytest.mark.heavy
 
@@ -38,7 +42,7 @@ def holds_of(keyed: Keyed) -> int:
     return RequestHold.objects.filter(org=keyed.org).count()
 
 
-def last_turn(user_id: str) -> tuple[object, object]:
+def last_turn(user_id: str) -> tuple["Message", "Message"]:
     from chat.models import Message
 
     question = Message.objects.filter(chat__user_id=user_id, role="user").latest("id")

@@ -28,7 +28,7 @@ from tests.hardening.conftest import Keyed, warm_up
 @pytest.mark.heavy
 def test_every_operation_of_the_api_schema_survives_fuzzing_with_no_5xx_and_no_schema_violation(
     serve, acme: Keyed
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from topics.models import Topic
 
     Topic.objects.create(org=acme.org, name="Sensors")
@@ -86,12 +86,12 @@ JSON_VALUES = st.recursive(
     max_leaves=20,
 )
 # Any character but NUL (PostgreSQL text cannot hold it, so the parser refuses it with a 400).
-VALID_CHARACTERS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+VALID_CHARACTERS = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
 FIELDS = ("query", "user_id", "mode", "chat_id", "topic_names")
 
 
 @pytest.fixture
-def full_org(org):  # type: ignore[no-untyped-def]
+def full_org(org):
     """Every seat taken (max_sessions 0): a body the parser accepts ends at admission as a
     429 session_limit_exceeded, so no answer is ever run and each example stays fast."""
     from orgs.models import Organization
@@ -106,7 +106,7 @@ def full_org(org):  # type: ignore[no-untyped-def]
 @pytest.mark.django_db
 @hypothesis_settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=10), JSON_VALUES, max_size=7))
-def test_random_json_values_in_any_field_never_give_a_5xx(full_org, client_with_key, body) -> None:  # type: ignore[no-untyped-def]
+def test_random_json_values_in_any_field_never_give_a_5xx(full_org, client_with_key, body) -> None:
     response = client_with_key.post("/chat/query/", body, format="json")
     assert response.status_code < 500, (body, response.content)
     payload = response.json()
@@ -124,7 +124,7 @@ def test_random_json_values_in_any_field_never_give_a_5xx(full_org, client_with_
     topic_names=st.none() | st.lists(st.sampled_from(["sensors", "POWER", "Sensors"]), max_size=3),
     extra=st.dictionaries(st.text(min_size=1, max_size=10).filter(lambda key: key not in FIELDS), JSON_VALUES),
 )
-def test_every_valid_body_is_accepted_by_the_parser(  # type: ignore[no-untyped-def]
+def test_every_valid_body_is_accepted_by_the_parser(
     full_org, client_with_key, query, user_id, mode, topic_names, extra
 ) -> None:
     body = {**extra, "query": query, "user_id": user_id}
@@ -141,8 +141,9 @@ def test_every_valid_body_is_accepted_by_the_parser(  # type: ignore[no-untyped-
 # --- malformed bodies -----------------------------------------------------------------------
 
 
-def _raw(client: APIClient, data: bytes, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
-    return client.generic("POST", "/chat/query/", data, content_type=content_type)
+def _raw(client: APIClient, data: bytes, content_type: str = "application/json"):
+    # Bytes on purpose: bodies that are no valid text at all. (The stubs type `data` as str.)
+    return client.generic("POST", "/chat/query/", data, content_type=content_type)  # type: ignore[arg-type]
 
 
 @pytest.mark.django_db
@@ -171,7 +172,7 @@ def _raw(client: APIClient, data: bytes, content_type: str = "application/json")
 )
 def test_a_malformed_body_is_a_clear_4xx_and_stores_nothing(
     full_org, client_with_key, name, data, content_type, status, code
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from chat.models import Chat, RequestHold
 
     response = _raw(client_with_key, data, content_type if content_type is not None else "application/json")
@@ -200,7 +201,7 @@ TRAVERSALS = [
 
 
 @pytest.fixture
-def engineer_client(datasheets_org) -> Client:  # type: ignore[no-untyped-def]
+def engineer_client(datasheets_org) -> Client:
     from orgs.services import member_create
 
     member_create(org=datasheets_org, username="traveller", password="traveller-pass-1")
@@ -209,7 +210,7 @@ def engineer_client(datasheets_org) -> Client:  # type: ignore[no-untyped-def]
     return client
 
 
-def _leaks_a_file(response) -> bool:  # type: ignore[no-untyped-def]
+def _leaks_a_file(response) -> bool:
     body = b"".join(response.streaming_content) if response.streaming else response.content
     return b"root:" in body or b"SECRET_KEY" in body or body.startswith(b"%PDF")
 
@@ -233,7 +234,7 @@ DOWNLOAD_PATHS = [
 
 # One test per kind (not one per variant): each needs the ten datasheets restored.
 @pytest.mark.django_db
-def test_source_name_path_traversal_on_the_library_page_is_a_404(engineer_client) -> None:  # type: ignore[no-untyped-def]
+def test_source_name_path_traversal_on_the_library_page_is_a_404(engineer_client) -> None:
     for source_name in TRAVERSALS:
         for page in ("1", "../1", "1%00"):
             response = engineer_client.get(
@@ -244,7 +245,7 @@ def test_source_name_path_traversal_on_the_library_page_is_a_404(engineer_client
 
 
 @pytest.mark.django_db
-def test_traversal_in_download_paths_is_a_404_never_a_file(engineer_client) -> None:  # type: ignore[no-untyped-def]
+def test_traversal_in_download_paths_is_a_404_never_a_file(engineer_client) -> None:
     for path in DOWNLOAD_PATHS:
         response = engineer_client.get(path)
         assert response.status_code in (400, 404), (path, response.status_code)
@@ -252,16 +253,17 @@ def test_traversal_in_download_paths_is_a_404_never_a_file(engineer_client) -> N
 
 
 @pytest.mark.django_db
-def test_a_page_image_number_past_the_last_page_is_a_404(datasheets_org, engineer_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_image_number_past_the_last_page_is_a_404(datasheets_org, engineer_client) -> None:
     from library.models import Document
 
     document = Document.objects.get(org=datasheets_org, source_name="ti-ads1115.pdf")
+    assert document.pages_total is not None
     response = engineer_client.get(f"/Datasheets/library/documents/{document.pk}/pages/{document.pages_total + 1}.png")
     assert response.status_code == 404
 
 
 @pytest.mark.django_db
-def test_an_uploaded_file_name_with_traversal_is_stored_inside_the_media_folder(org, owner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_uploaded_file_name_with_traversal_is_stored_inside_the_media_folder(org, owner, tmp_path) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from library.models import Document
@@ -362,7 +364,7 @@ def _ingest_in_a_child(org_name: str, path: Path, name: str) -> tuple[str, float
 
 
 @pytest.mark.slow
-def test_a_pdf_that_inflates_to_400_mb_fails_or_ingests_within_bounded_memory_and_time(acme: Keyed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_pdf_that_inflates_to_400_mb_fails_or_ingests_within_bounded_memory_and_time(acme: Keyed, tmp_path) -> None:
     from tests.library.pdfs import sample_pages, text_pdf_bytes
 
     small = tmp_path / "small.pdf"

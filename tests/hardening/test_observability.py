@@ -18,7 +18,7 @@ def _count(text: str, metric: str, mode: str) -> float:
 
 
 @pytest.mark.django_db
-def test_every_completed_answer_is_observed_in_the_latency_histogram_by_mode(client_with_key, settings) -> None:  # type: ignore[no-untyped-def]
+def test_every_completed_answer_is_observed_in_the_latency_histogram_by_mode(client_with_key, settings) -> None:
     settings.LLM_BACKEND = "scripted"
     before = Client().get("/metrics").text
     with scripted_responses([{"answer": "Fast."}, {"answer": "Agentic."}]):
@@ -36,7 +36,7 @@ def test_every_completed_answer_is_observed_in_the_latency_histogram_by_mode(cli
 
 
 @pytest.mark.slow
-def test_api_keys_never_appear_in_a_live_servers_logs(serve, acme: Keyed) -> None:  # type: ignore[no-untyped-def]
+def test_api_keys_never_appear_in_a_live_servers_logs(serve, acme: Keyed) -> None:
     from orgs.services import api_key_create, api_key_revoke
 
     server: ServerProcess = serve(workers=1, log_name="key-logging", LOG_LEVEL="DEBUG")

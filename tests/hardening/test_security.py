@@ -3,12 +3,18 @@ another org, anonymous), CSRF on every form, security headers, and HTTPS-only co
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.conftest import manage_py
+
+if TYPE_CHECKING:  # the models load once Django is set up, after this module
+    from django.contrib.auth.models import User
+
+    from orgs.models import Organization
 
 pytestmark = pytest.mark.django_db
 
@@ -22,17 +28,17 @@ MARKERS = (SECRET_USER, SECRET_TEXT, SECRET_TITLE, SECRET_SOURCE, "bosch-bme280.
 
 @dataclass
 class World:
-    org: object
+    org: "Organization"
     chat_id: str
     document_id: int
-    owner: object
-    stranger: object
+    owner: "User"
+    stranger: "User"
     owner_key: str
     stranger_key: str
 
 
 @pytest.fixture
-def world(datasheets_org) -> World:  # type: ignore[no-untyped-def]
+def world(datasheets_org) -> World:
     from chat.models import Chat, Message, Seat
     from core import clock
     from library.models import Document
@@ -66,7 +72,7 @@ def world(datasheets_org) -> World:  # type: ignore[no-untyped-def]
     )
 
 
-def _body(response) -> str:  # type: ignore[no-untyped-def]
+def _body(response) -> str:
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode(errors="replace")
     return response.content.decode(errors="replace")
@@ -90,7 +96,7 @@ def api_calls(world: World) -> list[tuple[str, str, dict | None]]:
     ]
 
 
-def _api(client: APIClient, method: str, path: str, body: dict | None):  # type: ignore[no-untyped-def]
+def _api(client: APIClient, method: str, path: str, body: dict | None):
     return client.get(path) if method == "GET" else client.post(path, body, format="json")
 
 

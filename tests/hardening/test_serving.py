@@ -17,7 +17,7 @@ from tests.hardening.conftest import Keyed, llm_env, wait_for, warm_up
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, fake_llm: FakeLlm) -> Iterator[ServerProcess]:  # type: ignore[no-untyped-def]
+def server(django_db_setup, fake_llm: FakeLlm) -> Iterator[ServerProcess]:
     """Two uvicorn workers answering through the fake LLM, with a short SSE keep-alive."""
     process = start_server(workers=2, extra_env=llm_env(fake_llm, SSE_KEEPALIVE_S="0.5"), log_name="serving")
     yield process
@@ -186,7 +186,7 @@ def test_database_connections_carry_a_statement_and_connect_timeout() -> None:
     assert settings.DATABASES["default"]["OPTIONS"]["connect_timeout"] == 5
 
 
-def test_the_llm_client_has_a_timeout_and_bounded_retries(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_llm_client_has_a_timeout_and_bounded_retries(settings) -> None:
     settings.LLM_BACKEND = "openai"
     settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
     settings.LLM_TIMEOUT_S = 7.5

@@ -1,6 +1,7 @@
 """Fixtures of the library tests: upload and ingest in-process, with no broker."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,8 @@ def queued() -> Queued:
 
 
 @pytest.fixture
-def upload(org, queued) -> Callable[..., Document]:  # type: ignore[no-untyped-def]
-    def _upload(name: str, data: bytes, **kwargs: object) -> Document:
+def upload(org, queued) -> Callable[..., Document]:
+    def _upload(name: str, data: bytes, **kwargs: Any) -> Document:
         return document_upload(org=kwargs.pop("org", org), filename=name, data=data, enqueue=queued, **kwargs).document
 
     return _upload
@@ -37,7 +38,7 @@ def ingest(document: Document) -> Document:
 
 
 @pytest.fixture
-def ready_document(upload) -> Document:  # type: ignore[no-untyped-def]
+def ready_document(upload) -> Document:
     """A small, already ingested document that bad inputs must leave alone."""
     document = ingest(upload("good.pdf", text_pdf_bytes(sample_pages(3, "good"))))
     assert document.status == Document.Status.READY, document.error

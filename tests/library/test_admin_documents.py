@@ -12,13 +12,13 @@ from topics.services import topic_create
 
 
 @pytest.fixture
-def owner_client(owner) -> Client:  # type: ignore[no-untyped-def]
+def owner_client(owner) -> Client:
     client = Client()
     client.force_login(owner)
     return client
 
 
-def _add(client: Client, org, data: bytes, name: str = "mcx900.pdf", topics=()):  # type: ignore[no-untyped-def]
+def _add(client: Client, org, data: bytes, name: str = "mcx900.pdf", topics=()):
     return client.post(
         "/admin/library/document/add/",
         {"org": org.pk, "file": SimpleUploadedFile(name, data, "application/pdf"), "topics": [t.pk for t in topics]},
@@ -26,7 +26,7 @@ def _add(client: Client, org, data: bytes, name: str = "mcx900.pdf", topics=()):
     )
 
 
-def _stored(org, name: str) -> Document:  # type: ignore[no-untyped-def]
+def _stored(org, name: str) -> Document:
     return document_upload(org=org, filename=name, data=text_pdf_bytes([name]), enqueue=lambda _: None).document
 
 
@@ -89,6 +89,7 @@ def test_an_org_admin_sees_only_their_orgs_documents_and_chunks(owner_client, or
 def test_chunks_are_read_only_in_the_admin(owner_client, org) -> None:
     document = ingest(_stored(org, "a.pdf"))
     chunk = Chunk.objects.filter(document=document).first()
+    assert chunk is not None
     assert owner_client.get("/admin/library/chunk/add/").status_code == 403
     page = owner_client.get(f"/admin/library/chunk/{chunk.pk}/change/")
     assert page.status_code == 200 and 'name="text"' not in page.text  # shown, not editable

@@ -104,7 +104,7 @@ def test_an_oversized_content_length_gets_413_before_the_body_is_read(issued_key
     request = APIRequestFactory().post(URL, {"file": pdf_file()}, format="multipart", HTTP_X_API_KEY=issued_key.raw_key)
     request.META["CONTENT_LENGTH"] = str(5 * 1024 * 1024)
     request.META["wsgi.input"] = _UnreadableBody()
-    request._stream = _UnreadableBody()  # type: ignore[attr-defined]
+    request._stream = _UnreadableBody()  # type: ignore[assignment]
     response = DocumentListApi.as_view()(request)
     assert response.status_code == 413 and response.data["error"] == "payload_too_large"
     assert not Document.objects.exists()

@@ -18,7 +18,7 @@ def test_it_leaves_the_onnx_export_ready_and_says_where() -> None:
     assert (model_file.parent / "export.json").exists()
 
 
-def test_on_the_torch_backend_there_is_nothing_to_prepare(settings) -> None:  # type: ignore[no-untyped-def]
+def test_on_the_torch_backend_there_is_nothing_to_prepare(settings) -> None:
     settings.EMBEDDING_BACKEND = "torch"
     out = StringIO()
     call_command("prepare_embeddings", stdout=out)

@@ -58,7 +58,7 @@ def datasheet_texts() -> list[str]:
     return texts
 
 
-def test_onnx_gives_torchs_vectors_and_token_counts_on_datasheet_text(settings) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_gives_torchs_vectors_and_token_counts_on_datasheet_text(settings) -> None:
     texts = datasheet_texts()
     assert settings.EMBEDDING_BACKEND == "onnx"
     counts = count_tokens(texts)
@@ -83,7 +83,7 @@ def test_onnx_gives_torchs_vectors_and_token_counts_on_datasheet_text(settings) 
         assert onnx_encoder().token_ids(text) == expected["input_ids"][row][mask].tolist()
 
 
-def test_the_torch_backend_is_sentence_transformers_encode_as_before(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_torch_backend_is_sentence_transformers_encode_as_before(settings) -> None:
     settings.EMBEDDING_BACKEND = "torch"
     vectors = embed_texts(PROBE_TEXTS)
     expected = get_model().encode(PROBE_TEXTS, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
@@ -146,7 +146,7 @@ def started_together(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, li
     return data_dir, [_finish(process) for process in processes]
 
 
-def test_processes_that_start_together_make_one_export_and_share_it(started_together) -> None:  # type: ignore[no-untyped-def]
+def test_processes_that_start_together_make_one_export_and_share_it(started_together) -> None:
     data_dir, children = started_together
     assert sum(child.exported for child in children) == 1
     assert len(_exports(data_dir)) == 1  # and no temporary folder left behind
@@ -157,7 +157,7 @@ def test_processes_that_start_together_make_one_export_and_share_it(started_toge
         assert child.loaded["torch"] == bool(child.exported)
 
 
-def test_a_process_that_finds_the_export_imports_neither_torch_nor_transformers(started_together) -> None:  # type: ignore[no-untyped-def]
+def test_a_process_that_finds_the_export_imports_neither_torch_nor_transformers(started_together) -> None:
     data_dir, children = started_together
     child = _finish(_start(data_dir))
     assert child.exported == 0
@@ -165,7 +165,7 @@ def test_a_process_that_finds_the_export_imports_neither_torch_nor_transformers(
     np.testing.assert_allclose(child.vectors, children[0].vectors, atol=1e-6)
 
 
-def test_the_export_is_made_again_when_the_exporter_or_the_model_changes(started_together, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_export_is_made_again_when_the_exporter_or_the_model_changes(started_together, tmp_path: Path) -> None:
     data_dir, children = started_together
     first = children[0].folder
 

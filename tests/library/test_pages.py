@@ -14,23 +14,23 @@ from topics.services import topic_create
 pytestmark = pytest.mark.django_db
 
 
-def logged_in(user) -> Client:  # type: ignore[no-untyped-def]
+def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def engineer(datasheets_org):  # type: ignore[no-untyped-def]
+def engineer(datasheets_org):
     return member_create(org=datasheets_org, username="engineer", password="engineer-pass-1").user
 
 
 @pytest.fixture
-def librarian(datasheets_org):  # type: ignore[no-untyped-def]
+def librarian(datasheets_org):
     return member_create(org=datasheets_org, username="librarian", password="librarian-pass-1", admin=True).user
 
 
-def bme280(org) -> Document:  # type: ignore[no-untyped-def]
+def bme280(org) -> Document:
     return Document.objects.get(org=org, source_name="bosch-bme280.pdf")
 
 
@@ -44,13 +44,13 @@ def source_page(org_name: str, source_name: str, page: object, **extra: str) -> 
 # --- access ----------------------------------------------------------------------------------
 
 
-def test_anonymous_visitor_is_sent_to_the_login_page(org) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_visitor_is_sent_to_the_login_page(org) -> None:
     response = Client().get("/Acme/library")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=/Acme/library")
 
 
-def test_member_of_another_org_gets_404_on_every_library_url(datasheets_org, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_member_of_another_org_gets_404_on_every_library_url(datasheets_org, stranger) -> None:
     document = bme280(datasheets_org)
     client = logged_in(stranger)
     urls = [
@@ -69,7 +69,7 @@ def test_member_of_another_org_gets_404_on_every_library_url(datasheets_org, str
     assert Document.objects.filter(pk=document.pk).exists()
 
 
-def test_a_document_of_another_org_is_not_found_under_ones_own_org(datasheets_org, other_org, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_a_document_of_another_org_is_not_found_under_ones_own_org(datasheets_org, other_org, stranger) -> None:
     document = bme280(datasheets_org)
     client = logged_in(stranger)
     assert client.get(f"/Globex/library/documents/{document.pk}/file.pdf").status_code == 404
@@ -82,7 +82,7 @@ def test_a_document_of_another_org_is_not_found_under_ones_own_org(datasheets_or
 # --- the index -------------------------------------------------------------------------------
 
 
-def test_member_sees_topics_documents_and_status_but_no_upload_form(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_member_sees_topics_documents_and_status_but_no_upload_form(datasheets_org, engineer) -> None:
     response = logged_in(engineer).get("/Datasheets/library")
     page = response.content.decode()
     assert response.status_code == 200
@@ -93,13 +93,13 @@ def test_member_sees_topics_documents_and_status_but_no_upload_form(datasheets_o
     assert "upload-form" not in page and "Re-ingest" not in page
 
 
-def test_admin_sees_upload_form_and_actions(datasheets_org, librarian) -> None:  # type: ignore[no-untyped-def]
+def test_admin_sees_upload_form_and_actions(datasheets_org, librarian) -> None:
     page = logged_in(librarian).get("/Datasheets/library").content.decode()
     assert 'id="upload-form"' in page and 'enctype="multipart/form-data"' in page and "multiple" in page
     assert f"/Datasheets/library/documents/{bme280(datasheets_org).pk}/delete" in page
 
 
-def test_progress_json_reports_every_document(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_progress_json_reports_every_document(datasheets_org, engineer) -> None:
     Document.objects.filter(pk=bme280(datasheets_org).pk).update(status="processing", pages_done=15, pages_total=60)
     data = logged_in(engineer).get("/Datasheets/library/progress").json()
     assert data["active"] == 1
@@ -111,7 +111,7 @@ def test_progress_json_reports_every_document(datasheets_org, engineer) -> None:
 # --- upload, re-ingest, delete ------------------------------------------------------------------
 
 
-def test_admin_uploads_several_pdfs_into_a_topic(org, owner) -> None:  # type: ignore[no-untyped-def]
+def test_admin_uploads_several_pdfs_into_a_topic(org, owner) -> None:
     topic = topic_create(org=org, name="Power")
     client = logged_in(owner)
     with open(DATASHEETS / "infineon-irf540n.pdf", "rb") as one, open(DATASHEETS / "renesas-icl7660.pdf", "rb") as two:
@@ -124,7 +124,7 @@ def test_admin_uploads_several_pdfs_into_a_topic(org, owner) -> None:  # type: i
     assert "infineon-irf540n.pdf uploaded and queued" in page
 
 
-def test_a_batch_with_one_non_pdf_stores_nothing(org, owner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_with_one_non_pdf_stores_nothing(org, owner, tmp_path) -> None:
     fake = tmp_path / "notes.pdf"
     fake.write_text("<script>alert(1)</script> not a pdf")
     with open(DATASHEETS / "infineon-irf540n.pdf", "rb") as real, open(fake, "rb") as bad:
@@ -135,7 +135,7 @@ def test_a_batch_with_one_non_pdf_stores_nothing(org, owner, tmp_path) -> None: 
     assert not Document.objects.filter(org=org).exists()
 
 
-def test_member_cannot_upload_reingest_or_delete(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_member_cannot_upload_reingest_or_delete(datasheets_org, engineer) -> None:
     document = bme280(datasheets_org)
     client = logged_in(engineer)
     with open(DATASHEETS / "infineon-irf540n.pdf", "rb") as handle:
@@ -145,7 +145,7 @@ def test_member_cannot_upload_reingest_or_delete(datasheets_org, engineer) -> No
     assert Document.objects.filter(pk=document.pk, status="ready").exists()
 
 
-def test_delete_asks_for_confirmation_then_deletes(datasheets_org, librarian) -> None:  # type: ignore[no-untyped-def]
+def test_delete_asks_for_confirmation_then_deletes(datasheets_org, librarian) -> None:
     document = bme280(datasheets_org)
     client = logged_in(librarian)
     confirm = client.get(f"/Datasheets/library/documents/{document.pk}/delete")
@@ -165,7 +165,7 @@ def test_delete_asks_for_confirmation_then_deletes(datasheets_org, librarian) ->
     assert not Chunk.objects.filter(document_id=document.pk).exists()
 
 
-def test_reingest_asks_for_confirmation_then_queues(datasheets_org, librarian) -> None:  # type: ignore[no-untyped-def]
+def test_reingest_asks_for_confirmation_then_queues(datasheets_org, librarian) -> None:
     document = bme280(datasheets_org)
     client = logged_in(librarian)
     assert "Re-ingest" in client.get(f"/Datasheets/library/documents/{document.pk}/reingest").content.decode()
@@ -174,7 +174,7 @@ def test_reingest_asks_for_confirmation_then_queues(datasheets_org, librarian) -
     assert Document.objects.get(pk=document.pk).status == "queued"
 
 
-def test_upload_and_delete_need_the_csrf_token(datasheets_org, librarian) -> None:  # type: ignore[no-untyped-def]
+def test_upload_and_delete_need_the_csrf_token(datasheets_org, librarian) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(librarian)
     document = bme280(datasheets_org)
@@ -185,7 +185,7 @@ def test_upload_and_delete_need_the_csrf_token(datasheets_org, librarian) -> Non
 # --- a cited page ----------------------------------------------------------------------------
 
 
-def test_cited_page_shows_text_image_pdf_link_neighbours_and_topics(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_cited_page_shows_text_image_pdf_link_neighbours_and_topics(datasheets_org, engineer) -> None:
     document = bme280(datasheets_org)
     response = logged_in(engineer).get(source_page("Datasheets", "bosch-bme280.pdf", 2))
     page = response.content.decode()
@@ -203,9 +203,9 @@ def test_cited_page_shows_text_image_pdf_link_neighbours_and_topics(datasheets_o
     assert "<mark" not in page  # nothing cited without a citation
 
 
-def test_overlapping_chunk_lines_are_shown_once(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_chunk_lines_are_shown_once(datasheets_org, engineer) -> None:
     document = bme280(datasheets_org)
-    pages = {}
+    pages: dict[int, list[str]] = {}
     for page_number, text in Chunk.objects.filter(document=document).values_list("page", "text"):
         pages.setdefault(page_number, []).append(text)
     page_number = next(number for number, texts in pages.items() if len(texts) >= 2)
@@ -221,7 +221,7 @@ def test_overlapping_chunk_lines_are_shown_once(datasheets_org, engineer) -> Non
     assert len(lines) < joined_chunks
 
 
-def test_cited_chunks_are_highlighted(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_cited_chunks_are_highlighted(datasheets_org, engineer) -> None:
     document = bme280(datasheets_org)
     chunk = Chunk.objects.filter(document=document, page=3).order_by("ordinal").last()
     assert chunk is not None
@@ -235,8 +235,9 @@ def test_cited_chunks_are_highlighted(datasheets_org, engineer) -> None:  # type
     assert escape(chunk.text.split("\n")[-1]) in marked.group(1)
 
 
-def test_a_chunk_id_of_another_page_highlights_nothing(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_a_chunk_id_of_another_page_highlights_nothing(datasheets_org, engineer) -> None:
     other = Chunk.objects.filter(document=bme280(datasheets_org), page=5).first()
+    assert other is not None
     page = (
         logged_in(engineer).get(source_page("Datasheets", "bosch-bme280.pdf", 3, cite=str(other.pk))).content.decode()
     )
@@ -253,14 +254,14 @@ def test_a_chunk_id_of_another_page_highlights_nothing(datasheets_org, engineer)
         ("bosch-bme280.pdf", "two", "has no page “two”"),
     ],
 )
-def test_unknown_source_or_page_is_a_clear_404(datasheets_org, engineer, source_name, page, reason) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_source_or_page_is_a_clear_404(datasheets_org, engineer, source_name, page, reason) -> None:
     response = logged_in(engineer).get(source_page("Datasheets", source_name, page))
     assert response.status_code == 404
     assert reason in response.content.decode()
     assert "<h1>Not found</h1>" in response.content.decode()
 
 
-def test_page_text_with_html_is_shown_as_text(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_page_text_with_html_is_shown_as_text(datasheets_org, engineer) -> None:
     document = bme280(datasheets_org)
     Chunk.objects.filter(document=document, page=4).update(
         text='Pin VDDIO <script>alert("pdf")</script>\n<img src=x onerror=alert(1)> SDO'
@@ -274,16 +275,16 @@ def test_page_text_with_html_is_shown_as_text(datasheets_org, engineer) -> None:
 # --- the PDF and the page image ------------------------------------------------------------------
 
 
-def test_original_pdf_is_served_inline(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_original_pdf_is_served_inline(datasheets_org, engineer) -> None:
     document = bme280(datasheets_org)
     response = logged_in(engineer).get(f"/Datasheets/library/documents/{document.pk}/file.pdf")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith("inline")
-    assert b"".join(response.streaming_content) == (DATASHEETS / "bosch-bme280.pdf").read_bytes()
+    assert response.getvalue() == (DATASHEETS / "bosch-bme280.pdf").read_bytes()
 
 
-def test_page_image_is_a_png_rendered_once_and_cached(datasheets_org, engineer, settings) -> None:  # type: ignore[no-untyped-def]
+def test_page_image_is_a_png_rendered_once_and_cached(datasheets_org, engineer, settings) -> None:
     from library.page_images import page_image_path
 
     document = bme280(datasheets_org)
@@ -291,7 +292,7 @@ def test_page_image_is_a_png_rendered_once_and_cached(datasheets_org, engineer, 
     cached.unlink(missing_ok=True)
     client = logged_in(engineer)
     response = client.get(f"/Datasheets/library/documents/{document.pk}/pages/7.png")
-    body = b"".join(response.streaming_content)
+    body = response.getvalue()
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert body.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = int.from_bytes(body[16:20], "big"), int.from_bytes(body[20:24], "big")
@@ -300,14 +301,14 @@ def test_page_image_is_a_png_rendered_once_and_cached(datasheets_org, engineer, 
     assert client.get(f"/Datasheets/library/documents/{document.pk}/pages/61.png").status_code == 404
 
 
-def test_symbol_font_glyphs_show_as_the_characters_they_draw(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_symbol_font_glyphs_show_as_the_characters_they_draw(datasheets_org, engineer) -> None:
     document = bme280(datasheets_org)
     Chunk.objects.filter(document=document, page=6).update(text="IDD 3.6 \uf06dA at 25 \uf0b0C\nR = 44 m\uf057")
     page = logged_in(engineer).get(source_page("Datasheets", "bosch-bme280.pdf", 6)).content.decode()
     assert "IDD 3.6 μA at 25 °C" in page and "R = 44 mΩ" in page
 
 
-def test_queued_document_shows_its_place_in_the_queue(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_queued_document_shows_its_place_in_the_queue(datasheets_org, engineer) -> None:
     from core import clock
 
     Document.objects.filter(pk=bme280(datasheets_org).pk).update(status="queued", pages_done=0, queued_at=clock.now())
@@ -316,7 +317,7 @@ def test_queued_document_shows_its_place_in_the_queue(datasheets_org, engineer) 
     assert 'data-active="1"' in page  # the page starts polling
 
 
-def test_words_of_the_question_are_marked_in_bold_on_the_page(datasheets_org, engineer) -> None:  # type: ignore[no-untyped-def]
+def test_words_of_the_question_are_marked_in_bold_on_the_page(datasheets_org, engineer) -> None:
     chunk = Chunk.objects.filter(document=bme280(datasheets_org), text__contains="I2C address").first()
     assert chunk is not None
     question = 'What is the I2C address of the BME280? <script>alert("q")</script>'

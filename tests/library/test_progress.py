@@ -12,7 +12,7 @@ from library.services import document_upload
 from tests.library.pdfs import text_pdf_bytes
 
 
-def _queue(org, *names: str) -> list[Document]:  # type: ignore[no-untyped-def]
+def _queue(org, *names: str) -> list[Document]:
     documents = []
     for name in names:
         documents.append(
@@ -39,6 +39,7 @@ def test_a_document_being_processed_counts_as_ahead(org) -> None:
     ingest_worker_heartbeat(name="celery@box")
     busy, waiting = _queue(org, "a.pdf", "b.pdf")
     Document.objects.filter(pk=busy.pk).update(status="processing")
+    assert busy.queued_at is not None
     Document.objects.filter(pk=waiting.pk).update(queued_at=busy.queued_at - timedelta(seconds=5))
     waiting.refresh_from_db()
     assert document_progress(document=waiting).status_line == "Queued: 1 document ahead of this one"

@@ -37,47 +37,47 @@ def _search(
     )
 
 
-def test_an_exact_symbol_pulls_the_chunks_that_contain_it(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_an_exact_symbol_pulls_the_chunks_that_contain_it(datasheets_org) -> None:
     hits = _search(datasheets_org, "0x76 VDDIO SDO", limit=10)
     assert hits[0].source_name == "bosch-bme280.pdf"
     # full-text search ranks the chunk holding the rare symbol first; fusion keeps it in
     assert any("0x76" in hit.text for hit in hits)
 
 
-def test_a_small_topic_still_fills_the_result_thanks_to_iterative_index_scans(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_small_topic_still_fills_the_result_thanks_to_iterative_index_scans(datasheets_org) -> None:
     wireless = Topic.objects.get(org=datasheets_org, name="Wireless")
     hits = _search(datasheets_org, "I2C slave address of the accelerometer", topic_ids=[wireless.pk], limit=15)
     assert len(hits) == 15
     assert {hit.source_name for hit in hits} == {"espressif-esp32-wroom-32.pdf"}
 
 
-def test_another_orgs_chunks_are_never_found(datasheets_org, other_org) -> None:  # type: ignore[no-untyped-def]
+def test_another_orgs_chunks_are_never_found(datasheets_org, other_org) -> None:
     assert _search(other_org, "BME280 I2C address 0x76", limit=10) == []
     assert Document.objects.filter(org=other_org).count() == 0
 
 
-def test_document_filter_keeps_to_the_named_documents(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_document_filter_keeps_to_the_named_documents(datasheets_org) -> None:
     named = documents_named_in(org=datasheets_org, text="Is the ICL7660A or the IRF540N rated higher?")
     assert sorted(d.source_name for d in named) == ["infineon-irf540n.pdf", "renesas-icl7660.pdf"]
     hits = _search(datasheets_org, "maximum supply voltage", document_ids=[d.pk for d in named], limit=10)
     assert {hit.source_name for hit in hits} <= {"infineon-irf540n.pdf", "renesas-icl7660.pdf"}
 
 
-def test_page_search_ranks_the_page_that_answers_first(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_page_search_ranks_the_page_that_answers_first(datasheets_org) -> None:
     question = "What is the SPI RESET instruction byte of the MCP2515?"
     pages = page_search(org=datasheets_org, query=question, limit=5).pages
     assert [(p.source_name, p.page) for p in pages][:3].count(("microchip-mcp2515.pdf", 64)) == 1
     assert all(p.text for p in pages)
 
 
-def test_parts_are_listed_in_the_order_the_question_names_them(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_parts_are_listed_in_the_order_the_question_names_them(datasheets_org) -> None:
     named = documents_named_in(org=datasheets_org, text="Which runs hotter, the ICL7660A or the IRF540N?")
     assert [d.source_name for d in named] == ["renesas-icl7660.pdf", "infineon-irf540n.pdf"]
     named = documents_named_in(org=datasheets_org, text="Which runs hotter, the IRF540N or the ICL7660A?")
     assert [d.source_name for d in named] == ["infineon-irf540n.pdf", "renesas-icl7660.pdf"]
 
 
-def test_a_register_name_made_of_stop_words_is_searched_as_a_phrase(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_register_name_made_of_stop_words_is_searched_as_a_phrase(datasheets_org) -> None:
     # "WHO_AM_I" parses into "who", "am", "i": all stop words, so without the phrase the
     # question would carry no trace of the register it asks about.
     question = "What does WHO_AM_I return?"
@@ -88,7 +88,7 @@ def test_a_register_name_made_of_stop_words_is_searched_as_a_phrase(datasheets_o
     assert "WHO_AM_I" in pages[0].text
 
 
-def test_revision_histories_and_contents_pages_do_not_lead_the_ranking(datasheets_org) -> None:  # type: ignore[no-untyped-def]
+def test_revision_histories_and_contents_pages_do_not_lead_the_ranking(datasheets_org) -> None:
     # The ESP32 module's revision history (pp. 25-27) and its lists of tables and figures
     # (pp. 3-5) name "strapping pins" more often than the page that lists them.
     question = "Which strapping pins does the ESP32-WROOM-32 have?"
@@ -99,7 +99,7 @@ def test_revision_histories_and_contents_pages_do_not_lead_the_ranking(datasheet
     assert all(p.features is not None and p.features.contents == 0 for p in pages[:3])
 
 
-def test_a_passage_holding_the_terms_together_outweighs_the_same_terms_scattered(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_passage_holding_the_terms_together_outweighs_the_same_terms_scattered(db) -> None:
     terms = QueryTerms(weights={"crystal": 2.0, "flash": 2.0, "frequency": 1.0})
     filler = "\n".join(f"Unrelated paragraph number {n} about packaging." for n in range(6))
     together = f"Integrated crystal 40 MHz\nIntegrated SPI flash 4 MB\nClock frequency 40 MHz\n{filler}"

@@ -25,14 +25,14 @@ def _truncated(data: bytes) -> bytes:
 
 
 @pytest.fixture
-def live(upload) -> Document:  # type: ignore[no-untyped-def]
+def live(upload) -> Document:
     document = ingest(upload("mcx900.pdf", V1))
     assert document.status == Document.Status.READY and document.live_version == 1
     return document
 
 
 @pytest.fixture
-def owner_client(owner) -> Client:  # type: ignore[no-untyped-def]
+def owner_client(owner) -> Client:
     client = Client()
     client.force_login(owner)
     return client

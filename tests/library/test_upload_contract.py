@@ -37,7 +37,7 @@ def through_api(client_with_key: APIClient) -> WayIn:
 
 
 @pytest.fixture
-def through_library_page(owner) -> WayIn:  # type: ignore[no-untyped-def]
+def through_library_page(owner) -> WayIn:
     client = Client()
     client.force_login(owner)
 
@@ -50,7 +50,7 @@ def through_library_page(owner) -> WayIn:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def through_admin(owner, org) -> WayIn:  # type: ignore[no-untyped-def]
+def through_admin(owner, org) -> WayIn:
     client = Client()
     client.force_login(owner)
 
@@ -63,7 +63,7 @@ def through_admin(owner, org) -> WayIn:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def through_command(org, tmp_path: Path) -> WayIn:  # type: ignore[no-untyped-def]
+def through_command(org, tmp_path: Path) -> WayIn:
     def send(name: str, data: bytes) -> tuple[int, str]:
         path = tmp_path / name
         path.write_bytes(data)
@@ -132,7 +132,7 @@ def test_the_command_checks_every_file_before_storing_any(org, tmp_path: Path) -
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_command_exits_non_zero_with_an_error_line(org, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_exits_non_zero_with_an_error_line(org, tmp_path: Path) -> None:
     (tmp_path / "notes.pdf").write_text("not a pdf")
     result = manage_py("ingest", "Acme", str(tmp_path / "notes.pdf"))
     assert result.returncode != 0

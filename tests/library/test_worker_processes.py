@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -33,7 +34,7 @@ from tests.conftest import ARTIFACTS, DATASHEETS, ROOT, manage_py, server_env
 
 pytestmark = [pytest.mark.slow]
 
-CELERY = str(Path(os.sys.executable).parent / "celery")
+CELERY = str(Path(sys.executable).parent / "celery")
 REDIS_URL = "redis://127.0.0.1:6379/13"  # this suite's own Redis database; only it is flushed
 SMALL = DATASHEETS / "infineon-irf540n.pdf"  # 8 pages
 _WORKER_ARGS = [CELERY, "-A", "voltai_server", "worker", "--loglevel", "INFO", "--concurrency", "1", "--without-mingle"]
@@ -175,7 +176,7 @@ def test_a_worker_killed_mid_document_is_finished_by_the_next_one_with_one_set_o
     first.kill(signal.SIGKILL)
     document.refresh_from_db()
     assert document.status == Document.Status.PROCESSING
-    assert 0 < document.pages_done < document.pages_total == 88
+    assert document.pages_total == 88 and 0 < document.pages_done < 88
     assert not Chunk.objects.filter(document=document).exists()  # nothing half-written
     # PostgreSQL drops the dead worker's ingest lock as soon as it notices the closed socket.
     deadline = time.monotonic() + 30

@@ -10,7 +10,7 @@ from topics.services import topic_create
 
 
 @pytest.fixture
-def owner_client(owner) -> Client:  # type: ignore[no-untyped-def]
+def owner_client(owner) -> Client:
     client = Client()
     client.force_login(owner)
     return client

@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
+from orgs.authentication import api_user
 from orgs.models import ApiKey
 from orgs.services import api_key_create, api_key_revoke
 
@@ -13,10 +14,10 @@ factory = APIRequestFactory()
 
 @api_view(["GET", "POST"])
 def whoami(request: Request) -> Response:
-    return Response({"org": request.user.org.name, "data": request.data if request.method == "POST" else None})
+    return Response({"org": api_user(request).org.name, "data": request.data if request.method == "POST" else None})
 
 
-def call(headers: dict[str, str] | None = None, method: str = "get", **kwargs):  # type: ignore[no-untyped-def]
+def call(headers: dict[str, str] | None = None, method: str = "get", **kwargs):
     request = getattr(factory, method)("/whoami", headers=headers or {}, **kwargs)
     response = whoami(request)
     response.render()

@@ -16,7 +16,7 @@ def _raw_request(base_url: str, path: str, declared_length: int) -> tuple[str, f
     """Send headers declaring a huge body, then only a few bytes; return the reply and its delay."""
     parts = urlsplit(base_url)
     started = time.monotonic()
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=10) as sock:
         sock.sendall(
             (
                 f"POST {path} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Type: application/json\r\n"

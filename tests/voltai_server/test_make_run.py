@@ -86,7 +86,7 @@ def test_the_runtime_requirements_alone_import_every_module_and_pass_the_checks(
         embedded_server_stop(tmp_path / "data")
 
 
-def _wait_for(condition, timeout: float, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(condition, timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
