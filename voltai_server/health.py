@@ -37,22 +37,27 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: healthy, and every migration applied (so a new release does not take traffic early)."""
-    global _migrations_applied
     ok, detail = _database_status()
     body = {"status": "ok", "database": detail, "migrations": "applied"}
     if ok and not _migrations_applied:
-        try:
-            executor = MigrationExecutor(connection)
-            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        except Exception as exc:
-            ok, body["migrations"] = False, f"cannot read migrations: {type(exc).__name__}"
-        else:
-            _migrations_applied = not pending
-            if pending:
-                ok, body["migrations"] = False, f"{len(pending)} migration(s) not applied"
+        ok, body["migrations"] = _migrations_status()
     if not ok:
         body["status"] = "error"
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def _migrations_status() -> tuple[bool, str]:
+    """Whether every migration is applied, and in words; once they are, that is remembered."""
+    global _migrations_applied
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as exc:
+        return False, f"cannot read migrations: {type(exc).__name__}"
+    _migrations_applied = not pending
+    if pending:
+        return False, f"{len(pending)} migration(s) not applied"
+    return True, "applied"
 
 
 class _IngestionCollector:
