@@ -13,22 +13,31 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePath
 
 import numpy as np
+import pypdfium2
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
 from core import clock
 from library.embeddings import embed_texts
 from library.files import file_delete_on_commit
 from library.models import Chunk, Document, IngestWorker
 from library.parsing.chunking import ChunkDraft, chunk_page
-from library.parsing.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf, strip_running_headers
+from library.parsing.layout import PageLayout
+from library.parsing.pages import indexed_text
+from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
+from library.parsing.profile import PROFILE_PAGES, document_profile
 
 logger = logging.getLogger(__name__)
 
+# Raised whenever parsing or chunking changes what a PDF's chunks are: a starting worker
+# queues again every document an older pipeline made (its live version answers meanwhile).
+PIPELINE_VERSION = 2  # 2: layout units (table rows with their headers, paragraphs), profiles
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8
@@ -88,7 +97,8 @@ def document_ingest(*, document_id: int) -> bool:
         try:
             with document.file.open("rb") as handle:
                 data = handle.read()
-            drafts, embeddings = _PagePipeline(document, open_pdf(data)).run()
+            pipeline = _PagePipeline(document, open_pdf(data), data)
+            drafts, embeddings = pipeline.run()
         except PdfProblem as problem:
             _fail(document_id, sha256, str(problem))
             return True
@@ -99,7 +109,7 @@ def document_ingest(*, document_id: int) -> bool:
             logger.exception("ingestion of document %s failed", document_id)
             _fail(document_id, sha256, f"Ingestion failed unexpectedly ({type(exc).__name__}); try re-ingesting.")
             return True
-        _replace_chunks(document, sha256, drafts, embeddings)
+        _replace_chunks(document, sha256, drafts, embeddings, pipeline.profile)
         return True
 
 
@@ -114,9 +124,12 @@ class _PagePipeline:
     holds the GIL while torch releases it.
     """
 
-    def __init__(self, document: Document, reader: object) -> None:
+    def __init__(self, document: Document, reader: object, data: bytes) -> None:
         self.document = document
         self.reader = reader
+        self.data = data
+        self.first_pages: list[PageLayout] = []  # what the document's profile is read from
+        self.profile = Profile()
         self.page_count = len(reader.pages)  # type: ignore[attr-defined]
         self.batch_size = settings.EMBEDDING_BATCH_SIZE
         self.vectors: dict[str, np.ndarray] = {}  # embedding input → unit vector
@@ -155,16 +168,25 @@ class _PagePipeline:
         self._write_progress(force=True)
         inputs = [embedding_input(self.document, draft.text) for draft in drafts]
         matrix = np.stack([self.vectors[text] for text in inputs]) if inputs else np.zeros((0, 384), np.float32)
+        text = document_profile(self.first_pages)
+        self.profile = Profile(text=text, embedding=embed_texts([text])[0] if text else None)
         return drafts, matrix
 
     def _read_pages(
         self, out: "queue.SimpleQueue[tuple[int, str] | BaseException | None]", stop: threading.Event
     ) -> None:
         try:
-            for index in range(self.page_count):
-                if stop.is_set():
-                    return
-                out.put((index, normalise_text(extract_page_text(self.reader, index))))  # type: ignore[arg-type]
+            pdf = pypdfium2.PdfDocument(self.data)  # only this thread touches pdfium here
+            try:
+                for index in range(self.page_count):
+                    if stop.is_set():
+                        return
+                    text, layout = indexed_text(pdf, self.reader, index)  # type: ignore[arg-type]
+                    if layout is not None and index < PROFILE_PAGES:
+                        self.first_pages.append(layout)
+                    out.put((index, text))
+            finally:
+                pdf.close()
             out.put(None)
         except BaseException as exc:  # handed to the embedding thread, which raises it
             out.put(exc)
@@ -242,7 +264,17 @@ def embedding_input(document: Document, text: str) -> str:
     return f"{name}: {text}"
 
 
-def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: np.ndarray) -> None:
+@dataclass(frozen=True)
+class Profile:
+    """What the document is, in its own words (library.parsing.profile), and its embedding."""
+
+    text: str = ""
+    embedding: np.ndarray | None = None
+
+
+def _replace_chunks(
+    document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: np.ndarray, profile: Profile
+) -> None:
     """Make this version live in one transaction: queries see the old chunks or the new ones,
     and the library serves the old version's pages and file until then."""
     with transaction.atomic():
@@ -278,6 +310,9 @@ def _replace_chunks(document: Document, sha256: str, drafts: list[ChunkDraft], e
             live_file=current.file.name,
             live_sha256=current.sha256,
             live_pages_total=current.pages_total,
+            pipeline_version=PIPELINE_VERSION,
+            profile=profile.text,
+            profile_embedding=profile.embedding,
         )
         if current.live_file.name != current.file.name:
             file_delete_on_commit(current.live_file)
@@ -332,6 +367,22 @@ def documents_recover(*, enqueue: Callable[[int], None], stale_queued_after: tim
     for document_id in recovered:
         enqueue(document_id)
     return recovered
+
+
+def documents_queue_outdated() -> list[int]:
+    """Queue every ready document whose chunks an older pipeline made; each stays live (its
+    chunks answer) until the new ones replace them. A starting worker calls this, then
+    `documents_recover`, which sends what is queued to the workers."""
+    outdated = Document.objects.filter(
+        status=Document.Status.READY, pipeline_version__lt=PIPELINE_VERSION, sha256=F("live_sha256")
+    )
+    ids = list(outdated.values_list("pk", flat=True))
+    Document.objects.filter(pk__in=ids, status=Document.Status.READY).update(
+        status=Document.Status.QUEUED, pages_done=0, queued_at=clock.now(), updated_at=clock.now()
+    )
+    if ids:
+        logger.info("queued again for ingestion pipeline %s: documents %s", PIPELINE_VERSION, ids)
+    return ids
 
 
 def _ingest_locks_held() -> int:

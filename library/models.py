@@ -43,6 +43,13 @@ class Document(models.Model):
     live_file = models.FileField(upload_to=document_upload_path, max_length=500, blank=True)
     live_sha256 = models.CharField(max_length=64, blank=True)
     live_pages_total = models.PositiveIntegerField(null=True, blank=True)
+    pipeline_version = models.PositiveIntegerField(
+        default=0, help_text="The ingestion pipeline that made the live version's chunks."
+    )
+    profile = models.TextField(
+        blank=True, help_text="What the live version says the part is: its title and defining paragraph."
+    )
+    profile_embedding = VectorField(dimensions=384, null=True, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

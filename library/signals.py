@@ -3,7 +3,8 @@
 Connected to Celery's worker signals by `LibraryConfig.ready()`. Each handler calls
 library.ingest and nothing more.
 
-- On start, every document left `processing` by a dead worker, and every queued one, is
+- On start, every document an older ingestion pipeline made is queued again (it stays live
+  meanwhile); then every document left `processing` by a dead worker, and every queued one, is
   queued again: the embedded filesystem broker forgets a message once a worker has taken
   it, so a SIGKILLed worker's document would otherwise wait forever (Redis would only
   redeliver it after the visibility timeout).
@@ -21,7 +22,12 @@ from celery.signals import worker_ready, worker_shutdown
 from django.db import close_old_connections, connection
 
 from core import clock
-from library.ingest import documents_recover, ingest_worker_heartbeat, ingest_worker_stopped
+from library.ingest import (
+    documents_queue_outdated,
+    documents_recover,
+    ingest_worker_heartbeat,
+    ingest_worker_stopped,
+)
 from library.tasks import enqueue_ingest
 
 logger = logging.getLogger(__name__)
@@ -44,6 +50,7 @@ def on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     _node_name = _name_of(sender)
     try:
         ingest_worker_heartbeat(name=_node_name, started_at=clock.now())
+        documents_queue_outdated()
         recovered = documents_recover(enqueue=enqueue_ingest)
         if recovered:
             logger.info("queued again on start-up: documents %s", recovered)

@@ -33,6 +33,9 @@ class DocumentSnapshot:
     size_bytes: int
     pages_total: int
     chunks: list[dict]
+    profile: str = ""
+    profile_embedding: list[float] | None = None
+    pipeline_version: int = 0
 
 
 def datasheet_paths() -> list[Path]:
@@ -43,7 +46,7 @@ def _pipeline_fingerprint() -> str:
     """Changes whenever the PDFs or the code that turns them into chunks change."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    pipeline = ["embeddings.py", "model_spec.py", "onnx_encoder.py", "ingest.py", "services.py"]
+    pipeline = ["embeddings.py", "model_spec.py", "onnx_encoder.py", "ingest.py", "services.py", "models.py"]
     code = [root / "library" / name for name in pipeline] + sorted((root / "library" / "parsing").glob("*.py"))
     for path in [*datasheet_paths(), *(path for path in code if path.exists())]:
         digest.update(path.name.encode())
@@ -111,6 +114,13 @@ def _run_pipeline() -> list[DocumentSnapshot]:
                     size_bytes=document.size_bytes,
                     pages_total=document.pages_total or 0,
                     chunks=chunks,
+                    profile=document.profile,
+                    profile_embedding=(
+                        [float(x) for x in document.profile_embedding]
+                        if document.profile_embedding is not None
+                        else None
+                    ),
+                    pipeline_version=document.pipeline_version,
                 )
             )
         transaction.set_rollback(True)
@@ -144,6 +154,9 @@ def restore_library(snapshots: list[DocumentSnapshot], org_name: str = DATASHEET
                 queued_at=now,
                 started_at=now,
                 finished_at=now,
+                profile=snapshot.profile,
+                profile_embedding=snapshot.profile_embedding,
+                pipeline_version=snapshot.pipeline_version,
             )
             if snapshot.source_name in topic_of:
                 document.topics.add(topic_of[snapshot.source_name])

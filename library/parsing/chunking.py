@@ -58,6 +58,8 @@ def chunk_page(page: int, text: str) -> list[ChunkDraft]:
                     break
                 overlap.insert(0, previous)
                 carried += previous[1]
+            while overlap and carried + piece[1] > TARGET_TOKENS:  # a long unit leaves less room
+                carried -= overlap.pop(0)[1]
             current, size = overlap, carried
         current.append(piece)
         size += piece[1]

@@ -3,10 +3,12 @@
 Running headers and footers (a unit repeated on most pages) are dropped document-wide.
 """
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterator
 
+import pypdf
 import pypdfium2
 
 from library.parsing.layout import (
@@ -21,7 +23,10 @@ from library.parsing.layout import (
     text_units,
     title_of,
 )
+from library.parsing.pdf_text import extract_page_text, normalise_text
 from library.parsing.tables import page_tables, row_units
+
+logger = logging.getLogger(__name__)
 
 
 def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
@@ -92,6 +97,31 @@ def page_layout(pdf: pypdfium2.PdfDocument, index: int) -> PageLayout:
         return parse_page(page, index + 1)
     finally:
         page.close()
+
+
+# A layout holding less text than this is checked against pypdf's reading of the page.
+_THIN_LAYOUT = 400
+
+
+def indexed_text(pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, index: int) -> tuple[str, PageLayout | None]:
+    """What ingestion indexes for page `index` (0-based): its units one a line, normalised,
+    and the layout they come from.
+
+    pdfium reads some fonts as placeholders ("xxxxxx"), which leave a page with little more
+    than its running header; when pypdf reads more than twice as much text on such a thin
+    page, its flat text stands in for the page.
+    """
+    try:
+        layout: PageLayout | None = page_layout(pdf, index)
+    except pypdfium2.PdfiumError:
+        logger.warning("page %s: pdfium cannot lay it out", index + 1, exc_info=True)
+        layout = None
+    text = normalise_text(layout.text) if layout is not None else ""
+    if len(text) < _THIN_LAYOUT:
+        fallback = normalise_text(extract_page_text(reader, index))
+        if len(fallback) > 2 * len(text):
+            text = fallback
+    return text, layout
 
 
 def parse_document(pdf: pypdfium2.PdfDocument) -> Iterator[PageLayout]:

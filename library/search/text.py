@@ -7,8 +7,6 @@ these, so they agree on where its paragraphs are and which pages only list thing
 import re
 from collections.abc import Iterable
 
-# A line at least this long that does not end a sentence was wrapped by the PDF layout.
-_WRAPPED_LINE = 60
 # A contents line: dot leaders then a page number ("Specifications ... 3"); a ratings list has
 # leaders too, but ends in a value ("ICL7660 ... +10.5V").
 _LEADER = re.compile(r" \.\.\. \d{1,3}$", re.MULTILINE)
@@ -49,24 +47,8 @@ def join_chunks(texts: Iterable[str]) -> str:
 
 
 def text_blocks(text: str) -> list[str]:
-    """Lines joined back into paragraphs: a PDF wraps prose at the column width, so a long
-    line that does not end a sentence continues on the next one. Short lines (table rows,
-    headings) stay on their own. (Joining short lines too, for two-column pages, was tried:
-    it merged table rows into prose and lost more answers than it gained.)"""
-    blocks: list[str] = []
-    current = ""
-    for line in (line.strip() for line in text.split("\n")):
-        if not line:
-            continue
-        if current and len(current.rsplit("\n", 1)[-1]) >= _WRAPPED_LINE and not current.endswith((".", ":", "!", "?")):
-            current += "\n" + line
-        else:
-            if current:
-                blocks.append(current)
-            current = line
-    if current:
-        blocks.append(current)
-    return [block.replace("\n", " ") for block in blocks]
+    """A page's units: ingestion writes one a line (a table row with its headers, a paragraph)."""
+    return [line.strip() for line in text.split("\n") if line.strip()]
 
 
 def is_listing_page(text: str) -> bool:

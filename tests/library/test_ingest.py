@@ -12,18 +12,11 @@ from core import clock
 from library.embeddings import embed_texts
 from library.ingest import _IngestLock, document_ingest, documents_recover, embedding_input
 from library.models import Chunk, Document
-from library.parsing.chunking import chunk_page
-from library.parsing.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
 from library.services import document_upload
 from tests.conftest import DATASHEETS
 from tests.library.conftest import ingest
 from tests.library.pdfs import sample_pages, text_pdf_bytes
-
-
-def sequential_chunks(data: bytes) -> list[tuple[int, str]]:
-    reader = open_pdf(data)
-    pages = strip_running_headers([normalise_text(extract_page_text(reader, i)) for i in range(len(reader.pages))])
-    return [(d.page, d.text) for n, text in enumerate(pages, start=1) for d in chunk_page(n, text)]
+from tests.library.sequential import sequential_chunks
 
 
 def stored(document: Document) -> list[tuple[int, str]]:
@@ -34,8 +27,10 @@ def stored(document: Document) -> list[tuple[int, str]]:
 def test_chunks_match_a_sequential_run_even_when_the_early_header_guess_is_wrong(upload) -> None:
     # "Preliminary ..." is on the first 8 of 30 pages: a running header to the early guess,
     # ordinary text in the end. "MCX900 datasheet" is on every page: a real running header.
+    # Blank lines set them apart from the body, as a page's layout does.
+    preliminary = "Preliminary information subject to change\n\n"
     pages = [
-        f"MCX900 datasheet rev 2\n{'Preliminary information subject to change' + chr(10) if n <= 8 else ''}{text}"
+        f"MCX900 datasheet rev 2\n\n{preliminary if n <= 8 else ''}{text}"
         for n, text in enumerate(sample_pages(30), start=1)
     ]
     data = text_pdf_bytes(pages)

@@ -2,12 +2,15 @@
 
 import re
 import unicodedata
+from pathlib import Path
 
 import pypdf
+import pypdfium2
 import pytest
 
 from library.embeddings import count_tokens
 from library.parsing.chunking import TARGET_TOKENS
+from library.parsing.pdf_text import normalise_text
 from tests.datasheets import datasheet_paths
 
 _GLYPH = re.compile(r"/[gG]\d+")
@@ -16,6 +19,15 @@ _GLYPH = re.compile(r"/[gG]\d+")
 def _words(text: str) -> list[str]:
     # NFKC on both sides: mathematical letters in formulas fold to ASCII in our chunks.
     return re.findall(r"[A-Za-z]{5,}", unicodedata.normalize("NFKC", text))
+
+
+def pdfium_text(path: Path, index: int) -> str:
+    pdf = pypdfium2.PdfDocument(path)
+    try:
+        textpage = pdf[index].get_textpage()
+        return textpage.get_text_range()
+    finally:
+        pdf.close()
 
 
 @pytest.mark.slow
@@ -28,14 +40,20 @@ def test_every_datasheet_ingests_to_ready_with_page_exact_chunks(datasheet_snaps
         assert snapshot.chunks, snapshot.source_name
         pages_with_chunks = {chunk["page"] for chunk in snapshot.chunks}
         for page in pages_with_chunks:
-            raw = reader.pages[page - 1].extract_text()
+            # The page's text as pypdf and as pdfium read it (the layout is pdfium's).
+            raw = reader.pages[page - 1].extract_text() + pdfium_text(path, page - 1)
             raw_compact = re.sub(r"[\s\x00-\x1f-]+", "", unicodedata.normalize("NFKC", raw))
             for chunk in (c for c in snapshot.chunks if c["page"] == page):
                 # Every word of the chunk comes from that page's own text: no chunk spans two pages.
                 foreign = [w for w in _words(chunk["text"]) if w not in raw_compact]
                 assert not foreign, (snapshot.source_name, page, foreign[:10])
         # Pages with a real text layer are all represented.
-        text_pages = {i + 1 for i, p in enumerate(reader.pages) if len(_GLYPH.sub("", p.extract_text()).strip()) >= 300}
+        # (Filler such as a blank page's "xxxxxxxx" placeholders is no text.)
+        text_pages = {
+            i + 1
+            for i, p in enumerate(reader.pages)
+            if len(_GLYPH.sub("", normalise_text(p.extract_text())).strip()) >= 300
+        }
         assert text_pages <= pages_with_chunks, (snapshot.source_name, sorted(text_pages - pages_with_chunks))
 
 

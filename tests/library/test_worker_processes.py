@@ -24,13 +24,13 @@ from django.db import connection
 
 from library.ingest import INGEST_LOCK_CLASS
 from library.models import Chunk, Document, IngestWorker
-from library.parsing.chunking import chunk_page
-from library.parsing.pdf_text import extract_page_text, normalise_text, open_pdf, strip_running_headers
+from library.parsing.pdf_text import open_pdf
 from library.progress import document_progress
 from library.services import document_upload
 from orgs.models import Organization
 from orgs.services import org_create
 from tests.conftest import ARTIFACTS, DATASHEETS, ROOT, manage_py, server_env
+from tests.library.sequential import sequential_chunks
 
 pytestmark = [pytest.mark.slow]
 
@@ -112,9 +112,7 @@ def redis_db() -> Iterator[str]:
 
 def expected_chunks(path: Path) -> list[tuple[int, str]]:
     """What a clean, sequential ingest of the file stores: (page, text) per ordinal."""
-    reader = open_pdf(path.read_bytes())
-    pages = strip_running_headers([normalise_text(extract_page_text(reader, i)) for i in range(len(reader.pages))])
-    return [(d.page, d.text) for n, text in enumerate(pages, start=1) for d in chunk_page(n, text)]
+    return sequential_chunks(path.read_bytes())
 
 
 def stored_chunks(document: Document) -> list[tuple[int, int, str]]:

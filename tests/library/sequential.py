@@ -1,0 +1,18 @@
+"""What a clean, sequential ingest of a PDF stores, computed without the pipelined worker."""
+
+import pypdfium2
+
+from library.parsing.chunking import chunk_page
+from library.parsing.pages import indexed_text
+from library.parsing.pdf_text import open_pdf, strip_running_headers
+
+
+def sequential_chunks(data: bytes) -> list[tuple[int, str]]:
+    """(page, text) of each chunk, in ordinal order."""
+    reader = open_pdf(data)
+    pdf = pypdfium2.PdfDocument(data)
+    try:
+        pages = strip_running_headers([indexed_text(pdf, reader, i)[0] for i in range(len(reader.pages))])
+    finally:
+        pdf.close()
+    return [(d.page, d.text) for n, text in enumerate(pages, start=1) for d in chunk_page(n, text)]
