@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx2  # the openai client's transport: its errors can surface mid-stream
@@ -48,6 +48,7 @@ class AgenticInput:
     toolbox: Toolbox
     documents: list[Document]  # documents the question (or thread) names
     max_steps: int
+    phrases: dict[int, str] = field(default_factory=dict)  # document id → what the question calls it
 
 
 class Backend(Protocol):
@@ -66,7 +67,11 @@ class ExtractiveBackend:
 
     def answer_agentic(self, job: AgenticInput) -> Iterator[ToolStep | str]:
         for item in planner.run(
-            question=job.question, documents=job.documents, toolbox=job.toolbox, max_steps=job.max_steps
+            question=job.question,
+            documents=job.documents,
+            toolbox=job.toolbox,
+            max_steps=job.max_steps,
+            phrases=job.phrases,
         ):
             if isinstance(item, str):
                 yield from _pieces(item)

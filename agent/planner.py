@@ -11,7 +11,7 @@
 """
 
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 
 from agent.events import ToolStep
@@ -50,10 +50,16 @@ class Part:
     label: str | None = None
 
 
-def plan(question: str, documents: list[Document]) -> list[Part]:
+def plan(question: str, documents: list[Document], phrases: Mapping[int, str] | None = None) -> list[Part]:
+    """`phrases`: for a document the question names by what it is, the words it uses ("LDO")."""
     if len(documents) >= 2:
+        phrases = phrases or {}
         return [
-            Part(question=_as_asked_of(question, d, documents), documents=[d], label=_part_label(question, d))
+            Part(
+                question=_as_asked_of(question, d, documents, phrases),
+                documents=[d],
+                label=_part_label(question, d),
+            )
             for d in documents
         ]
     clauses = [c.strip(" ,;?") for c in _CLAUSE_SPLIT.split(question) if c.strip(" ,;?")]
@@ -78,22 +84,29 @@ _JOINED_BEFORE = re.compile(
 _JOINED_AFTER = re.compile(r"^\s*(?:,\s*(?:and|or)?|and|or|vs\.?|versus)\s+(?:the\s+)?", re.IGNORECASE)
 
 
-def _as_asked_of(question: str, document: Document, documents: list[Document]) -> str:
-    """The question as asked of one document: without the other parts' numbers, which would
-    only mislead its search, and without the comparison's direction."""
-    others = [d.source_name for d in documents if d.pk != document.pk]
+def _as_asked_of(question: str, document: Document, documents: list[Document], phrases: Mapping[int, str]) -> str:
+    """The question as asked of one document: without the other parts' numbers or names
+    ("the LDO"), which would only mislead its search, and without the comparison's direction."""
+    others = [d for d in documents if d.pk != document.pk]
+    spans = [
+        match.span()
+        for match in part_numbers_in(question)
+        if any(part_number_names(match.group(), d.source_name) for d in others)
+    ]
+    for other in others:
+        if phrase := phrases.get(other.pk):
+            spans += [m.span() for m in re.finditer(rf"\b{re.escape(phrase)}(?:['’]s)?(?!\w)", question)]
     text = question
-    for match in reversed(part_numbers_in(question)):
-        if any(part_number_names(match.group(), name) for name in others):
-            before, after = text[: match.start()], text[match.end() :]
-            # The other part goes with the words that join it on: "… of the ADS1115 and the
-            # PCA9685?" is asked of the ADS1115 as "… of the ADS1115?", of the PCA9685 as
-            # "… of the PCA9685?". A part joined by nothing stays: cutting it would break the
-            # sentence, and the search is kept to this document anyway.
-            if _JOINED_AFTER.match(after):
-                text = before + _JOINED_AFTER.sub("", after, count=1)
-            elif joined := _JOINED_BEFORE.search(before):
-                text = before[: joined.start()] + after
+    for start, end in sorted(spans, reverse=True):
+        before, after = text[:start], text[end:]
+        # The other part goes with the words that join it on: "… of the ADS1115 and the
+        # PCA9685?" is asked of the ADS1115 as "… of the ADS1115?", of the PCA9685 as
+        # "… of the PCA9685?". A part joined by nothing stays: cutting it would break the
+        # sentence, and the search is kept to this document anyway.
+        if _JOINED_AFTER.match(after):
+            text = before + _JOINED_AFTER.sub("", after, count=1)
+        elif joined := _JOINED_BEFORE.search(before):
+            text = before[: joined.start()] + after
     text = _COMPARATIVE.sub("", text)
     text = re.sub(r"\s+([,?.])", r"\1", re.sub(r"\s{2,}", " ", text))
     return re.sub(r",\s*\?", "?", text).strip()
@@ -110,12 +123,19 @@ def _part_label(question: str, document: Document) -> str:
     return "-".join(parts).upper() if parts else stem
 
 
-def run(*, question: str, documents: list[Document], toolbox: Toolbox, max_steps: int) -> Iterator[ToolStep | str]:
+def run(
+    *,
+    question: str,
+    documents: list[Document],
+    toolbox: Toolbox,
+    max_steps: int,
+    phrases: Mapping[int, str] | None = None,
+) -> Iterator[ToolStep | str]:
     """Yield each tool step as it runs, then the answer text (with evidence markers)."""
     budget = [max_steps]
     if len(documents) >= 2:
         answers = []
-        for part in plan(question, documents):
+        for part in plan(question, documents, phrases):
             text = yield from _answer_part(part, toolbox, budget, max_units=2)
             if text:
                 answers.append(text)

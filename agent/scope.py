@@ -1,15 +1,18 @@
 """Where a question looks: its topic scope, and the documents it (or its thread) is about.
 
-The scope is decided once per question: topics given by the client win; otherwise a part
-number or document named in the question (or, for a follow-up that names none, in the
-thread so far) narrows the search to those documents; otherwise the whole org library.
+The scope is decided once per question: topics given by the client win; otherwise the
+documents the question names — by part number, or by what they are ("the humidity sensor",
+matched against each document's profile) — or, for a follow-up that names none, those of the
+thread so far narrow the search; otherwise the whole org library.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.events import Turn
 from library.models import Document
+from library.search.profiles import documents_described_in
 from library.selectors import documents_named_in, topics_of_documents
 from orgs.models import Organization
 from topics.models import Topic
@@ -23,6 +26,7 @@ class Scope:
     topic_ids: list[int] | None = None
     documents: list[Document] = field(default_factory=list)
     named_in_query: int = 0  # documents the question itself names (not the thread)
+    phrases: dict[int, str] = field(default_factory=dict)  # document id → what the question calls it
 
     @property
     def document_ids(self) -> list[int] | None:
@@ -35,19 +39,44 @@ class Scope:
 
 def scope_choose(*, org: Organization, query: str, history: Sequence[Turn], topics: Sequence[Topic] | None) -> Scope:
     """The scope of one question; see the module docstring for the rules."""
+    topic_ids = [t.pk for t in topics] if topics else None
+    named, phrases = _documents_named(org=org, query=query, topic_ids=topic_ids)
     if topics:
-        topic_ids = [t.pk for t in topics]
-        named = [d for d in documents_named_in(org=org, text=query) if _in_topics(d, topic_ids)]
-        return Scope(topics=list(topics), topic_ids=topic_ids, documents=named, named_in_query=len(named))
-    named = documents_named_in(org=org, text=query)
+        return Scope(
+            topics=list(topics), topic_ids=topic_ids, documents=named, named_in_query=len(named), phrases=phrases
+        )
     in_query = len(named)
     if not named:
         named = _documents_of_thread(org=org, history=history)
     if named:
         return Scope(
-            topics=topics_of_documents(document_ids=[d.pk for d in named]), documents=named, named_in_query=in_query
+            topics=topics_of_documents(document_ids=[d.pk for d in named]),
+            documents=named,
+            named_in_query=in_query,
+            phrases=phrases,
         )
     return Scope()
+
+
+_ALTERNATIVES = re.compile(r"\b(?:or|vs\.?|versus)\b", re.IGNORECASE)
+
+
+def _documents_named(
+    *, org: Organization, query: str, topic_ids: list[int] | None
+) -> tuple[list[Document], dict[int, str]]:
+    """The documents a question names by part number ("BME280"), else those it names by what
+    they are ("the humidity sensor"), with the words it uses for the latter."""
+    named = documents_named_in(org=org, text=query)
+    if topic_ids is not None:
+        named = [d for d in named if _in_topics(d, topic_ids)]
+    if named:
+        return named, {}
+    described = documents_described_in(org=org, text=query, topic_ids=topic_ids)
+    if len(described) == 1 and _ALTERNATIVES.search(query):
+        # "the humidity sensor or the RTC" with one of them recognised: searching that one
+        # alone would lose the other; the whole library is searched instead.
+        return [], {}
+    return [d.document for d in described], {d.document.pk: d.phrase for d in described}
 
 
 def _in_topics(document: Document, topic_ids: list[int]) -> bool:

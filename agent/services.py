@@ -112,7 +112,12 @@ def _answer_agentic(
     run.evidence = toolbox.evidence  # filled as the tools run
     loop_started = time.perf_counter()
     agentic = AgenticInput(
-        question=query, history=history, toolbox=toolbox, documents=scope.documents, max_steps=settings.AGENT_MAX_STEPS
+        question=query,
+        history=history,
+        toolbox=toolbox,
+        documents=scope.documents,
+        max_steps=settings.AGENT_MAX_STEPS,
+        phrases=scope.phrases,
     )
     for item in backend.answer_agentic(agentic):
         if isinstance(item, ToolStep):

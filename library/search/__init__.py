@@ -60,9 +60,15 @@ def page_search(
     Candidates are the pages of the best fused chunks; each is then ranked on the whole page.
     `query_embedding` spares embedding a question whose vector is known.
     """
-    terms = query_terms(org=org, query_text=query, topic_ids=topic_ids, document_ids=document_ids)
-    vector = list(query_embedding) if query_embedding is not None else embed_question(query)
     knobs = ranking.KNOBS
+    terms = query_terms(
+        org=org,
+        query_text=query,
+        topic_ids=topic_ids,
+        document_ids=document_ids,
+        identifier_weight=knobs.identifier_weight,
+    )
+    vector = list(query_embedding) if query_embedding is not None else embed_question(query)
     hits = sql.chunk_search(
         org=org,
         terms=terms,
@@ -73,6 +79,7 @@ def page_search(
         candidates=knobs.candidates,
         ef_search=knobs.ef_search,
         rrf_k=knobs.rrf_k,
+        kept_lexical=knobs.kept_lexical,
     )
     pages = _measured_pages(org, hits, vector, terms) if hits else []
     return Retrieved(pages=ranking.rank_pages(pages, terms, limit), terms=terms, query_embedding=vector)

@@ -27,6 +27,11 @@ class SearchKnobs:
     candidates: int = 60
     ef_search: int = 200
     rrf_k: int = 60
+    # The best full-text matches always stay among the fused chunks: a chunk that alone holds
+    # a rare symbol ("0x76", "WHO_AM_I") may sit far down the dense ranking.
+    kept_lexical: int = 3
+    # A register or constant name in the question weighs this much more than a word of it.
+    identifier_weight: float = 1.5
     # Fused chunks whose pages are ranked.
     page_candidates: int = 40
     # A page's score: dense + coverage · coverage + fused · fused − listing_penalty · contents,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
-from library.models import Chunk
-from library.search.terms import QueryTerms, query_terms_weighed, question_terms, search_form
+from library.models import Chunk, Document
+from library.search.terms import QueryTerms, query_terms_weighed, question_terms, search_form, without_parts_of
 from orgs.models import Organization
 
 # Parameters of the raw SQL below: ids, id lists, tsquery texts and weights.
@@ -66,6 +66,7 @@ def query_terms(
     query_text: str,
     topic_ids: Sequence[int] | None = None,
     document_ids: Sequence[int] | None = None,
+    identifier_weight: float = 1.0,
 ) -> QueryTerms:
     """Lexemes of the question as the `simple` parser makes them, minus stop words, with IDF.
 
@@ -76,6 +77,9 @@ def query_terms(
     ingestion folds the pages (NFKC: "µA" typed with the micro sign finds "μA", "I²C" "I2C").
     """
     query_text = unicodedata.normalize("NFKC", query_text)
+    if document_ids:
+        names = Document.objects.filter(pk__in=list(document_ids)).values_list("source_name", flat=True)
+        query_text = without_parts_of(query_text, list(names))
     where, where_params = _filters(org, topic_ids, document_ids)
     with connection.cursor() as cursor:
         cursor.execute("SELECT tsvector_to_array(to_tsvector('simple', %s))", [query_text])
@@ -92,7 +96,7 @@ def query_terms(
         df = dict(zip(lexemes, cursor.fetchone(), strict=True))
         cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
         total = max(1, cursor.fetchone()[0])
-    return query_terms_weighed(lexemes, df, total)
+    return query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
 
 
 def chunk_search(
@@ -106,11 +110,13 @@ def chunk_search(
     candidates: int,
     ef_search: int,
     rrf_k: int,
+    kept_lexical: int,
 ) -> list[ChunkHit]:
     """The org's chunks best matching the question, by reciprocal rank fusion of dense + full-text.
 
     `candidates` chunks are taken from each search; `topic_ids` / `document_ids` restrict
-    both (None: no restriction).
+    both (None: no restriction). The first `kept_lexical` full-text matches are kept even
+    when fusion ranks them below `limit`.
     """
     where, where_params = _filters(org, topic_ids, document_ids)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -131,7 +137,13 @@ def chunk_search(
     for ranking in (dense, lexical):
         for rank, chunk_id in enumerate(ranking):
             fused[chunk_id] += 1.0 / (rrf_k + rank + 1)
-    return _hits(sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit])
+    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    best = ranked[:limit]
+    chosen = {chunk_id for chunk_id, _ in best}
+    missing = [(chunk_id, fused[chunk_id]) for chunk_id in lexical[:kept_lexical] if chunk_id not in chosen]
+    if missing:
+        best = best[: max(0, limit - len(missing))] + missing
+    return _hits(best)
 
 
 def _lexical_candidates(
@@ -226,3 +238,14 @@ def library_mentions(*, org: Organization, phrase: str) -> bool:
             [org.pk, unicodedata.normalize("NFKC", phrase)],
         )
         return cursor.fetchone() is not None
+
+
+def documents_mentioning(*, org: Organization, phrase: str) -> int:
+    """How many of the org's documents have the phrase, its words in order, in their text."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT document_id) FROM library_chunk"
+            " WHERE org_id = %s AND search_vector @@ phraseto_tsquery('simple', %s)",
+            [org.pk, unicodedata.normalize("NFKC", phrase)],
+        )
+        return int(cursor.fetchone()[0])

@@ -7,6 +7,7 @@ those counts into the weights every later stage uses.
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Words that carry no search signal in a question. Everything else, including one-letter
@@ -69,14 +70,19 @@ def question_terms(lexemes: list[str], question: str) -> list[str]:
     return terms + [name for name in compound_terms(question) if len(name) < _LONGEST_TERM]
 
 
-def query_terms_weighed(terms: list[str], chunk_counts: dict[str, int], total_chunks: int) -> QueryTerms:
-    """Weigh each term by BM25's IDF over `total_chunks`, `chunk_counts` holding it.
+def query_terms_weighed(
+    terms: list[str], chunk_counts: dict[str, int], total_chunks: int, *, identifier_weight: float = 1.0
+) -> QueryTerms:
+    """Weigh each term by BM25's IDF over `total_chunks`, `chunk_counts` holding it, times
+    `identifier_weight` for an identifier ("who_am_i", "0x76", "ctrl1_xl"): it names one thing
+    exactly, where a word of the question ("return", "value") is one way among many to say it.
 
     Terms no chunk holds cannot rank anything; their weight is kept apart so that a question
     made mostly of them is seen to be covered by no page.
     """
     idf = {
         lex: math.log(1 + (total_chunks - chunk_counts.get(lex, 0) + 0.5) / (chunk_counts.get(lex, 0) + 0.5))
+        * (identifier_weight if is_identifier(lex) else 1.0)
         for lex in terms
     }
     absent = frozenset(lex for lex in terms if not chunk_counts.get(lex))
@@ -85,6 +91,14 @@ def query_terms_weighed(terms: list[str], chunk_counts: dict[str, int], total_ch
         absent=absent,
         absent_weight=sum(idf[lex] for lex in absent),
     )
+
+
+# A register, field or constant name: "who_am_i", "ctrl1_xl", "0x76", "9fh".
+_IDENTIFIER = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+|0x[0-9a-f]+|(?=[0-9a-f]*\d)[0-9a-f]+h")
+
+
+def is_identifier(lexeme: str) -> bool:
+    return bool(_IDENTIFIER.fullmatch(lexeme))
 
 
 _SUFFIXES = ("ies", "es", "s", "ing", "ed")
@@ -136,8 +150,9 @@ def part_numbers_in(text: str) -> list[re.Match[str]]:
         match
         for match in _PART_TOKEN.finditer(text)
         if len(token := _alnum(match.group())) >= 4
-        and sum(ch.isdigit() for ch in token) >= 2
-        and sum(ch.isalpha() for ch in token) >= 2
+        and (digits := sum(ch.isdigit() for ch in token)) >= 2
+        # "A4988": one letter is enough before three digits or more.
+        and sum(ch.isalpha() for ch in token) >= (1 if digits >= 3 else 2)
     ]
 
 
@@ -154,6 +169,16 @@ def part_number_names(part_number: str, source_name: str) -> bool:
     stem = source_name.rsplit(".", 1)[0]
     words = {_alnum(w) for w in re.split(r"[-_ .]+", stem) if w}
     return token in _alnum(stem) or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
+
+
+def without_parts_of(query: str, source_names: Sequence[str]) -> str:
+    """The question without the part numbers naming these documents: within the
+    ESP32-WROOM-32's datasheet, "esp32", "wroom" and "32" tell no page from another, yet as
+    rare words they would outweigh "strapping" on every page that spells the module's name."""
+    for match in reversed(part_numbers_in(query)):
+        if any(part_number_names(match.group(), name) for name in source_names):
+            query = query[: match.start()] + " " + query[match.end() :]
+    return query
 
 
 def _alnum(text: str) -> str:

@@ -45,12 +45,18 @@ def test_topic_names_restrict_the_search_to_those_topics(datasheets_org) -> None
     assert {s.source_name for s in done.sources} <= {"infineon-irf540n.pdf", "renesas-icl7660.pdf"}
 
 
-def test_without_topics_or_part_numbers_the_whole_library_is_searched(datasheets_org) -> None:
+def test_without_topics_or_named_parts_the_whole_library_is_searched(datasheets_org) -> None:
+    done = answer(org=datasheets_org, query="Which USB vendor ID do devices enumerate with by default?", mode="FAST")
+    assert done.topics == ()
+    assert done.sources[0].source_name == "ftdi-ft232r.pdf"
+
+
+def test_a_part_named_by_what_it_is_keeps_the_search_to_its_datasheet(datasheets_org) -> None:
     done = answer(
         org=datasheets_org, query="Which USB vendor ID does the USB-to-UART chip enumerate with?", mode="FAST"
     )
-    assert done.topics == ()
-    assert done.sources[0].source_name == "ftdi-ft232r.pdf"
+    assert done.topics == ("Interface",)  # the FT232R's topic: the search was kept to it
+    assert {source.source_name for source in done.sources} == {"ftdi-ft232r.pdf"}
 
 
 def test_a_follow_up_is_answered_from_the_part_the_thread_is_about(datasheets_org) -> None:

@@ -34,6 +34,7 @@ def _search(
         candidates=KNOBS.candidates,
         ef_search=KNOBS.ef_search,
         rrf_k=KNOBS.rrf_k,
+        kept_lexical=KNOBS.kept_lexical,
     )
 
 

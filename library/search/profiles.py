@@ -1,0 +1,93 @@
+"""Documents a question names by what they are: "the humidity sensor", "the 2.4 GHz radio".
+
+Every document gets a profile at ingestion (library.parsing.profile: its title and the
+paragraph that says what the part is) and the profile's embedding. A question's short
+noun phrases after "the" are compared with the org's profiles, in meaning (cosine) and in
+words (the share of the phrase's words the profile holds). A phrase names a document when
+its best profile is close enough and clearly closer than the next one, and few of the
+org's datasheets use the phrase at all; nothing is listed by hand per part.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from library.embeddings import embed_texts
+from library.models import Document
+from library.search.sql import documents_mentioning
+from orgs.models import Organization
+
+# A phrase names a document when its score (cosine + _WORDS_WEIGHT × word share) reaches
+# _MIN_SCORE and beats the next document's by _MIN_MARGIN. Chosen on the dev datasheets'
+# descriptions ("the CAN controller", "the accelerometer") against phrases that name no part
+# ("the output", "the battery", "the checksum").
+_MIN_SCORE = 0.45
+_MIN_MARGIN = 0.04
+_WORDS_WEIGHT = 0.15
+_MAX_WORDS = 4
+# A phrase most datasheets use is a property, not a part's name.
+_MAX_MENTIONED_SHARE = 0.25
+# "the faster I2C clock", "the lower supply current": a comparison's property, not a part.
+_COMPARATIVE = re.compile(
+    r"^(?:lower|higher|faster|slower|larger|smaller|bigger|greater|fewer|more|less|better|worse|wider|narrower"
+    r"|longer|shorter|lowest|highest|fastest|slowest|largest|smallest|same|other|first|last|next|following)\b",
+    re.IGNORECASE,
+)
+_PHRASE_END = re.compile(r"[,;:?!.()\"]|\s(?:or|and|vs\.?|versus|than|with|from|in|on|at|to|for|when|if)\s", re.I)
+_WORD = re.compile(r"[a-z0-9][a-z0-9.+]*", re.I)
+
+
+@dataclass(frozen=True)
+class Described:
+    document: Document
+    phrase: str  # as the question writes it, without "the"
+
+
+def documents_described_in(*, org: Organization, text: str, topic_ids: Sequence[int] | None = None) -> list[Described]:
+    """The documents the text names by description, in the order it names them."""
+    candidates = _phrases(text)
+    documents = list(
+        Document.objects.filter(org=org, profile_embedding__isnull=False).exclude(profile="").order_by("pk")
+    )
+    if topic_ids is not None:
+        documents = [d for d in documents if d.topics.filter(pk__in=list(topic_ids)).exists()]
+    if not candidates or len(documents) < 2:
+        return []
+    profiles = np.asarray([d.profile_embedding for d in documents], dtype=np.float32)
+    profile_words = [set(w.lower() for w in _WORD.findall(d.profile)) for d in documents]
+    found: list[Described] = []
+    for options in candidates:
+        vectors = embed_texts(options)
+        best: tuple[float, int, str] | None = None
+        for option, vector in zip(options, vectors, strict=True):
+            words = [w.lower() for w in _WORD.findall(option)]
+            scores = profiles @ vector + _WORDS_WEIGHT * np.asarray(
+                [sum(w in held for w in words) / len(words) for held in profile_words]
+            )
+            order = np.argsort(-scores)
+            top, second = float(scores[order[0]]), float(scores[order[1]])
+            if top >= _MIN_SCORE and top - second >= _MIN_MARGIN and (best is None or top > best[0]):
+                best = (top, int(order[0]), option)
+        if best is None or any(item.document.pk == documents[best[1]].pk for item in found):
+            continue
+        if documents_mentioning(org=org, phrase=best[2]) > max(2, _MAX_MENTIONED_SHARE * len(documents)):
+            continue  # words every datasheet uses ("the output voltage"), not a part's name
+        found.append(Described(document=documents[best[1]], phrase=best[2]))
+    return found
+
+
+def _phrases(text: str) -> list[list[str]]:
+    """For each "the" of the text, the phrases of one to four words after it ("humidity",
+    "humidity sensor", "humidity sensor use"), cut where a clause or list goes on."""
+    out: list[list[str]] = []
+    for match in re.finditer(r"\bthe\s+", text, re.IGNORECASE):
+        rest = text[match.end() :]
+        end = _PHRASE_END.search(rest)
+        words = (rest[: end.start()] if end else rest).split()[:_MAX_WORDS]
+        words = [w.removesuffix("'s").removesuffix("’s") for w in words]
+        if not words or _COMPARATIVE.match(words[0]):
+            continue
+        out.append([" ".join(words[:n]) for n in range(1, len(words) + 1)])
+    return out

@@ -1,0 +1,64 @@
+"""Documents named by what they are: profiles read at ingestion, phrases matched to them."""
+
+from pathlib import Path
+
+import pypdfium2
+import pytest
+
+from agent.planner import plan
+from agent.scope import scope_choose
+from library.parsing.pages import page_layout
+from library.parsing.profile import PROFILE_PAGES, document_profile
+from library.search.profiles import documents_described_in
+from tests.conftest import DATASHEETS
+
+EXTRA_DATASHEETS = Path(DATASHEETS).parent / "datasheets-extra"
+
+
+def profile_of(path: Path) -> str:
+    pdf = pypdfium2.PdfDocument(path)
+    try:
+        return document_profile([page_layout(pdf, index) for index in range(min(PROFILE_PAGES, len(pdf)))])
+    finally:
+        pdf.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        (DATASHEETS / "microchip-mcp2515.pdf", "Stand-Alone CAN Controller"),
+        (DATASHEETS / "bosch-bme280.pdf", "humidity"),
+        # A cover page and a copyright notice come first: the defining paragraph is further on.
+        (EXTRA_DATASHEETS / "nordic-nrf24l01p.pdf", "single chip 2.4GHz transceiver"),
+        (EXTRA_DATASHEETS / "mps-mp2603.pdf", "Li-ion battery charger"),
+    ],
+)
+def test_a_profile_says_what_the_part_is_in_the_datasheets_own_words(path: Path, says: str) -> None:
+    profile = profile_of(path)
+    assert says.lower() in profile.lower()
+    assert len(profile) <= 400 and "All rights reserved" not in profile
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_a_part_named_by_what_it_is_resolves_to_its_document(datasheets_org) -> None:
+    def described(text: str) -> list[str]:
+        return [d.document.source_name for d in documents_described_in(org=datasheets_org, text=text)]
+
+    assert described("What is the maximum bit rate of the CAN controller?") == ["microchip-mcp2515.pdf"]
+    assert described("How fast can the USB UART bridge transfer data?") == ["ftdi-ft232r.pdf"]
+    # Words that name no part leave the search to the whole library.
+    assert described("What is the output voltage at the lowest temperature?") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_a_comparison_of_described_parts_asks_each_without_the_other(datasheets_org) -> None:
+    question = "Which accepts the faster SPI clock, the CAN controller or the power MOSFET?"
+    scope = scope_choose(org=datasheets_org, query=question, history=[], topics=None)
+    assert [d.source_name for d in scope.documents] == ["microchip-mcp2515.pdf", "infineon-irf540n.pdf"]
+    assert scope.named_in_query == 2  # AUTO answers it as a comparison
+    parts = plan(question, scope.documents, scope.phrases)
+    can, mosfet = (p.question for p in parts)
+    assert can == "Which accepts the SPI clock, the CAN controller?"
+    assert mosfet == "Which accepts the SPI clock, the power MOSFET?"
