@@ -98,18 +98,19 @@ def test_a_mixed_pdf_needs_ocr_only_on_its_image_pages() -> None:
         mixed.close()
 
 
-def test_a_page_past_its_timeout_raises_a_page_error_long_before_a_full_read(
+def test_a_page_past_its_timeout_raises_a_page_error_as_the_time_is_up(
     scan: pypdfium2.PdfDocument, first_page: OcrPage
 ) -> None:
     started = time.monotonic()
     with pytest.raises(OcrPageTimeout) as raised:
-        ocr_page(scan[0], 1, timeout_s=0.2)
+        ocr_page(scan[0], 1, timeout_s=1.0)
     elapsed = time.monotonic() - started
     assert isinstance(raised.value, OcrPageUnreadable)
     assert raised.value.number == 1
-    assert "longer than 0.2 s" in str(raised.value)
-    # The models' runs are stopped at the deadline, not left to finish.
-    assert elapsed < 0.5 * first_page.seconds, (elapsed, first_page.seconds)
+    assert "longer than 1 s" in str(raised.value)
+    # The model run in progress (detection takes seconds) is stopped at the deadline, not
+    # left to finish.
+    assert elapsed < 1.8 < first_page.seconds, (elapsed, first_page.seconds)
 
 
 def test_a_page_that_cannot_be_rendered_is_reported_as_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
