@@ -53,7 +53,7 @@ RECOGNITION_BATCH = 8
 RECOGNITION_MIN_WIDTH = 320  # PaddleOCR's: shorter lines are padded to it
 MIN_CONFIDENCE = 0.5  # a line read with less is noise (a logo, a smudge), as RapidOCR drops it
 # A gap in a line's ink at least this share of the line's height is a space between words.
-WORD_GAP = 0.45
+WORD_GAP = 0.4
 
 # A text layer with fewer readable characters than this, over a page that is mostly an image
 # (or has no text at all), is not the page's text: a scanner's page number, a stamp.
@@ -525,21 +525,30 @@ def _words(letters: list[tuple[str, float]], spans: list[tuple[float, float]]) -
     return words
 
 
-# The model's alphabet is Chinese: its full-width punctuation and a few symbols are typed
-# here as a Latin datasheet has them.
+# The model's alphabet is Chinese: its full-width punctuation and a few look-alikes (一 for a
+# dash, 二 for =) are typed here as a Latin datasheet has them.
 _PLAIN = str.maketrans(
     {"℃": "°C", "。": ".", "、": ",", "“": '"', "”": '"', "‘": "'", "’": "'", "【": "[", "】": "]"}
+    | {"一": "—", "二": "="}
     | {chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}  # full-width ASCII
 )
-# Its two steady confusions in datasheets: Ω read as Q after a number or alone as a unit
-# ("44mQ", "kQ"), and a sans-serif capital I read as l before capitals ("lOUT", "loL").
+# Its steady confusions in datasheets: Ω read as Q after a number or alone as a unit ("44mQ",
+# "kQ"); a sans-serif capital I read as l before capitals ("lOUT", "loL"); a zero read as o in
+# a hexadecimal number ("OxFE", "0xoo") or at the end of a register name ("LEDo", "TXBoCTRL");
+# I/O read as 1/0.
 _OHM = re.compile(r"(?<=\d)([kKmMµu]?)Q(?![A-Za-z])|^([kKmM]?)Q$")
 _CAPITAL_I = re.compile(r"^l(?=[A-Z]|o[A-Z]|ou[A-Z]|[bcdfghjkmnpqrstvwz]\w)")
+_HEX = re.compile(r"^[0oO][xX]([0-9A-Fa-foO]+)$")
+_REGISTER_ZERO = re.compile(r"(?<=[A-Z]{2})o(?=[A-Z0-9]|$)")
 
 
 def _typed(word: str) -> str:
     word = word.replace("°℃", "℃").translate(_PLAIN)
     word = _OHM.sub(lambda match: f"{match.group(1) or match.group(2) or ''}Ω", word)
+    word = _HEX.sub(lambda match: "0x" + re.sub("[oO]", "0", match.group(1)), word)
+    word = _REGISTER_ZERO.sub("0", word)
+    if word == "1/0":
+        return "I/O"
     return _CAPITAL_I.sub("I", word)
 
 
