@@ -80,7 +80,7 @@ def visible_chars(page: pypdfium2.PdfPage) -> list[Char]:
         chars = page_chars(textpage, height)
     finally:
         textpage.close()
-    scale = 2.0
+    scale = 4.0  # 288 dpi: the stem of a small "l" still shows
     bitmap = page.render(scale=scale, grayscale=True)
     try:
         image = np.array(bitmap.to_numpy(), copy=True).reshape(bitmap.height, bitmap.width)
@@ -92,13 +92,13 @@ def visible_chars(page: pypdfium2.PdfPage) -> list[Char]:
             seen.append(char)
             continue
         box = char.box
-        x0, x1 = box.x0 + 0.2 * box.width, box.x1 - 0.2 * box.width
+        x0, x1 = box.x0 + 0.1 * box.width, box.x1 - 0.1 * box.width
         top, bottom = box.top + 0.2 * box.height, box.bottom - 0.2 * box.height
         region = image[
             max(0, int(top * scale)) : max(int(top * scale) + 1, int(bottom * scale)),
             max(0, int(x0 * scale)) : max(int(x0 * scale) + 1, int(x1 * scale)),
         ]
-        if region.size and int(region.max()) - int(region.min()) >= 48:
+        if region.size and int(region.max()) - int(region.min()) >= 32:
             seen.append(char)
     return seen
 
