@@ -7,9 +7,10 @@ Pure: no database, no Django, nothing downloaded (the models ship inside the
 `rapidocr-onnxruntime` wheel). One engine per process, built on first use and shared by
 threads; a page is read in one piece at a time, its bitmap dropped when it is done.
 
-The recognition model (PP-OCRv4, trained mostly on Chinese) often runs English words
-together ("ContinuousDrainCurrent"), so spaces come from the page itself: a gap in the ink
-wider than a share of the line's height is a space, whatever the model says.
+The recognition model (PP-OCRv4, trained mostly on Chinese) sometimes runs English words
+together ("ContinuousDrainCurrent"), so besides its own spaces a gap in the line's ink wider
+than a share of the line's height is a space too; and its steady confusions in datasheets
+(Ω as Q, I as l, 0 as o) are typed back where the context leaves no doubt (`_typed`).
 """
 
 import bisect
