@@ -1,12 +1,14 @@
 """OCR on scans made from the real datasheets: IRF540N pages rendered at 200 dpi (as a scanner
 gives them) and wrapped into an image-only PDF and into a mixed PDF, built in the tests."""
 
+import builtins
 import os
 import re
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pypdfium2
 import pytest
@@ -125,6 +127,19 @@ def test_a_page_that_cannot_be_rendered_is_reported_as_unreadable(monkeypatch: p
             ocr_page(page, 3)
     finally:
         pdf.close()
+
+
+def test_an_ocr_runtime_that_cannot_load_is_reported_as_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def without_libgl(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("rapidocr_onnxruntime"):  # as on a slim Debian: OpenCV cannot find libGL
+            raise ImportError("libGL.so.1: cannot open shared object file: No such file or directory")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_libgl)
+    with pytest.raises(ocr.OcrUnavailable, match=r"the OCR runtime cannot be loaded: libGL\.so\.1"):
+        ocr.OcrEngine(threads=1)
 
 
 def test_threads_share_one_engine_per_process() -> None:
