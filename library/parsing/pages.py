@@ -13,6 +13,8 @@ import pypdfium2
 
 from library.parsing.layout import (
     Box,
+    Char,
+    Edge,
     Line,
     PageLayout,
     Unit,
@@ -36,7 +38,12 @@ def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
         chars = page_chars(textpage, height)
     finally:
         textpage.close()
-    edges = page_edges(page, height)
+    return layout_from_chars(chars, page_edges(page, height), width, height, number)
+
+
+def layout_from_chars(chars: list[Char], edges: list[Edge], width: float, height: float, number: int) -> PageLayout:
+    """A page's layout from its characters and ruling lines, wherever they came from: the
+    text layer (`parse_page`) or OCR (`library.parsing.ocr.ocr_page_layout`)."""
     lines = build_lines(chars)
     tables = page_tables(chars, edges, lines, width, height)
     boxes = [table.box for table, _ in tables]

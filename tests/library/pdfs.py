@@ -1,11 +1,14 @@
-"""PDFs made by the tests: text pages, image-only pages, encrypted, empty, damaged.
+"""PDFs made by the tests: text pages, image-only pages, encrypted, empty, damaged, and scans
+of the real datasheets' pages.
 
 Built with pypdf's PdfWriter and hand-written content streams, so each bad input is exactly
 the kind of file it claims to be.
 """
 
 import io
+from pathlib import Path
 
+import pypdfium2
 from pypdf import PdfWriter
 from pypdf.generic import (
     ArrayObject,
@@ -105,3 +108,40 @@ def image_only_pdf(pages: int = 3) -> bytes:
 
 def zero_page_pdf() -> bytes:
     return _write(PdfWriter())
+
+
+def scanned_pdf(pages: list[tuple[Path, int]], *, dpi: int = 200, keep_text: frozenset[int] = frozenset()) -> bytes:
+    """Pages of real PDFs (path, 1-based number) as a scanner would give them: each rendered
+    to a grey JPEG at `dpi` and drawn over a blank page of the same size, with no text layer.
+    The pages whose index (0-based, in `pages`) is in `keep_text` are copied as they are, text
+    layer and all, which makes a mixed PDF."""
+    out = pypdfium2.PdfDocument.new()
+    try:
+        for index, (path, number) in enumerate(pages):
+            source = pypdfium2.PdfDocument(str(path))
+            try:
+                if index in keep_text:
+                    out.import_pages(source, [number - 1])
+                    continue
+                page = source[number - 1]
+                width, height = page.get_size()
+                bitmap = page.render(scale=dpi / 72, grayscale=True)
+                jpeg = io.BytesIO()
+                bitmap.to_pil().save(jpeg, "JPEG", quality=85)
+                bitmap.close()
+                page.close()
+                jpeg.seek(0)
+                scan = out.new_page(width, height)
+                image = pypdfium2.PdfImage.new(out)
+                image.load_jpeg(jpeg, inline=True)
+                image.set_matrix(pypdfium2.PdfMatrix().scale(width, height))
+                scan.insert_obj(image)
+                scan.gen_content()
+                scan.close()
+            finally:
+                source.close()
+        buffer = io.BytesIO()
+        out.save(buffer)
+        return buffer.getvalue()
+    finally:
+        out.close()
