@@ -5,7 +5,10 @@ WORKDIR /app
 # OpenCV (OCR) loads libGL and GLib at import; the slim image has neither.
 RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
-RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+# torch==2.13.0 must be its CPU build (the default build pulls CUDA): pass the package index
+# that serves it, `docker compose build --build-arg TORCH_INDEX_URL=<CPU wheel index>`.
+ARG TORCH_INDEX_URL
+RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} -r requirements.txt
 COPY . .
 RUN useradd --create-home voltai && mkdir -p /data && chown voltai /data
 USER voltai
