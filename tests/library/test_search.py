@@ -108,3 +108,13 @@ def test_a_passage_holding_the_terms_together_outweighs_the_same_terms_scattered
     close, apart = window_coverage([together, scattered], terms)
     assert close == pytest.approx(1.0)
     assert apart < 0.5
+
+
+def test_a_micro_amp_value_is_found_by_a_question_typed_with_the_micro_sign(datasheets_org) -> None:
+    # Keyboards type U+00B5 MICRO SIGN; datasheets set U+03BC GREEK SMALL LETTER MU (or a
+    # Symbol-font glyph that ingestion maps to it). Both sides are NFKC-folded to the latter.
+    question = "ADXL345 standby current 0.1 \u00b5A"
+    terms = query_terms(org=datasheets_org, query_text=question)
+    assert "\u03bca" in terms.weights  # held by some page: not among the absent terms
+    hits = _search(datasheets_org, question, limit=10)
+    assert any("0.1 \u03bcA" in hit.text for hit in hits)
