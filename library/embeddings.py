@@ -123,8 +123,8 @@ def one_thread() -> Iterator[None]:
     A few short texts gain nothing from a thread pool, and on a busy machine (web workers,
     an ingesting worker, others) the pool's threads wait on each other: measured here under
     load with torch, 410 ms with two threads against 57 ms with one for a question. On torch
-    this sets the process's thread count, as before; on ONNX Runtime it picks a one-thread
-    session for the calls made inside, in this thread only.
+    this sets the process's thread count, as before; on ONNX Runtime the calls made inside,
+    in this thread only, run the model in the calling thread rather than on the runner pool.
     """
     if _use_torch():
         import torch
@@ -156,7 +156,7 @@ def embed_texts(texts: list[str], *, batch_size: int | None = None) -> np.ndarra
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-    vectors = onnx_encoder().encode(texts, batch_size=batch_size, threads=1 if _one_thread.get() else None)
+    vectors = onnx_encoder().encode(texts, batch_size=batch_size, one_thread=_one_thread.get())
     # Unit length whatever the model's last module, as sentence-transformers' normalize_embeddings.
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 

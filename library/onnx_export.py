@@ -208,7 +208,7 @@ def _check(spec: ModelSpec, folder: Path, model: Any) -> float:
         if encoder.token_ids(text) != expected_ids["input_ids"][row][mask].tolist():
             raise ExportMismatch(f"{spec.path}: tokens of {text[:40]!r} differ from sentence-transformers'")
     expected = model.encode(_CHECK_TEXTS, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-    got = encoder.encode(_CHECK_TEXTS, batch_size=4, threads=1)
+    got = encoder.encode(_CHECK_TEXTS, batch_size=4, one_thread=True)
     got = got / np.maximum(np.linalg.norm(got, axis=1, keepdims=True), 1e-12)
     cosine = float(np.min(np.sum(expected * got, axis=1)))
     if cosine < _MIN_CHECK_COSINE:

@@ -206,7 +206,8 @@ EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
 # onnx: ONNX Runtime on a one-time export of the model, cached under DATA_DIR/embeddings-onnx/
 # (torch is imported only to make it); torch: sentence-transformers on torch, as before.
 EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "onnx", ("onnx", "torch"))
-# Threads ONNX Runtime computes one batch on; 0: one per physical core, as torch picks by default.
+# Model runs ONNX Runtime computes at once, each on one thread; 0: one per physical core, as
+# torch picks its threads by default.
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0)
 
 # --- LLM --------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_onnx_gives_torchs_vectors_and_token_counts_on_datasheet_text(settings) 
     onnx = embed_texts(texts, batch_size=16)
     with one_thread():
         onnx_one_thread = embed_texts(texts[:12])
-    assert onnx_encoder().sessions[1].get_session_options().intra_op_num_threads == 1
+    assert onnx_encoder().session.get_session_options().intra_op_num_threads == 1
 
     settings.EMBEDDING_BACKEND = "torch"
     torch = embed_texts(texts, batch_size=16)
