@@ -194,8 +194,10 @@ class _PagePipeline:
     def _speculate(self, pages: "queue.SimpleQueue[tuple[int, str] | BaseException | None]") -> None:
         done = False
         while not done:
-            # Block for more pages only when there is too little to embed meanwhile.
-            block = len(self.pending) < 2 * self.batch_size
+            # Block for more pages only when there is nothing to embed meanwhile: the model
+            # runs as soon as there are chunks (waiting for two batches' worth left both
+            # cores to the page reader for the first ~20 pages of every document).
+            block = not self.pending
             items = []
             try:
                 items.append(pages.get(block=block))
@@ -219,7 +221,7 @@ class _PagePipeline:
                     for draft in chunk_page(index + 1, guess[index]):
                         self._add_pending(draft)
                 self.chunked_through = len(self.pages_read)
-            if len(self.pending) >= 2 * self.batch_size:
+            if self.pending:
                 self._embed_batch()
 
     def _add_pending(self, draft: ChunkDraft) -> None:
