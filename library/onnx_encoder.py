@@ -21,9 +21,9 @@ from tokenizers.normalizers import Sequence as NormalizerSequence
 from library.model_spec import ModelSpec
 
 # Padded word pieces per model run: two full windows, or more shorter texts. Small runs cost
-# less per text than 32-text batches (measured on the datasheets' chunks, one thread: 0.66 of
-# the CPU time), since a run is padded to its own longest text and its activations stay in
-# the core's cache; below about 512 nothing more is won.
+# less per text than 32-text batches (measured on the datasheets' chunks, one thread: 0.76-0.79
+# of the CPU time, 0.66 with the basic graph rewrites below), since a run is padded to its own
+# longest text and its activations stay in the core's cache; below about 512 nothing more is won.
 RUN_TOKENS = 512
 
 
@@ -52,7 +52,7 @@ class OnnxEncoder:
     def session(self) -> ort.InferenceSession:
         """One session computing each run on one thread; several threads call it at once.
 
-        Runs in parallel, one per core, beat one run split over the cores (1.4x here with two
+        Runs in parallel, one per core, beat one run split over the cores (1.2x here with two
         cores): no run waits at every operator for the slowest thread, which on a machine shared
         with parsing, web workers and others is often descheduled.
         """
