@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import pypdfium2
@@ -72,12 +73,12 @@ class Line:
     box: Box = field(default_factory=lambda: Box(0, 0, 0, 0))
     rating: bool = False  # "label . . . . value": one entry of a ratings list
 
-    @property
+    @cached_property
     def size(self) -> float:
         sizes = sorted(char.size for char in self.chars if not char.text.isspace())
         return sizes[len(sizes) // 2] if sizes else 0.0
 
-    @property
+    @cached_property
     def bold(self) -> bool:
         visible = [char for char in self.chars if not char.text.isspace()]
         return bool(visible) and sum(char.bold for char in visible) >= 0.8 * len(visible)
@@ -219,23 +220,24 @@ def build_lines(chars: list[Char]) -> list[Line]:
     """
     lines: list[Line] = []
     current: list[Char] = []
+    previous: Char | None = None  # the current line's last visible character
     pending_break = False
     for char in chars:
         if char.text == "\n":
             pending_break = True
             continue
-        visible = [c for c in current if not c.text.isspace()]
-        if visible and not char.text.isspace():
-            previous = visible[-1]
+        if previous is not None and not char.text.isspace():
             # Starting left of the last glyph's middle: a new line (or text drawn over it).
             backwards = char.box.x0 < previous.box.x0 + 0.5 * previous.box.width
             if _breaks_line(previous, char) or (pending_break and backwards):
                 lines.append(_finish_line(current))
-                current = []
+                current, previous = [], None
             pending_break = False
         if char.text.isspace() and not current:
             continue
         current.append(char)
+        if not char.text.isspace():
+            previous = char
     if current:
         lines.append(_finish_line(current))
     return [line for line in lines if line.text]

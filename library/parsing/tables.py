@@ -82,7 +82,7 @@ def find_tables(chars: list[Char], edges: list[Edge], width: float, height: floa
         cells = _outer_cells([Box(*bbox) for bbox in table.cells])
         if len(cells) < 4:
             continue
-        bands = _bands(cells, chars)
+        bands = _bands(cells, _within(Box(*table.bbox), chars))
         if len(bands) < 2 or max(len(band) for band in bands) < 2:
             continue
         texts = {cell.box: cell.text for band in bands for cell in band}
@@ -91,6 +91,13 @@ def find_tables(chars: list[Char], edges: list[Edge], width: float, height: floa
             continue  # a chart's grid, not a table
         found.append(FoundTable(Box(*table.bbox), bands))
     return found
+
+
+def _within(box: Box, chars: list[Char]) -> list[Char]:
+    """The characters whose middle lies in `box` (each cell then searches these, not the page)."""
+    return [
+        c for c in chars if box.contains_point((c.box.x0 + c.box.x1) / 2, (c.box.top + c.box.bottom) / 2, margin=1.0)
+    ]
 
 
 def _outer_cells(boxes: list[Box]) -> list[Box]:
