@@ -27,6 +27,7 @@ from library.models import Chunk, Document, IngestWorker
 from library.parsing.pdf_text import open_pdf
 from library.progress import document_progress
 from library.services import document_upload
+from library.signals import RECOVERY_S, STALE_QUEUED_AFTER
 from orgs.models import Organization
 from orgs.services import org_create
 from tests.conftest import ARTIFACTS, DATASHEETS, ROOT, manage_py, server_env
@@ -204,6 +205,7 @@ BATCH = [
         "espressif-esp32-wroom-32.pdf",
         "ftdi-ft232r.pdf",
         "nxp-pca9685.pdf",
+        BIG.name,  # long enough to be caught mid-way however fast ingestion gets
     )
 ]
 _LOG_LINE = re.compile(r'"message": "ingest (started|finished): document (\d+) ')
@@ -282,7 +284,9 @@ def test_two_workers_on_redis_finish_a_batch_when_one_is_killed_mid_document(wor
     def all_done() -> bool:
         return not Document.objects.filter(org=org, status__in=("queued", "processing")).exists()
 
-    wait_until(all_done, 240, survivor)
+    # The survivor's sweep runs every RECOVERY_S and queues again a document queued for
+    # STALE_QUEUED_AFTER whose message is lost; then it ingests the rest one by one.
+    wait_until(all_done, RECOVERY_S * 2 + STALE_QUEUED_AFTER.total_seconds() + 120, survivor)
 
     ids = sorted(d.pk for d in documents.values())
     for path in BATCH:
