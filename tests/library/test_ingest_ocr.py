@@ -3,9 +3,11 @@ library/parsing/page_reader.py). The scans are made in the tests from the real I
 datasheet, its pages rendered at 200 dpi and wrapped into image-only and mixed PDFs."""
 
 import pytest
+from django.test import Client
 
 from agent.services import answer
 from library.models import Chunk, Document
+from library.progress import document_progress
 from tests.conftest import DATASHEETS
 from tests.library.conftest import ingest
 from tests.library.pdfs import scanned_pdf
@@ -22,7 +24,7 @@ def _pages_with_chunks(document: Document) -> set[int]:
 
 
 @pytest.mark.slow
-def test_an_image_only_pdf_is_read_by_ocr_and_answers_from_its_pages(upload) -> None:
+def test_an_image_only_pdf_is_read_by_ocr_and_answers_from_its_pages(upload, owner) -> None:
     document = ingest(upload("irf540n-scan.pdf", scanned_pdf(SCAN, dpi=200)))
     assert document.status == Document.Status.READY, document.error
     assert document.ocr_pages == document.live_ocr_pages == [1, 2]
@@ -37,6 +39,14 @@ def test_an_image_only_pdf_is_read_by_ocr_and_answers_from_its_pages(upload) -> 
     assert {(s.source_name, s.page) for s in done.sources} == {("irf540n-scan.pdf", 1), ("irf540n-scan.pdf", 2)}
     assert "Drain-to-Source On-Resistance · Max.: 44 mΩ" in done.answer
     assert "Continuous Drain Current, Vgs @ 10V · Max.: 33 A" in done.answer
+    # The library says which text OCR read.
+    assert document_progress(document=document).status_line == "Ready: 2 pages (2 read by OCR)"
+    client = Client()
+    client.force_login(owner)
+    library = client.get(f"/{document.org.name}/library").content.decode()
+    assert "2 pages (2 read by OCR)" in library
+    source = client.get(f"/{document.org.name}/library?source_name=irf540n-scan.pdf&source_page=1&source_type=text")
+    assert 'id="ocr-note"' in source.content.decode()
 
 
 @pytest.mark.slow
@@ -66,6 +76,9 @@ def test_a_page_whose_ocr_times_out_is_reported_and_the_text_page_still_ingests(
     assert document.ocr_pages == []
     assert document.page_problems == [{"page": 1, "problem": "OCR took longer than 0.001 s"}]
     assert _pages_with_chunks(document) == {2}
+    progress = document_progress(document=document)
+    assert progress.status_line == "Ready: 2 pages (1 page could not be read)"
+    assert progress.page_problems == ("page 1: OCR took longer than 0.001 s",)
 
 
 def test_image_pages_past_ocr_max_pages_are_reported(upload, settings) -> None:
