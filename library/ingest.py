@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Raised whenever parsing or chunking changes what a PDF's chunks are: a starting worker
 # queues again every document an older pipeline made (its live version answers meanwhile).
-PIPELINE_VERSION = 2  # 2: layout units (table rows with their headers, paragraphs), profiles
+PIPELINE_VERSION = 3  # 2: layout units (table rows with their headers, paragraphs), profiles; 3: OCR
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8
