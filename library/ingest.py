@@ -29,7 +29,7 @@ from library.files import file_delete_on_commit
 from library.models import Chunk, Document, IngestWorker
 from library.parsing.chunking import ChunkDraft, chunk_page
 from library.parsing.layout import PageLayout
-from library.parsing.pages import indexed_text
+from library.parsing.page_reader import OCR_OFF, OcrOptions, PageReader, PageText
 from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
 from library.parsing.profile import PROFILE_PAGES, document_profile
 
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Raised whenever parsing or chunking changes what a PDF's chunks are: a starting worker
 # queues again every document an older pipeline made (its live version answers meanwhile).
-PIPELINE_VERSION = 2  # 2: layout units (table rows with their headers, paragraphs), profiles
+PIPELINE_VERSION = 3  # 2: layout units (table rows with their headers, paragraphs), profiles; 3: OCR
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8
@@ -89,7 +89,13 @@ def document_ingest(*, document_id: int) -> bool:
         sha256 = document.sha256
         now = clock.now()
         Document.objects.filter(pk=document_id).update(
-            status=Document.Status.PROCESSING, started_at=now, updated_at=now, pages_done=0, error=""
+            status=Document.Status.PROCESSING,
+            started_at=now,
+            updated_at=now,
+            pages_done=0,
+            error="",
+            ocr_pages=[],
+            page_problems=[],
         )
         # One line per attempt and one per outcome: how many times a document was worked on,
         # and by which worker, is then answerable from the workers' logs alone.
@@ -109,7 +115,7 @@ def document_ingest(*, document_id: int) -> bool:
             logger.exception("ingestion of document %s failed", document_id)
             _fail(document_id, sha256, f"Ingestion failed unexpectedly ({type(exc).__name__}); try re-ingesting.")
             return True
-        _replace_chunks(document, sha256, drafts, embeddings, pipeline.profile)
+        _replace_chunks(document, sha256, drafts, embeddings, pipeline.profile, pipeline.ocr_pages)
         return True
 
 
@@ -136,13 +142,16 @@ class _PagePipeline:
         self.pending: dict[str, int] = {}  # embedding input → its tokens, not embedded yet
         self.tokens_done = 0  # tokens embedded, of the chunks made so far
         self.pages_read: list[str] = []
+        self.ocr_pages: list[int] = []  # 1-based
+        self.page_problems: list[dict[str, object]] = []
+        self.ocr_written = 0  # how many of `ocr_pages` the document shows
         self.chunked_through = 0  # pages [0, chunked_through) have chunks (guessed, then final)
         self.last_progress = 0.0
         self.progress_written = -1
 
     def run(self) -> tuple[list[ChunkDraft], np.ndarray]:
         Document.objects.filter(pk=self.document.pk).update(pages_total=self.page_count, updated_at=clock.now())
-        pages = queue.SimpleQueue[tuple[int, str] | BaseException | None]()
+        pages = queue.SimpleQueue[tuple[int, PageText] | BaseException | None]()
         stop = threading.Event()
         reader_thread = threading.Thread(target=self._read_pages, args=(pages, stop), daemon=True)
         reader_thread.start()
@@ -152,11 +161,13 @@ class _PagePipeline:
             stop.set()
         reader_thread.join()
 
+        Document.objects.filter(pk=self.document.pk).update(
+            ocr_pages=self.ocr_pages, page_problems=self.page_problems, updated_at=clock.now()
+        )
+        self.ocr_written = len(self.ocr_pages)
         final = strip_running_headers(self.pages_read)
         if not any(text.strip() for text in final):
-            raise PdfProblem(
-                "No extractable text: the pages are images without a text layer (scanned?). OCR is not supported."
-            )
+            raise PdfProblem(no_text_message(self.page_problems))
         drafts = [draft for number, text in enumerate(final, start=1) for draft in chunk_page(number, text)]
         self.pending.clear()
         self.tokens_done = 0
@@ -173,25 +184,26 @@ class _PagePipeline:
         return drafts, matrix
 
     def _read_pages(
-        self, out: "queue.SimpleQueue[tuple[int, str] | BaseException | None]", stop: threading.Event
+        self, out: "queue.SimpleQueue[tuple[int, PageText] | BaseException | None]", stop: threading.Event
     ) -> None:
         try:
             pdf = pypdfium2.PdfDocument(self.data)  # only this thread touches pdfium here
             try:
+                pages = PageReader(pdf, self.reader, ocr_options())  # type: ignore[arg-type]
                 for index in range(self.page_count):
                     if stop.is_set():
                         return
-                    text, layout = indexed_text(pdf, self.reader, index)  # type: ignore[arg-type]
-                    if layout is not None and index < PROFILE_PAGES:
-                        self.first_pages.append(layout)
-                    out.put((index, text))
+                    page = pages.read(index)
+                    if page.layout is not None and index < PROFILE_PAGES:
+                        self.first_pages.append(page.layout)
+                    out.put((index, page))
             finally:
                 pdf.close()
             out.put(None)
         except BaseException as exc:  # handed to the embedding thread, which raises it
             out.put(exc)
 
-    def _speculate(self, pages: "queue.SimpleQueue[tuple[int, str] | BaseException | None]") -> None:
+    def _speculate(self, pages: "queue.SimpleQueue[tuple[int, PageText] | BaseException | None]") -> None:
         done = False
         while not done:
             # Block for more pages only when there is nothing to embed meanwhile: the model
@@ -211,7 +223,7 @@ class _PagePipeline:
                 elif isinstance(item, BaseException):
                     raise item
                 else:
-                    self.pages_read.append(item[1])
+                    self._page_read(*item)
             if done:
                 return
             enough = len(self.pages_read) >= min(_SPECULATE_AFTER_PAGES, self.page_count)
@@ -223,6 +235,13 @@ class _PagePipeline:
                 self.chunked_through = len(self.pages_read)
             if self.pending:
                 self._embed_batch()
+
+    def _page_read(self, index: int, page: PageText) -> None:
+        self.pages_read.append(page.text)
+        if page.ocr:
+            self.ocr_pages.append(index + 1)
+        if page.problem:
+            self.page_problems.append({"page": index + 1, "problem": page.problem})
 
     def _add_pending(self, draft: ChunkDraft) -> None:
         text = embedding_input(self.document, draft.text)
@@ -256,8 +275,30 @@ class _PagePipeline:
         moment = time.monotonic()
         if done <= self.progress_written or (not force and moment - self.last_progress < _PROGRESS_EVERY_S):
             return
-        Document.objects.filter(pk=self.document.pk).update(pages_done=done, updated_at=clock.now())
+        fields: dict[str, object] = {"pages_done": done, "updated_at": clock.now()}
+        if len(self.ocr_pages) > self.ocr_written:
+            fields["ocr_pages"] = list(self.ocr_pages)
+            self.ocr_written = len(self.ocr_pages)
+        Document.objects.filter(pk=self.document.pk).update(**fields)
         self.progress_written, self.last_progress = done, moment
+
+
+def ocr_options() -> OcrOptions:
+    return OcrOptions(
+        enabled=settings.OCR,
+        max_pages=settings.OCR_MAX_PAGES,
+        timeout_s=settings.OCR_PAGE_TIMEOUT_S,
+        dpi=settings.OCR_DPI,
+    )
+
+
+def no_text_message(problems: list[dict[str, object]]) -> str:
+    """Why a PDF of which no page yields text failed: OCR off, or what OCR met on its pages."""
+    if not problems or all(problem["problem"] == OCR_OFF for problem in problems):
+        return "No extractable text: the pages are images without a text layer (scanned?), and OCR is off (OCR=off)."
+    shown = "; ".join(f"page {problem['page']}: {problem['problem']}" for problem in problems[:3])
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return f"No extractable text: no page has a text layer, and OCR could not read them ({shown}{more})."
 
 
 def embedding_input(document: Document, text: str) -> str:
@@ -275,7 +316,12 @@ class Profile:
 
 
 def _replace_chunks(
-    document: Document, sha256: str, drafts: list[ChunkDraft], embeddings: np.ndarray, profile: Profile
+    document: Document,
+    sha256: str,
+    drafts: list[ChunkDraft],
+    embeddings: np.ndarray,
+    profile: Profile,
+    ocr_pages: list[int],
 ) -> None:
     """Make this version live in one transaction: queries see the old chunks or the new ones,
     and the library serves the old version's pages and file until then."""
@@ -312,6 +358,7 @@ def _replace_chunks(
             live_file=current.file.name,
             live_sha256=current.sha256,
             live_pages_total=current.pages_total,
+            live_ocr_pages=ocr_pages,
             pipeline_version=PIPELINE_VERSION,
             profile=profile.text,
             profile_embedding=profile.embedding,

@@ -39,10 +39,17 @@ class Document(models.Model):
     pages_total = models.PositiveIntegerField(null=True, blank=True)
     pages_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    ocr_pages = models.JSONField(
+        default=list, blank=True, help_text="The pages of the newest version read by OCR (1-based), as read so far."
+    )
+    page_problems = models.JSONField(
+        default=list, blank=True, help_text='Pages of the newest version that could not be read: [{"page", "problem"}].'
+    )
     live_version = models.PositiveIntegerField(null=True, blank=True, help_text="The version that answers; none yet.")
     live_file = models.FileField(upload_to=document_upload_path, max_length=500, blank=True)
     live_sha256 = models.CharField(max_length=64, blank=True)
     live_pages_total = models.PositiveIntegerField(null=True, blank=True)
+    live_ocr_pages = models.JSONField(default=list, blank=True, help_text="The live version's pages read by OCR.")
     pipeline_version = models.PositiveIntegerField(
         default=0, help_text="The ingestion pipeline that made the live version's chunks."
     )

@@ -33,6 +33,8 @@ class DocumentProgress:
     live_version: int | None  # the version that answers; it may be older than the one above
     live_pages_total: int | None
     live_note: str  # e.g. "Version 1 (54 pages) stays live."; empty when the newest is live or none is
+    ocr_note: str = ""  # e.g. "2 read by OCR, 1 page could not be read"; empty when every page had text
+    page_problems: tuple[str, ...] = ()  # e.g. "page 3: OCR took longer than 60 s", one per page not read
 
 
 def ingest_worker_last_seen() -> datetime | None:
@@ -92,6 +94,9 @@ def document_progress(*, document: Document, worker_last_seen: datetime | bool |
         line = _queued_line(position, moment)
     else:
         line, eta = _processing_line(document, done, moment)
+    ocr_note = _ocr_note(document)
+    if ocr_note and status in (Document.Status.READY, Document.Status.PROCESSING):
+        line = f"{line} ({ocr_note})"
     live_note = _live_note(document)
     if live_note:
         line = f"{line}. {live_note}"
@@ -108,7 +113,21 @@ def document_progress(*, document: Document, worker_last_seen: datetime | bool |
         live_version=document.live_version,
         live_pages_total=document.live_pages_total,
         live_note=live_note,
+        ocr_note=ocr_note,
+        page_problems=tuple(f"page {p['page']}: {p['problem']}" for p in document.page_problems or []),
     )
+
+
+def _ocr_note(document: Document) -> str:
+    """How many pages OCR read, apart: each takes 10–25 s here against a tenth of a second for
+    a page with a text layer, so they explain a slow document. And how many could not be read."""
+    parts = []
+    if document.ocr_pages:
+        parts.append(f"{len(document.ocr_pages)} read by OCR")
+    if document.page_problems:
+        count = len(document.page_problems)
+        parts.append(f"{count} page{'s' if count != 1 else ''} could not be read")
+    return ", ".join(parts)
 
 
 def _queue_position(document: Document) -> int:

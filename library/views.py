@@ -135,7 +135,7 @@ def _progress(document: Document, worker_last_seen: datetime | None) -> dict[str
     progress = document_progress(document=document, worker_last_seen=worker_last_seen)
     line = progress.status_line
     if progress.status == Document.Status.READY and progress.pages_total:
-        line = f"{progress.pages_total} pages"
+        line = f"{progress.pages_total} pages" + (f" ({progress.ocr_note})" if progress.ocr_note else "")
     elif progress.status == Document.Status.FAILED and progress.error:
         line = " ".join(filter(None, [progress.error, progress.live_note]))  # the badge says it failed
     return {
@@ -149,6 +149,7 @@ def _progress(document: Document, worker_last_seen: datetime | None) -> dict[str
         "queue_position": progress.queue_position,
         "line": line,
         "error": progress.error,
+        "page_problems": list(progress.page_problems),
         "active": progress.status in _ACTIVE,
     }
 
@@ -291,6 +292,7 @@ def _source_context(
         thread_url=org_path(access.org, "chat", keep["from"]) if "from" in keep else "",
         from_chat=keep.get("from", ""),
         question=question,
+        read_by_ocr=page in (document.live_ocr_pages or []),
     )
 
 

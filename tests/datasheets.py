@@ -9,7 +9,7 @@ the database since.
 import hashlib
 import pickle
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
@@ -36,6 +36,7 @@ class DocumentSnapshot:
     profile: str = ""
     profile_embedding: list[float] | None = None
     pipeline_version: int = 0
+    ocr_pages: list[int] = field(default_factory=list)
 
 
 def datasheet_paths() -> list[Path]:
@@ -48,6 +49,7 @@ def _pipeline_fingerprint() -> str:
     digest = hashlib.sha256()
     pipeline = ["embeddings.py", "model_spec.py", "onnx_encoder.py", "ingest.py", "services.py", "models.py"]
     code = [root / "library" / name for name in pipeline] + sorted((root / "library" / "parsing").glob("*.py"))
+    code.append(Path(__file__).resolve())  # the snapshot's own shape
     for path in [*datasheet_paths(), *(path for path in code if path.exists())]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -121,6 +123,7 @@ def _run_pipeline() -> list[DocumentSnapshot]:
                         else None
                     ),
                     pipeline_version=document.pipeline_version,
+                    ocr_pages=document.ocr_pages,
                 )
             )
         transaction.set_rollback(True)
@@ -157,6 +160,8 @@ def restore_library(snapshots: list[DocumentSnapshot], org_name: str = DATASHEET
                 profile=snapshot.profile,
                 profile_embedding=snapshot.profile_embedding,
                 pipeline_version=snapshot.pipeline_version,
+                ocr_pages=snapshot.ocr_pages,
+                live_ocr_pages=snapshot.ocr_pages,
             )
             if snapshot.source_name in topic_of:
                 document.topics.add(topic_of[snapshot.source_name])

@@ -210,6 +210,15 @@ EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "onnx", ("onnx", "torch"))
 # torch picks its threads by default.
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0)
 
+# --- OCR (pages without a usable text layer) -------------------------------------------------
+# off: such pages are reported on the document and not read; a PDF of only those fails.
+OCR = env_bool("OCR", True)
+OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 50, minimum=0)  # per document; further image pages are reported
+OCR_PAGE_TIMEOUT_S = env_float("OCR_PAGE_TIMEOUT_S", 60.0, minimum=0.001)
+# The resolution a page is rendered at for OCR, whatever its scan's: at 200 the model runs
+# small type's words together (word recall 0.92 against 0.98 at 300 on the tuning set).
+OCR_DPI = env_int("OCR_DPI", 300, minimum=72)
+
 # --- LLM --------------------------------------------------------------------------------
 LLM_BACKEND = env_str("LLM_BACKEND", "extractive")
 if LLM_BACKEND not in {"extractive", "openai", "scripted"}:

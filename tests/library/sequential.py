@@ -3,7 +3,7 @@
 import pypdfium2
 
 from library.parsing.chunking import chunk_page
-from library.parsing.pages import indexed_text
+from library.parsing.page_reader import OcrOptions, PageReader
 from library.parsing.pdf_text import open_pdf, strip_running_headers
 
 
@@ -12,7 +12,8 @@ def sequential_chunks(data: bytes) -> list[tuple[int, str]]:
     reader = open_pdf(data)
     pdf = pypdfium2.PdfDocument(data)
     try:
-        pages = strip_running_headers([indexed_text(pdf, reader, i)[0] for i in range(len(reader.pages))])
+        page_reader = PageReader(pdf, reader, OcrOptions())
+        pages = strip_running_headers([page_reader.read(i).text for i in range(len(reader.pages))])
     finally:
         pdf.close()
     return [(d.page, d.text) for n, text in enumerate(pages, start=1) for d in chunk_page(n, text)]

@@ -69,7 +69,9 @@ def test_wait_shows_progress_and_exits_non_zero_when_a_document_failed(org, tmp_
     (tmp_path / "good.pdf").write_bytes(text_pdf_bytes(sample_pages(3)))
     (tmp_path / "scan.pdf").write_bytes(image_only_pdf(pages=2))
     # Eager tasks: the command's own process ingests, so no worker is needed for this test.
-    result = manage_py("ingest", "Acme", str(tmp_path), "--wait", timeout=300, CELERY_TASK_ALWAYS_EAGER="true")
+    result = manage_py(
+        "ingest", "Acme", str(tmp_path), "--wait", timeout=300, CELERY_TASK_ALWAYS_EAGER="true", OCR="off"
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "ready: good.pdf (3 pages)" in result.stdout
     assert "failed: scan.pdf: No extractable text" in result.stdout

@@ -77,11 +77,20 @@ def test_a_pdf_encrypted_with_an_empty_user_password_simply_ingests(upload) -> N
 
 
 @pytest.mark.django_db
-def test_image_only_pages_end_failed_with_no_extractable_text(upload, ready_document) -> None:
+def test_image_only_pages_end_failed_with_no_extractable_text_when_ocr_is_off(upload, ready_document, settings) -> None:
+    settings.OCR = False
     before = _chunks(ready_document)
     document = ingest(upload("scan.pdf", image_only_pdf(pages=3)))
-    _assert_failed(document, "no extractable text", "ocr")
+    _assert_failed(document, "no extractable text", "ocr is off")
     assert document.pages_total == 3
+    _assert_untouched(ready_document, before)
+
+
+@pytest.mark.django_db
+def test_image_pages_where_ocr_finds_no_text_end_failed_saying_so(upload, ready_document) -> None:
+    before = _chunks(ready_document)
+    document = ingest(upload("scan.pdf", image_only_pdf(pages=1)))  # a grey gradient, no letters
+    _assert_failed(document, "no extractable text", "ocr found no text")
     _assert_untouched(ready_document, before)
 
 
@@ -104,7 +113,8 @@ def test_a_file_over_max_upload_mb_is_refused_and_nothing_is_stored(org, setting
 
 
 @pytest.mark.django_db
-def test_a_failed_new_version_keeps_the_previous_chunks_answering(upload, ready_document) -> None:
+def test_a_failed_new_version_keeps_the_previous_chunks_answering(upload, ready_document, settings) -> None:
+    settings.OCR = False
     before = _chunks(ready_document)
     document = ingest(upload("good.pdf", image_only_pdf(pages=1)))
     assert document.pk == ready_document.pk and document.version == 2

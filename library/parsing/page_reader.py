@@ -1,0 +1,90 @@
+"""What ingestion reads of each page: the text layer where it is usable (`indexed_text`), OCR
+(library.parsing.ocr) for a page without one, within a document's OCR budget; a page that
+cannot be read is reported with the reason, and the others still count."""
+
+import logging
+from dataclasses import dataclass
+
+import pypdf
+import pypdfium2
+
+from library.parsing.layout import PageLayout
+from library.parsing.ocr import OcrError, OcrPageUnreadable, ocr_page, ocr_page_layout, text_layer_usable
+from library.parsing.pages import indexed_text
+from library.parsing.pdf_text import normalise_text
+
+logger = logging.getLogger(__name__)
+
+OCR_OFF = "no text layer, and OCR is off (OCR=off)"
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How ingestion reads pages without a usable text layer (settings OCR, OCR_MAX_PAGES, ...)."""
+
+    enabled: bool = True
+    max_pages: int = 50  # per document
+    timeout_s: float = 60.0  # per page
+    dpi: int = 300
+
+
+@dataclass(frozen=True)
+class PageText:
+    """One page as ingestion indexes it."""
+
+    text: str
+    layout: PageLayout | None
+    ocr: bool = False  # its text was read by OCR
+    problem: str = ""  # why the page's text could not be read, when it could not
+
+
+class PageReader:
+    """A document's pages in turn: a page whose text layer is usable as `indexed_text` reads
+    it, any other by OCR while the document's OCR budget lasts. A page OCR cannot read keeps
+    what its text layer has (often nothing) and says why."""
+
+    def __init__(self, pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, options: OcrOptions) -> None:
+        self.pdf = pdf
+        self.reader = reader
+        self.options = options
+        self.ocr_tried = 0
+
+    def read(self, index: int) -> PageText:
+        if self._text_layer_usable(index):
+            return PageText(*indexed_text(self.pdf, self.reader, index))
+        try:
+            return self._ocr(index)
+        except OcrError as error:
+            reason = error.reason if isinstance(error, OcrPageUnreadable) else str(error)
+            logger.warning("page %s: no usable text layer, not read by OCR: %s", index + 1, reason)
+            text, layout = indexed_text(self.pdf, self.reader, index)
+            return PageText(text, layout, problem=reason)
+
+    def _text_layer_usable(self, index: int) -> bool:
+        page = self.pdf[index]
+        try:
+            return text_layer_usable(page)
+        except pypdfium2.PdfiumError:
+            return True  # `indexed_text` reads it as it can
+        finally:
+            page.close()
+
+    def _ocr(self, index: int) -> PageText:
+        number = index + 1
+        if not self.options.enabled:
+            raise OcrPageUnreadable(number, OCR_OFF)
+        if self.ocr_tried >= self.options.max_pages:
+            limit = self.options.max_pages
+            raise OcrPageUnreadable(number, f"no text layer, and OCR_MAX_PAGES ({limit}) pages had OCR already")
+        self.ocr_tried += 1
+        page = self.pdf[index]
+        try:
+            read = ocr_page(page, number, dpi=self.options.dpi, timeout_s=self.options.timeout_s)
+        finally:
+            page.close()
+        layout = ocr_page_layout(read)
+        text = normalise_text(layout.text)
+        if not text.strip():
+            raise OcrPageUnreadable(number, "no text layer, and OCR found no text on it")
+        logger.info("page %s: read by OCR in %.1f s", number, read.seconds)
+        return PageText(text, layout, ocr=True)
