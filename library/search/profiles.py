@@ -48,12 +48,13 @@ class Described:
 def documents_described_in(*, org: Organization, text: str, topic_ids: Sequence[int] | None = None) -> list[Described]:
     """The documents the text names by description, in the order it names them."""
     candidates = _phrases(text)
-    documents = list(
-        Document.objects.filter(org=org, profile_embedding__isnull=False).exclude(profile="").order_by("pk")
-    )
+    if not candidates:
+        return []
+    profiled = Document.objects.filter(org=org, profile_embedding__isnull=False).exclude(profile="")
     if topic_ids is not None:
-        documents = [d for d in documents if d.topics.filter(pk__in=list(topic_ids)).exists()]
-    if not candidates or len(documents) < 2:
+        profiled = profiled.filter(topics__in=list(topic_ids)).distinct()
+    documents = list(profiled.order_by("pk"))
+    if len(documents) < 2:
         return []
     profiles = np.asarray([d.profile_embedding for d in documents], dtype=np.float32)
     profile_words = [set(w.lower() for w in _WORD.findall(d.profile)) for d in documents]
