@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 
 import numpy as np
-import pypdfium2
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -31,6 +30,7 @@ from library.parsing.chunking import ChunkDraft, chunk_page
 from library.parsing.layout import PageLayout
 from library.parsing.page_reader import OCR_OFF, OcrOptions, PageReader, PageText
 from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
+from library.parsing.pdfium_lock import pdfium_document
 from library.parsing.profile import PROFILE_PAGES, document_profile
 
 logger = logging.getLogger(__name__)
@@ -187,8 +187,7 @@ class _PagePipeline:
         self, out: "queue.SimpleQueue[tuple[int, PageText] | BaseException | None]", stop: threading.Event
     ) -> None:
         try:
-            pdf = pypdfium2.PdfDocument(self.data)  # only this thread touches pdfium here
-            try:
+            with pdfium_document(self.data) as pdf:
                 pages = PageReader(pdf, self.reader, ocr_options())  # type: ignore[arg-type]
                 for index in range(self.page_count):
                     if stop.is_set():
@@ -197,8 +196,6 @@ class _PagePipeline:
                     if page.layout is not None and index < PROFILE_PAGES:
                         self.first_pages.append(page.layout)
                     out.put((index, page))
-            finally:
-                pdf.close()
             out.put(None)
         except BaseException as exc:  # handed to the embedding thread, which raises it
             out.put(exc)

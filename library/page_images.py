@@ -8,15 +8,14 @@ import io
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import pypdfium2
 from django.conf import settings
 
 from library.models import Document
+from library.parsing.pdfium_lock import PDFIUM, pdfium_document
 
-_render_lock = threading.Lock()  # pdfium is not thread-safe
 RENDER_WIDTH_PX = 1100
 
 
@@ -41,17 +40,15 @@ def page_image_file(document: Document, page: int) -> Path | None:
     path = page_image_path(document, page)
     if path.exists():
         return path
-    with _render_lock:
+    with PDFIUM:  # also makes one render of a page, not one per request
         if path.exists():
             return path
         with document.served_file.open("rb") as handle:
-            pdf = pypdfium2.PdfDocument(handle.read())
-        try:
+            data = handle.read()
+        with pdfium_document(data) as pdf:
             if not 1 <= page <= len(pdf):
                 return None
             png = _render_png(pdf[page - 1])
-        finally:
-            pdf.close()
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(descriptor, "wb") as out:
@@ -63,8 +60,12 @@ def page_image_file(document: Document, page: int) -> Path | None:
 def _render_png(pdf_page: pypdfium2.PdfPage) -> bytes:
     width, _ = pdf_page.get_size()
     bitmap = pdf_page.render(scale=min(3.0, RENDER_WIDTH_PX / max(width, 1.0)), rev_byteorder=True)
+    try:
+        image = bitmap.to_pil().copy()  # ours: the bitmap is freed now, under the lock
+    finally:
+        bitmap.close()
     out = io.BytesIO()
-    bitmap.to_pil().save(out, format="PNG")
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
@@ -74,11 +75,9 @@ def pdf_page_count(document: Document) -> int:
         return document.served_pages_total
     try:
         with document.served_file.open("rb") as handle:
-            pdf = pypdfium2.PdfDocument(handle.read())
-        try:
+            data = handle.read()
+        with pdfium_document(data) as pdf, PDFIUM:
             return len(pdf)
-        finally:
-            pdf.close()
     except Exception:  # a broken file: its status says why; it has no pages to show
         return 0
 

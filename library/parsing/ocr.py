@@ -32,6 +32,7 @@ import pypdfium2.raw as pdfium_c
 
 from library.parsing.glyphs import SYMBOL_FONT_GLYPHS
 from library.parsing.layout import Box, Char, Edge, PageLayout
+from library.parsing.pdfium_lock import PDFIUM
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -153,6 +154,11 @@ def text_layer_usable(page: pypdfium2.PdfPage) -> bool:
     an image (a scan with a stamped page number). A page of charts with its axis labels, or an
     earlier OCR's invisible text over a scan, is usable.
     """
+    with PDFIUM:  # every step below reads the page through pdfium
+        return _text_layer_usable(page)
+
+
+def _text_layer_usable(page: pypdfium2.PdfPage) -> bool:
     textpage = page.get_textpage()
     try:
         text = textpage.get_text_range()
@@ -589,9 +595,10 @@ def ocr_page(
     """
     started = time.monotonic()
     deadline = None if timeout_s is None else started + timeout_s
-    width, height = page.get_size()
-    scale = min(dpi / 72, MAX_SIDE_PX / max(width, height, 1.0))
-    image = _render(page, number, scale)
+    with PDFIUM:
+        width, height = page.get_size()
+        scale = min(dpi / 72, MAX_SIDE_PX / max(width, height, 1.0))
+        image = _render(page, number, scale)
     engine = ocr_engine()
     try:
         reads = engine.read(image, deadline=deadline)

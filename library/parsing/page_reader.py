@@ -12,6 +12,7 @@ from library.parsing.layout import PageLayout
 from library.parsing.ocr import OcrError, OcrPageUnreadable, ocr_page, ocr_page_layout, text_layer_usable
 from library.parsing.pages import indexed_text
 from library.parsing.pdf_text import normalise_text
+from library.parsing.pdfium_lock import PDFIUM
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +62,14 @@ class PageReader:
             return PageText(text, layout, problem=reason)
 
     def _text_layer_usable(self, index: int) -> bool:
-        page = self.pdf[index]
-        try:
-            return text_layer_usable(page)
-        except pypdfium2.PdfiumError:
-            return True  # `indexed_text` reads it as it can
-        finally:
-            page.close()
+        with PDFIUM:
+            page = self.pdf[index]
+            try:
+                return text_layer_usable(page)
+            except pypdfium2.PdfiumError:
+                return True  # `indexed_text` reads it as it can
+            finally:
+                page.close()
 
     def _ocr(self, index: int) -> PageText:
         number = index + 1
@@ -77,11 +79,13 @@ class PageReader:
             limit = self.options.max_pages
             raise OcrPageUnreadable(number, f"no text layer, and OCR_MAX_PAGES ({limit}) pages had OCR already")
         self.ocr_tried += 1
-        page = self.pdf[index]
+        with PDFIUM:
+            page = self.pdf[index]
         try:
             read = ocr_page(page, number, dpi=self.options.dpi, timeout_s=self.options.timeout_s)
         finally:
-            page.close()
+            with PDFIUM:
+                page.close()
         layout = ocr_page_layout(read)
         text = normalise_text(layout.text)
         if not text.strip():

@@ -26,19 +26,22 @@ from library.parsing.layout import (
     title_of,
 )
 from library.parsing.pdf_text import extract_page_text, normalise_text
+from library.parsing.pdfium_lock import PDFIUM
 from library.parsing.tables import page_tables, row_units
 
 logger = logging.getLogger(__name__)
 
 
 def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
-    width, height = page.get_size()
-    textpage = page.get_textpage()
-    try:
-        chars = page_chars(textpage, height)
-    finally:
-        textpage.close()
-    return layout_from_chars(chars, page_edges(page, height), width, height, number)
+    with PDFIUM:
+        width, height = page.get_size()
+        textpage = page.get_textpage()
+        try:
+            chars = page_chars(textpage, height)
+        finally:
+            textpage.close()
+        edges = page_edges(page, height)
+    return layout_from_chars(chars, edges, width, height, number)
 
 
 def layout_from_chars(chars: list[Char], edges: list[Edge], width: float, height: float, number: int) -> PageLayout:
@@ -99,11 +102,13 @@ def _table_of(line: Line, boxes: list[Box]) -> int | None:
 
 def page_layout(pdf: pypdfium2.PdfDocument, index: int) -> PageLayout:
     """Page `index` (0-based); its `.text` (units one a line, figure text left out) is indexed."""
-    page = pdf[index]
+    with PDFIUM:
+        page = pdf[index]
     try:
         return parse_page(page, index + 1)
     finally:
-        page.close()
+        with PDFIUM:
+            page.close()
 
 
 # A layout holding less text than this is checked against pypdf's reading of the page.
@@ -133,7 +138,7 @@ def indexed_text(pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, index: int
 
 def parse_document(pdf: pypdfium2.PdfDocument) -> Iterator[PageLayout]:
     """Every page's layout; pages are yielded as soon as the boilerplate is known."""
-    pages = [parse_page(pdf[index], index + 1) for index in range(len(pdf))]
+    pages = [page_layout(pdf, index) for index in range(len(pdf))]
     yield from strip_boilerplate(pages)
 
 
