@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pypdfium2
 import pytest
 
-from library.page_images import page_image_file, pdf_page_count
+from library.page_images import page_image_file, page_images_delete, pdf_page_count
 from library.parsing.ocr import text_layer_usable
 from library.parsing.page_reader import OcrOptions, PageReader
 from library.parsing.pages import page_layout
@@ -88,5 +88,6 @@ def test_page_images_take_turns(upload) -> None:
     document = upload("ti-ads1115.pdf", DATA)  # queued: its pages are counted in the PDF itself
     assert document.served_pages_total is None
     waits_for_the_lock(lambda: pdf_page_count(document))
+    page_images_delete(org_id=document.org_id, document_id=document.pk)  # an earlier run's
     uncached = iter([3, 4])  # a page's image is rendered once, then read from its file
     waits_for_the_lock(lambda: page_image_file(document, next(uncached)))
