@@ -8,6 +8,7 @@ The page comes out as units in reading order, each with its box: a heading, a pa
 a figure's text (axis labels, equations) that is kept for the page view but never quoted.
 """
 
+import bisect
 import ctypes
 import itertools
 import math
@@ -116,11 +117,13 @@ def page_chars(textpage: pypdfium2.PdfTextPage, page_height: float) -> list[Char
     """
     chars: list[Char] = []
     rect = pdfium_c.FS_RECTF()
-    font_name = ctypes.create_string_buffer(96)
     seen: set[tuple[str, int, int]] = set()
     raw = textpage.raw
+    address = ctypes.cast(raw, ctypes.c_void_p).value
+    rect_address = ctypes.addressof(rect)
+    styles = _TextObjectStyles(raw)
     for index in range(pdfium_c.FPDFText_CountChars(raw)):
-        code = pdfium_c.FPDFText_GetUnicode(raw, index)
+        code = _get_unicode(address, index)
         if code in (0, 0x02, 0xFFFE, 0xFFFF):  # no glyph, or pdfium's soft-hyphen marker
             continue
         if 0xD800 <= code <= 0xDFFF:  # half of a UTF-16 surrogate pair: no character of ours
@@ -130,10 +133,10 @@ def page_chars(textpage: pypdfium2.PdfTextPage, page_height: float) -> list[Char
             if chars and chars[-1].text != "\n":
                 chars.append(Char("\n", chars[-1].box, chars[-1].size, False))
             continue
-        angle = pdfium_c.FPDFText_GetCharAngle(raw, index)
-        if 0.05 < angle < 2 * math.pi - 0.05:
+        turned, bold = styles.of(index)
+        if turned:
             continue  # turned text: a chart's axis title, a vertical margin note
-        if not pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(rect)):
+        if not _get_loose_char_box(address, index, rect_address):
             continue
         box = Box(rect.left, page_height - rect.top, rect.right, page_height - rect.bottom)
         if text.isspace():
@@ -144,8 +147,45 @@ def page_chars(textpage: pypdfium2.PdfTextPage, page_height: float) -> list[Char
         if key in seen:  # the same glyph at the same place: drawn twice to look bold
             continue
         seen.add(key)
-        chars.append(Char(text, box, box.height, _is_bold(raw, index, font_name)))
+        chars.append(Char(text, box, box.height, bold))
     return chars
+
+
+def _by_address(function: object, restype: object, *argtypes: object) -> Callable[..., int]:
+    """A pdfium function taking its pointers as plain addresses: the bindings' typed pointer
+    arguments cost a type check per call, which per character is most of reading a page."""
+    prototype = ctypes.CFUNCTYPE(restype, *argtypes)  # type: ignore[arg-type]
+    return prototype(ctypes.cast(function, ctypes.c_void_p).value)  # type: ignore[arg-type]
+
+
+_get_unicode = _by_address(pdfium_c.FPDFText_GetUnicode, ctypes.c_uint, ctypes.c_void_p, ctypes.c_int)
+_get_loose_char_box = _by_address(
+    pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p
+)
+# The object's address, a key to cache by.
+_text_object_address = _by_address(pdfium_c.FPDFText_GetTextObject, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
+
+
+class _TextObjectStyles:
+    """Whether a character is turned and bold. Both come from the text object that draws it
+    (its matrix, its font), so they are asked of pdfium once per object, not per character;
+    a character pdfium generated (no object) is asked on its own."""
+
+    def __init__(self, raw: pdfium_c.FPDF_TEXTPAGE) -> None:
+        self.raw = raw
+        self.address = ctypes.cast(raw, ctypes.c_void_p).value
+        self.font_name = ctypes.create_string_buffer(96)
+        self.known: dict[int, tuple[bool, bool]] = {}
+
+    def of(self, index: int) -> tuple[bool, bool]:
+        text_object = _text_object_address(self.address, index)
+        style = self.known.get(text_object) if text_object else None
+        if style is None:
+            angle = pdfium_c.FPDFText_GetCharAngle(self.raw, index)
+            style = (0.05 < angle < 2 * math.pi - 0.05, _is_bold(self.raw, index, self.font_name))
+            if text_object:
+                self.known[text_object] = style
+        return style
 
 
 def _is_bold(raw: pdfium_c.FPDF_TEXTPAGE, index: int, buffer: "ctypes.Array[ctypes.c_char]") -> bool:
@@ -244,10 +284,11 @@ def build_lines(chars: list[Char]) -> list[Line]:
 
 
 def _breaks_line(previous: Char, char: Char) -> bool:
-    overlap = min(previous.box.bottom, char.box.bottom) - max(previous.box.top, char.box.top)
-    if overlap < 0.3 * min(previous.box.height, char.box.height):
+    before, after = previous.box, char.box
+    overlap = min(before.bottom, after.bottom) - max(before.top, after.top)
+    if overlap < 0.3 * min(before.bottom - before.top, after.bottom - after.top):
         return True  # another baseline (a superscript such as the 2 of I²C still overlaps)
-    gap = char.box.x0 - previous.box.x1
+    gap = after.x0 - before.x1
     size = max(previous.size, char.size, 4.0)
     if previous.text in _BULLETS:  # a bullet and its item's text: one line, however far apart
         return gap < -0.5 * size or gap > 4 * size
@@ -261,9 +302,12 @@ def _finish_line(chars: list[Char]) -> Line:
     visible = [char for char in chars if not char.text.isspace()]
     if not visible:
         return Line(chars=chars, text="", box=chars[0].box)
-    box = visible[0].box
-    for char in visible[1:]:
-        box = box.union(char.box)
+    box = Box(
+        min(char.box.x0 for char in visible),
+        min(char.box.top for char in visible),
+        max(char.box.x1 for char in visible),
+        max(char.box.bottom for char in visible),
+    )
     text = normalise_glyphs("".join(char.text for char in chars))
     rating = bool(_DOT_LEADER.search(text))
     text = _DOT_LEADER.sub(": ", text)  # "Supply Voltage . . . . +10.5V" → "Supply Voltage: +10.5V"
@@ -289,12 +333,19 @@ def gutter(lines: list[Line], page_width: float) -> float | None:
     middle is the gutter.
     """
     crossings: dict[float, int] = {}
+    starts = sorted(line.box.x0 for line in lines)
+    ends = sorted(line.box.x1 for line in lines)
+    narrow = [line.box for line in lines if line.box.x1 - line.box.x0 <= 2]
     for step in range(int(page_width * 0.25), int(page_width * 0.75), 2):
         x = float(step)
-        left = sum(1 for line in lines if line.box.x1 <= x)
-        right = sum(1 for line in lines if line.box.x0 >= x)
+        left = bisect.bisect_right(ends, x)  # lines ending at or before x
+        right = len(starts) - bisect.bisect_left(starts, x)  # lines starting at or after x
         if min(left, right) >= 5:
-            crossings[x] = sum(1 for line in lines if line.box.x0 < x - 1 and line.box.x1 > x + 1)
+            # Lines crossing x: all but those starting at or after x - 1 or ending at or
+            # before x + 1 (a line doing both, at most 2 points wide, counted once).
+            clear = len(starts) - bisect.bisect_left(starts, x - 1) + bisect.bisect_right(ends, x + 1)
+            clear -= sum(1 for box in narrow if box.x0 >= x - 1 and box.x1 <= x + 1)
+            crossings[x] = len(lines) - clear
     if not crossings:
         return None
     fewest = min(crossings.values())

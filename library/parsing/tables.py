@@ -6,6 +6,7 @@ than letting pdfminer parse the page again. Each body row becomes one unit, e.g.
 "Table 27: t_sb settings · t_sb[2:0]: 101 · tstandby [ms]: 1000".
 """
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,23 +33,11 @@ class FoundTable:
 
 
 class _Page:
-    """The few page attributes pdfplumber's TableFinder and Table.extract read."""
+    """The page attributes pdfplumber's TableFinder reads with the "lines" strategies: its box
+    and its ruling lines (cells' text is read here, not by pdfplumber's Table.extract)."""
 
-    def __init__(self, chars: list[Char], edges: list[Edge], width: float, height: float) -> None:
+    def __init__(self, edges: list[Edge], width: float, height: float) -> None:
         self.bbox = (0.0, 0.0, width, height)
-        self.chars = [
-            {
-                "text": c.text,
-                "x0": c.box.x0,
-                "x1": c.box.x1,
-                "top": c.box.top,
-                "bottom": c.box.bottom,
-                "doctop": c.box.top,
-                "upright": True,
-                "size": c.size,
-            }
-            for c in chars
-        ]
         self.edges = [_edge_dict(edge) for edge in edges]
 
 
@@ -76,7 +65,7 @@ def find_tables(chars: list[Char], edges: list[Edge], width: float, height: floa
     """Ruled tables of at least two rows and two columns, as rows of cells with their text."""
     if sum(1 for e in edges if e.orientation == "h") < 3 or sum(1 for e in edges if e.orientation == "v") < 2:
         return []
-    page = _Page(chars, edges, width, height)
+    page = _Page(edges, width, height)
     found = []
     for table in TableFinder(page, _SETTINGS).tables:  # type: ignore[arg-type]
         cells = _outer_cells([Box(*bbox) for bbox in table.cells])
@@ -121,7 +110,8 @@ def _bands(cells: list[Box], chars: list[Char]) -> list[list[Cell]]:
 
     A cell spanning several rows covers each of their bands, so it is part of each row.
     """
-    lines_of = {cell: _cell_lines(cell, chars) for cell in cells}
+    by_height = _CharsByHeight(chars)
+    lines_of = {cell: _cell_lines(cell, by_height) for cell in cells}
     tops: list[float] = []
     for top in sorted(cell.top for cell in cells):
         if not tops or top - tops[-1] > 1.0:
@@ -172,14 +162,32 @@ def _lines_align(stacked: list[list[Line]]) -> bool:
     )
 
 
-def _cell_lines(cell: Box, chars: list[Char]) -> list[Line]:
-    inside = [
-        char
-        for char in chars
-        if char.text != "\n"
-        and cell.contains_point((char.box.x0 + char.box.x1) / 2, (char.box.top + char.box.bottom) / 2)
-    ]
-    lines = build_lines(inside)
+class _CharsByHeight:
+    """A table's characters (newlines aside) sorted by the height of their middles, so a cell
+    finds its own among the few in its band instead of among all of the table's."""
+
+    def __init__(self, chars: list[Char]) -> None:
+        middles = sorted(
+            ((char.box.top + char.box.bottom) / 2, index) for index, char in enumerate(chars) if char.text != "\n"
+        )
+        self.chars = chars
+        self.heights = [height for height, _ in middles]
+        self.indices = [index for _, index in middles]
+
+    def inside(self, cell: Box) -> list[Char]:
+        """The characters whose middle lies in `cell`, in the page's order."""
+        start = bisect.bisect_left(self.heights, cell.top)
+        end = bisect.bisect_right(self.heights, cell.bottom)
+        found = []
+        for index in sorted(self.indices[start:end]):
+            char = self.chars[index]
+            if cell.x0 <= (char.box.x0 + char.box.x1) / 2 <= cell.x1:
+                found.append(char)
+        return found
+
+
+def _cell_lines(cell: Box, chars: _CharsByHeight) -> list[Line]:
+    lines = build_lines(chars.inside(cell))
     lines.sort(key=lambda line: (round(line.box.top), line.box.x0))
     return lines
 
