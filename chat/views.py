@@ -28,7 +28,7 @@ from core.errors import ChatNotFound, InvalidRequest
 from library.display import readable
 from library.links import source_path
 from library.search import CitedPage
-from library.selectors import cited_chunk_ids
+from library.selectors import cited_chunk_ids, quoted_units
 from orgs.access import OrgAccess, not_found_page, org_page, org_path, page_context
 from orgs.selectors import orgs_for_user
 
@@ -145,18 +145,24 @@ def _thread_messages(access: OrgAccess, chat: Chat) -> list[ThreadMessage]:
         stored = [item for item in message.sources or [] if isinstance(item, dict) and item.get("source_name")]
         pages = [CitedPage.from_stored(item) for item in stored]
         links = [
-            (page, _source_link(access, chat, question, page, chunk_ids))
+            (page, _source_link(access, chat, question, page, chunk_ids, message.content))
             for page, chunk_ids in zip(pages, cited_chunk_ids(org=access.org, pages=pages), strict=True)
         ]
         out.append(ThreadMessage(message=message, html=render_answer(message.content), sources=links))
     return out
 
 
-def _source_link(access: OrgAccess, chat: Chat, question: str, page: CitedPage, chunk_ids: list[int]) -> str:
-    """The library page of a cited page, its passages highlighted, with the way back to the thread."""
+def _source_link(
+    access: OrgAccess, chat: Chat, question: str, page: CitedPage, chunk_ids: list[int], answer: str
+) -> str:
+    """The library page of a cited page, its passages highlighted and the rows the answer
+    quoted outlined on its image, with the way back to the thread."""
     extra = {"from": str(chat.pk), "q": " ".join(question.split())[:200]}
     if chunk_ids:
         extra["cite"] = ",".join(str(i) for i in chunk_ids)
+    rows = quoted_units(org=access.org, cited=page, answer=answer)
+    if rows:
+        extra["rows"] = ",".join(str(i) for i in rows)
     href = source_path(access.org, page.source_name, page.page, **extra)
     return href + "#cited-1" if chunk_ids else href
 

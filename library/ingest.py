@@ -25,10 +25,11 @@ from django.db.models import F
 from core import clock
 from library.embeddings import embed_texts
 from library.files import file_delete_on_commit
-from library.models import Chunk, Document, IngestWorker
+from library.models import Chunk, Document, IngestWorker, PageUnits
 from library.parsing.chunking import ChunkDraft, chunk_page
 from library.parsing.layout import PageLayout
 from library.parsing.page_reader import OCR_OFF, OcrOptions, PageReader, PageText
+from library.parsing.pages import unit_boxes
 from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
 from library.parsing.pdfium_lock import pdfium_document
 from library.parsing.profile import PROFILE_PAGES, document_profile
@@ -37,7 +38,8 @@ logger = logging.getLogger(__name__)
 
 # Raised whenever parsing or chunking changes what a PDF's chunks are: a starting worker
 # queues again every document an older pipeline made (its live version answers meanwhile).
-PIPELINE_VERSION = 3  # 2: layout units (table rows with their headers, paragraphs), profiles; 3: OCR
+# 2: layout units (table rows with their headers, paragraphs), profiles; 3: OCR; 4: units' boxes
+PIPELINE_VERSION = 4
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8
@@ -115,7 +117,7 @@ def document_ingest(*, document_id: int) -> bool:
             logger.exception("ingestion of document %s failed", document_id)
             _fail(document_id, sha256, f"Ingestion failed unexpectedly ({type(exc).__name__}); try re-ingesting.")
             return True
-        _replace_chunks(document, sha256, drafts, embeddings, pipeline.profile, pipeline.ocr_pages)
+        _replace_chunks(document, sha256, drafts, embeddings, pipeline)
         return True
 
 
@@ -143,6 +145,7 @@ class _PagePipeline:
         self.tokens_done = 0  # tokens embedded, of the chunks made so far
         self.pages_read: list[str] = []
         self.ocr_pages: list[int] = []  # 1-based
+        self.page_units: dict[int, list[dict[str, object]]] = {}  # page (1-based) → `unit_boxes`
         self.page_problems: list[dict[str, object]] = []
         self.ocr_written = 0  # how many of `ocr_pages` the document shows
         self.chunked_through = 0  # pages [0, chunked_through) have chunks (guessed, then final)
@@ -235,6 +238,8 @@ class _PagePipeline:
 
     def _page_read(self, index: int, page: PageText) -> None:
         self.pages_read.append(page.text)
+        if page.layout is not None:
+            self.page_units[index + 1] = unit_boxes(page.layout)
         if page.ocr:
             self.ocr_pages.append(index + 1)
         if page.problem:
@@ -317,8 +322,7 @@ def _replace_chunks(
     sha256: str,
     drafts: list[ChunkDraft],
     embeddings: np.ndarray,
-    profile: Profile,
-    ocr_pages: list[int],
+    pipeline: "_PagePipeline",
 ) -> None:
     """Make this version live in one transaction: queries see the old chunks or the new ones,
     and the library serves the old version's pages and file until then."""
@@ -344,6 +348,11 @@ def _replace_chunks(
             ],
             batch_size=500,
         )
+        PageUnits.objects.filter(document_id=document.pk).delete()
+        PageUnits.objects.bulk_create(
+            [PageUnits(document_id=document.pk, page=page, units=units) for page, units in pipeline.page_units.items()],
+            batch_size=200,
+        )
         now = clock.now()
         Document.objects.filter(pk=document.pk).update(
             status=Document.Status.READY,
@@ -355,10 +364,10 @@ def _replace_chunks(
             live_file=current.file.name,
             live_sha256=current.sha256,
             live_pages_total=current.pages_total,
-            live_ocr_pages=ocr_pages,
+            live_ocr_pages=pipeline.ocr_pages,
             pipeline_version=PIPELINE_VERSION,
-            profile=profile.text,
-            profile_embedding=profile.embedding,
+            profile=pipeline.profile.text,
+            profile_embedding=pipeline.profile.embedding,
         )
         if current.live_file.name != current.file.name:
             file_delete_on_commit(current.live_file)

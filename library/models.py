@@ -136,6 +136,25 @@ class Chunk(models.Model):
         return f"{self.document_id} p.{self.page} #{self.ordinal}"
 
 
+class PageUnits(models.Model):
+    """Where each indexed line of one page of the live version stands on the page, so the
+    library page can outline on the page's image the rows an answer quoted."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="page_units")
+    page = models.PositiveIntegerField(help_text="1-based.")
+    units = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"text", "box": [x0, top, x1, bottom]}] in reading order; boxes in fractions of the page.',
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["document", "page"], name="page_units_document_page_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} p.{self.page}: {len(self.units)} units"
+
+
 class IngestWorker(models.Model):
     """A Celery worker that ingests documents, as last seen by its own heartbeat.
 

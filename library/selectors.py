@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from django.db.models import QuerySet
 
 from library.display import readable
-from library.models import Chunk, Document
+from library.models import Chunk, Document, PageUnits
 from library.parsing.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
 from library.search import CitedPage, library_mentions
 from library.search.terms import part_number_names, part_numbers_in, parts_asked_about
@@ -130,3 +130,34 @@ def cited_chunk_ids(*, org: Organization, pages: Sequence[CitedPage]) -> list[li
             ]
         result.append(ids)
     return result
+
+
+# A unit shorter than this ("Min", "3.3 V") is found in too many answers by chance.
+_QUOTED_UNIT_CHARS = 16
+_MAX_QUOTED_UNITS = 6
+
+
+def quoted_units(*, org: Organization, cited: CitedPage, answer: str) -> list[int]:
+    """Positions, in the page's `PageUnits`, of the units an answer quotes from this cited page
+    (the extractive answerer copies rows and sentences verbatim), at most a few."""
+    record = PageUnits.objects.filter(
+        document__org=org, document__source_name=cited.source_name, page=cited.page
+    ).first()
+    if record is None:
+        return []
+    said = " ".join(answer.split())
+    found: list[int] = []
+    for index, unit in enumerate(record.units):
+        text = " ".join(str(unit.get("text", "")).split())
+        if len(text) >= _QUOTED_UNIT_CHARS and text in said:
+            found.append(index)
+            if len(found) == _MAX_QUOTED_UNITS:
+                break
+    return found
+
+
+def unit_boxes_of(*, document: Document, page: int, positions: Sequence[int]) -> list[list[float]]:
+    """The boxes (fractions of the page, top-down) of the page's units at `positions`."""
+    record = PageUnits.objects.filter(document=document, page=page).first()
+    units = record.units if record is not None else []
+    return [list(units[index]["box"]) for index in positions if 0 <= index < len(units)]

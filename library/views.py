@@ -23,7 +23,7 @@ from library.models import Document
 from library.page_images import page_image_file, pdf_page_count
 from library.progress import document_progress, ingest_worker_last_seen
 from library.search.terms import STOPWORDS
-from library.selectors import document_get, document_named, documents_for_org, page_shown
+from library.selectors import document_get, document_named, documents_for_org, page_shown, unit_boxes_of
 from library.services import document_delete, document_reingest, document_upload
 from orgs.access import OrgAccess, not_found_page, org_page, org_path, page_context, require_admin
 from topics.selectors import topic_list
@@ -256,6 +256,34 @@ def _source_page(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 
 
 _CITE_PARAM = re.compile(r"^\d{1,18}(,\d{1,18}){0,63}$")
+_ROWS_PARAM = re.compile(r"^\d{1,5}(,\d{1,5}){0,15}$")
+
+
+@dataclass(frozen=True)
+class RowMark:
+    """A quoted row outlined on the page's image, placed in percent of the image."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+def _row_marks(document: Document, page: int, raw_rows: str) -> list[RowMark]:
+    positions = [int(part) for part in raw_rows.split(",")] if _ROWS_PARAM.match(raw_rows) else []
+    marks = []
+    for x0, top, x1, bottom in unit_boxes_of(document=document, page=page, positions=positions):
+        pad = 0.004  # a hair around the glyphs' boxes, so the outline does not cut them
+        left, upper = max(0.0, x0 - pad), max(0.0, top - pad)
+        marks.append(
+            RowMark(
+                left=round(100 * left, 2),
+                top=round(100 * upper, 2),
+                width=round(100 * (min(1.0, x1 + pad) - left), 2),
+                height=round(100 * (min(1.0, bottom + pad) - upper), 2),
+            )
+        )
+    return marks
 
 
 def _source_context(
@@ -282,6 +310,7 @@ def _source_context(
         page_count=page_count,
         blocks=blocks,
         cited_count=sum(1 for block in blocks if block.cited),
+        row_marks=_row_marks(document, page, params.get("rows", "")),
         topics=list(document.topics.all()),
         topic_anchor_url=library_path(access.org),
         prev_url=source_path(access.org, document.source_name, page - 1, **keep) if page > 1 else "",

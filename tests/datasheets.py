@@ -37,6 +37,7 @@ class DocumentSnapshot:
     profile_embedding: list[float] | None = None
     pipeline_version: int = 0
     ocr_pages: list[int] = field(default_factory=list)
+    page_units: dict[int, list] = field(default_factory=dict)  # page → PageUnits.units
 
 
 def datasheet_paths() -> list[Path]:
@@ -90,7 +91,7 @@ def snapshot_ingestion() -> list[DocumentSnapshot]:
 def _run_pipeline() -> list[DocumentSnapshot]:
     """Run the real pipeline on every datasheet inside a transaction that is rolled back."""
     from library.ingest import document_ingest
-    from library.models import Chunk, Document
+    from library.models import Chunk, Document, PageUnits
     from library.services import document_upload
     from orgs.services import org_create
 
@@ -124,6 +125,9 @@ def _run_pipeline() -> list[DocumentSnapshot]:
                     ),
                     pipeline_version=document.pipeline_version,
                     ocr_pages=document.ocr_pages,
+                    page_units=dict(
+                        PageUnits.objects.filter(document=document).values_list("page", "units").order_by("page")
+                    ),
                 )
             )
         transaction.set_rollback(True)
@@ -133,7 +137,7 @@ def _run_pipeline() -> list[DocumentSnapshot]:
 def restore_library(snapshots: list[DocumentSnapshot], org_name: str = DATASHEET_ORG):
     """Create `org_name` with the datasheet topics and the ingested documents; return the org."""
     from core import clock
-    from library.models import Chunk, Document
+    from library.models import Chunk, Document, PageUnits
     from orgs.models import Organization
     from topics.models import Topic
 
@@ -167,5 +171,8 @@ def restore_library(snapshots: list[DocumentSnapshot], org_name: str = DATASHEET
                 document.topics.add(topic_of[snapshot.source_name])
             Chunk.objects.bulk_create(
                 [Chunk(document=document, org=org, **chunk) for chunk in snapshot.chunks], batch_size=1000
+            )
+            PageUnits.objects.bulk_create(
+                [PageUnits(document=document, page=page, units=units) for page, units in snapshot.page_units.items()]
             )
     return org

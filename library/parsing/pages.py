@@ -100,6 +100,25 @@ def _table_of(line: Line, boxes: list[Box]) -> int | None:
     return next((i for i, box in enumerate(boxes) if box.contains_point(middle_x, middle_y, margin=1.0)), None)
 
 
+def unit_boxes(layout: PageLayout) -> list[dict[str, object]]:
+    """The page's indexed units (figure text aside) as they are indexed, each with its box
+    in fractions of the page's width and height (top-down), for outlining on its image."""
+    width, height = max(layout.width, 1.0), max(layout.height, 1.0)
+    return [
+        {
+            "text": normalise_text(unit.text),
+            "box": [
+                round(unit.box.x0 / width, 4),
+                round(unit.box.top / height, 4),
+                round(unit.box.x1 / width, 4),
+                round(unit.box.bottom / height, 4),
+            ],
+        }
+        for unit in layout.units
+        if unit.kind != "figure"
+    ]
+
+
 def page_layout(pdf: pypdfium2.PdfDocument, index: int) -> PageLayout:
     """Page `index` (0-based); its `.text` (units one a line, figure text left out) is indexed."""
     with PDFIUM:

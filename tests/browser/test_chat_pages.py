@@ -1,13 +1,16 @@
 """A person in Chromium: opens a chat_url from the API, follows a source, continues the thread."""
 
+import io
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from PIL import Image
 
 from chat.models import Chat, Message
+from library.models import Document, PageUnits
 from orgs.services import api_key_create, member_create
 from tests.browser.conftest import PHONE, log_in, shoot, start_browser_server
 from tests.conftest import stop_server
@@ -88,6 +91,53 @@ def test_chat_url_from_the_api_shows_the_thread_and_a_source_opens_the_highlight
 
     page.get_by_role("link", name="Back to the thread").click()
     page.wait_for_url(answer["chat_url"])
+    assert not page.console_errors
+
+
+def test_the_rows_an_answer_quoted_are_outlined_on_the_rendered_page(
+    datasheets_org, engineer, web_server, new_page
+) -> None:
+    raw_key = api_key_create(org=datasheets_org, label="rows").raw_key
+    answer = api_query(web_server.base_url, raw_key, query=QUESTION, mode="FAST")
+    first = answer["sources"][0]
+    page = new_page()
+    log_in(page, web_server.base_url, *engineer)
+    page.goto(answer["chat_url"])
+    page.locator("section.sources a").first.click()
+    page.wait_for_load_state()
+    image = page.locator("figure.page-image img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    marks = page.locator("figure.page-image .row-mark")
+    assert marks.count() >= 1
+    shoot(page, "library-quoted-rows")
+
+    # Each outline is where its row stands on the page, and the row is one the answer states.
+    document = Document.objects.get(org=datasheets_org, source_name=first["source_name"])
+    units = PageUnits.objects.get(document=document, page=first["page"]).units
+    rows = [int(part) for part in parse_qs(urlsplit(page.url).query)["rows"][0].split(",")]
+    said = " ".join(answer["final_answer"].split())
+    frame = image.bounding_box()
+    served = page.request.get(web_server.base_url + image.get_attribute("src"))
+    printed = Image.open(io.BytesIO(served.body())).convert("L")
+    for index, row in enumerate(rows):
+        assert " ".join(units[row]["text"].split()) in said
+        x0, top, x1, bottom = units[row]["box"]
+        mark = marks.nth(index).bounding_box()
+        assert abs(mark["x"] - (frame["x"] + x0 * frame["width"])) < 0.02 * frame["width"] + 2
+        assert abs(mark["y"] - (frame["y"] + top * frame["height"])) < 0.02 * frame["height"] + 2
+        assert abs(mark["x"] + mark["width"] - (frame["x"] + x1 * frame["width"])) < 0.02 * frame["width"] + 2
+        assert abs(mark["y"] + mark["height"] - (frame["y"] + bottom * frame["height"])) < 0.02 * frame["height"] + 2
+        # Under the outline is printed text, not blank paper: the PNG as served has ink there.
+        inside = printed.crop(
+            (
+                int(x0 * printed.width),
+                int(top * printed.height),
+                int(x1 * printed.width) + 1,
+                int(bottom * printed.height) + 1,
+            )
+        )
+        dark = sum(inside.histogram()[:128])  # pixels darker than mid-grey
+        assert dark >= 0.02 * inside.width * inside.height, (units[row]["text"], dark)
     assert not page.console_errors
 
 

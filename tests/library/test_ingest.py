@@ -11,7 +11,9 @@ from django.db import connection
 from core import clock
 from library.embeddings import embed_texts
 from library.ingest import _IngestLock, document_ingest, documents_recover, embedding_input
-from library.models import Chunk, Document
+from library.models import Chunk, Document, PageUnits
+from library.search import CitedPage
+from library.selectors import quoted_units
 from library.services import document_upload
 from tests.conftest import DATASHEETS
 from tests.library.conftest import ingest
@@ -179,3 +181,27 @@ def test_a_document_another_worker_holds_is_left_for_later_not_dropped(upload) -
     assert Document.objects.get(pk=document.pk).status == Document.Status.QUEUED
     assert document_ingest(document_id=document.pk) is True
     assert Document.objects.get(pk=document.pk).status == Document.Status.READY
+
+
+@pytest.mark.django_db
+def test_each_page_keeps_where_its_indexed_lines_stand_and_a_new_version_replaces_them(upload, org) -> None:
+    data = (DATASHEETS / "infineon-irf540n.pdf").read_bytes()
+    document = ingest(upload("irf540n.pdf", data))
+    records = {record.page: record.units for record in PageUnits.objects.filter(document=document)}
+    assert sorted(records) == list(range(1, 9))
+    indexed: dict[int, list[str]] = {}
+    for page, text in stored(document):
+        indexed.setdefault(page, []).extend(text.split("\n"))
+    row = next(unit for unit in records[2] if "Static Drain-to-Source On-Resistance" in unit["text"])
+    assert "44" in row["text"]  # the row with its value, as the chunks index it
+    x0, top, x1, bottom = row["box"]
+    assert 0 <= x0 < x1 <= 1 and 0 <= top < bottom <= 1 and bottom - top < 0.05  # one row, not a block
+    assert any(row["text"] in line for line in indexed[2])
+
+    quoted = quoted_units(
+        org=org, cited=CitedPage(document.pk, "irf540n.pdf", 2), answer=f"On-resistance: {row['text']}."
+    )
+    assert [records[2][index]["text"] for index in quoted] == [row["text"]]
+
+    ingest(upload("irf540n.pdf", text_pdf_bytes(sample_pages(2, "second version"))))
+    assert sorted(PageUnits.objects.filter(document=document).values_list("page", flat=True)) == [1, 2]
