@@ -10,7 +10,12 @@ torch's for the same texts (cosine). Then question embedding latency on one thre
 answers embed questions) for both backends, over the questions of dev_qa.jsonl and the
 held-out qa_extra.jsonl, alternating backends question by question.
 
-    VOLTAI_DATA_DIR=var/bench .venv/bin/python bench/ingest.py [--rounds N]
+OCR is off unless --ocr on: six of these 446 pages have no usable text layer (drawings,
+a font without a Unicode map) and OCR reads each in 10-25 s, a hundred text pages' worth,
+which would measure OCR rather than the embedding path this compares; bench/ocr.py measures
+OCR's pages/s. With --ocr on the same table shows what those pages add.
+
+    VOLTAI_DATA_DIR=var/bench .venv/bin/python bench/ingest.py [--rounds N] [--ocr on]
 
 Prints a table and writes bench/results/ingest.json.
 """
@@ -116,7 +121,13 @@ def question_latency(questions: list[str]) -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side per document; the fastest counts")
+    parser.add_argument("--ocr", choices=["off", "on"], default="off", help="OCR of pages without a text layer")
     args = parser.parse_args()
+    with override_settings(OCR=args.ocr == "on"):
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
     if settings.EMBEDDING_BACKEND != "onnx":
         raise SystemExit("bench/ingest.py measures the onnx backend against torch: unset EMBEDDING_BACKEND")
 
@@ -137,7 +148,7 @@ def main() -> None:
     ]
     latency = question_latency(questions)
     loads["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
-    summary = summarise(rows, cosines, questions, latency, args.rounds) | loads
+    summary = summarise(rows, cosines, questions, latency, args.rounds) | loads | {"ocr": args.ocr}
     summary |= {
         "memory_of_a_process_embedding": memory,
         "cpu_count": os.cpu_count(),
