@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pypdf
 import pypdfium2
+from pypdf.errors import LimitReachedError
 
 from library.parsing.layout import PageLayout
 from library.parsing.ocr import OcrError, OcrPageUnreadable, ocr_page, ocr_page_layout, text_layer_usable
@@ -51,6 +52,10 @@ class PageReader:
         self.ocr_tried = 0
 
     def read(self, index: int) -> PageText:
+        too_large = self._content_too_large(index)
+        if too_large:
+            logger.warning("page %s: not read: %s", index + 1, too_large)
+            return PageText("", None, problem=too_large)
         if self._text_layer_usable(index):
             return PageText(*indexed_text(self.pdf, self.reader, index))
         try:
@@ -60,6 +65,20 @@ class PageReader:
             logger.warning("page %s: no usable text layer, not read by OCR: %s", index + 1, reason)
             text, layout = indexed_text(self.pdf, self.reader, index)
             return PageText(text, layout, problem=reason)
+
+    def _content_too_large(self, index: int) -> str:
+        """Why the page must not be handed to pdfium, which inflates a content stream whole:
+        a 2 MB PDF can inflate to gigabytes. pypdf decodes it first and stops at its limit
+        (75 MB by default), holding no more; "" for a page within it (0.4 ms a page here)."""
+        try:
+            contents = self.reader.pages[index].get_contents()
+            if contents is not None:
+                contents.get_data()
+        except LimitReachedError as error:
+            return f"its content inflates past the decompression limit ({error}); the page was not read"
+        except Exception:  # anything else pypdf dislikes, pdfium reads as it can
+            return ""
+        return ""
 
     def _text_layer_usable(self, index: int) -> bool:
         with PDFIUM:

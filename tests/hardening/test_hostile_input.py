@@ -320,11 +320,14 @@ _INGEST_ONE = """
 import sys, time
 from library.models import Document
 from library.ingest import document_ingest
-from library.services import document_upload
+from library.services import document_reingest, document_upload
 from orgs.models import Organization
 org = Organization.objects.get(name=sys.argv[1])
 data = open(sys.argv[2], "rb").read()
-document = document_upload(org=org, filename=sys.argv[3], data=data, enqueue=lambda _id: None).document
+upload = document_upload(org=org, filename=sys.argv[3], data=data, enqueue=lambda _id: None)
+document = upload.document
+if not upload.queued:  # the same file from an earlier run against this database: ingest it again
+    document = document_reingest(document=document, enqueue=lambda _id: None)
 started = time.monotonic()
 document_ingest(document_id=document.pk)
 document.refresh_from_db()
