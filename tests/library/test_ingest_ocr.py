@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 
 from agent.services import answer
-from library.models import Chunk, Document
+from library.models import Chunk, Document, PageUnits
 from library.progress import document_progress
+from library.selectors import quoted_units
 from tests.conftest import DATASHEETS
 from tests.library.conftest import ingest
 from tests.library.pdfs import scanned_pdf
@@ -47,6 +48,18 @@ def test_an_image_only_pdf_is_read_by_ocr_and_answers_from_its_pages(upload, own
     assert "2 pages (2 read by OCR)" in library
     source = client.get(f"/{document.org.name}/library?source_name=irf540n-scan.pdf&source_page=1&source_type=text")
     assert 'id="ocr-note"' in source.content.decode()
+    # OCR's words keep their boxes: the row the answer quotes from the scan is outlined on it.
+    cited = next(page for page in done.sources if page.page == 2)
+    rows = quoted_units(org=document.org, cited=cited, answer=done.answer)
+    units = PageUnits.objects.get(document=document, page=2).units
+    assert any("44 mΩ" in units[row]["text"] for row in rows)
+    x0, top, x1, bottom = units[rows[0]]["box"]
+    assert 0 <= x0 < x1 <= 1 and 0 <= top < bottom - 0.003 and bottom - top < 0.05
+    marked = client.get(
+        f"/{document.org.name}/library?source_name=irf540n-scan.pdf&source_page=2&source_type=text"
+        f"&rows={','.join(str(row) for row in rows)}"
+    )
+    assert marked.content.decode().count('class="row-mark"') == len(rows)
 
 
 @pytest.mark.slow
