@@ -60,6 +60,12 @@ def _vector(embedding: Sequence[float]) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in embedding) + "]"
 
 
+# The chunk's tsvector, read once per row: every `@@` or rank on `c.search_vector` itself would
+# fetch it from TOAST (or decompress it) again. `|| ''` makes an in-memory copy; OFFSET 0
+# keeps the planner from folding the copy back into each use.
+_ROW_VECTOR = "CROSS JOIN LATERAL (SELECT c.search_vector || ''::tsvector AS sv OFFSET 0) v"
+
+
 def query_terms(
     *,
     org: Organization,
@@ -67,6 +73,7 @@ def query_terms(
     topic_ids: Sequence[int] | None = None,
     document_ids: Sequence[int] | None = None,
     identifier_weight: float = 1.0,
+    row_scan_chunks: int = 0,
 ) -> QueryTerms:
     """Lexemes of the question as the `simple` parser makes them, minus stop words, with IDF.
 
@@ -75,6 +82,7 @@ def query_terms(
     once a search is narrowed to the BME280's datasheet, "bme280" tells its pages apart no
     more, and the words that do (say "address", "0x76") weigh more. The question is folded as
     ingestion folds the pages (NFKC: "µA" typed with the micro sign finds "μA", "I²C" "I2C").
+    A scope of at most `row_scan_chunks` chunks is counted row by row (see `chunk_search`).
     """
     query_text = unicodedata.normalize("NFKC", query_text)
     if document_ids:
@@ -87,15 +95,19 @@ def query_terms(
         if not lexemes:
             return QueryTerms(weights={})
         forms = [search_form(lex) for lex in lexemes]
-        counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
-        # Only chunks holding some term are counted (a GIN index scan), then the scope's size.
-        cursor.execute(
-            f"SELECT {counts} FROM library_chunk c WHERE {where} AND c.search_vector @@ %s::tsquery",
-            [*forms, *where_params, " | ".join(forms)],
-        )
-        df = dict(zip(lexemes, cursor.fetchone(), strict=True))
         cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
         total = max(1, cursor.fetchone()[0])
+        if total <= row_scan_chunks:
+            counts = ", ".join("count(*) FILTER (WHERE v.sv @@ %s::tsquery)" for _ in forms)
+            cursor.execute(f"SELECT {counts} FROM library_chunk c {_ROW_VECTOR} WHERE {where}", [*forms, *where_params])
+        else:
+            # Only chunks holding some term are counted (a GIN index scan).
+            counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
+            cursor.execute(
+                f"SELECT {counts} FROM library_chunk c WHERE {where} AND c.search_vector @@ %s::tsquery",
+                [*forms, *where_params, " | ".join(forms)],
+            )
+        df = dict(zip(lexemes, cursor.fetchone(), strict=True))
     return query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
 
 
@@ -111,19 +123,32 @@ def chunk_search(
     ef_search: int,
     rrf_k: int,
     kept_lexical: int,
+    row_scan_chunks: int = 0,
 ) -> list[ChunkHit]:
     """The org's chunks best matching the question, by reciprocal rank fusion of dense + full-text.
 
     `candidates` chunks are taken from each search; `topic_ids` / `document_ids` restrict
     both (None: no restriction). The first `kept_lexical` full-text matches are kept even
-    when fusion ranks them below `limit`.
+    when fusion ranks them below `limit`. A scope of at most `row_scan_chunks` chunks is read
+    row by row from its org or document index, with exact distances, instead of walking the
+    HNSW and GIN indexes, which hold every org's chunks: there, most of what the walk finds
+    belongs to other orgs and is thrown away after it has been paid for.
     """
     where, where_params = _filters(org, topic_ids, document_ids)
     with transaction.atomic(), connection.cursor() as cursor:
-        # Filters are applied while walking the graph, and the walk continues until enough
-        # rows pass them, so a small topic cannot come back empty.
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
+        scope = terms.scope_chunks
+        if scope is None and row_scan_chunks:
+            cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
+            scope = cursor.fetchone()[0]
+        row_scan = scope is not None and scope <= row_scan_chunks
+        if row_scan:
+            # Exact nearest neighbours among the scope's rows (a bitmap scan of its btree index).
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        else:
+            # Filters are applied while walking the graph, and the walk continues until enough
+            # rows pass them, so a small topic cannot come back empty.
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
         cursor.execute(
             "WITH nearest AS MATERIALIZED ("
             f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
@@ -132,7 +157,11 @@ def chunk_search(
             [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
         )
         dense = [row[0] for row in cursor.fetchall()]
-        lexical = _lexical_candidates(cursor, terms, where, where_params, candidates) if terms.weights else []
+        lexical = (
+            _lexical_candidates(cursor, terms, where, where_params, candidates, row_scan=row_scan)
+            if terms.weights
+            else []
+        )
     fused: dict[int, float] = defaultdict(float)
     for ranking in (dense, lexical):
         for rank, chunk_id in enumerate(ranking):
@@ -147,19 +176,29 @@ def chunk_search(
 
 
 def _lexical_candidates(
-    cursor: CursorWrapper, terms: QueryTerms, where: str, where_params: SqlParams, candidates: int
+    cursor: CursorWrapper,
+    terms: QueryTerms,
+    where: str,
+    where_params: SqlParams,
+    candidates: int,
+    *,
+    row_scan: bool,
 ) -> list[int]:
-    """Chunks holding the question's terms, by an IDF-weighted count of the terms each holds."""
+    """Chunks holding the question's terms, by an IDF-weighted count of the terms each holds.
+
+    `row_scan`: test the scope's rows one by one (their tsvector read once each) rather than
+    ask the GIN index, which finds the terms in every org's chunks before the filter applies."""
+    vector = "v.sv" if row_scan else "c.search_vector"
     parts = []
     score_params: SqlParams = []
     for lex, weight in terms.weights.items():
-        parts.append("(CASE WHEN c.search_vector @@ %s::tsquery THEN %s ELSE 0 END)")
+        parts.append(f"(CASE WHEN {vector} @@ %s::tsquery THEN %s ELSE 0 END)")
         score_params.extend([search_form(lex), weight])
     or_query = " | ".join(search_form(lex) for lex in terms.weights)
     cursor.execute(
-        f"SELECT c.id, {' + '.join(parts)} AS score FROM library_chunk c"
-        f" WHERE {where} AND c.search_vector @@ %s::tsquery"
-        " ORDER BY score DESC, ts_rank_cd(c.search_vector, %s::tsquery) DESC, c.id LIMIT %s",
+        f"SELECT c.id, {' + '.join(parts)} AS score FROM library_chunk c {_ROW_VECTOR if row_scan else ''}"
+        f" WHERE {where} AND {vector} @@ %s::tsquery"
+        f" ORDER BY score DESC, ts_rank_cd({vector}, %s::tsquery) DESC, c.id LIMIT %s",
         [*score_params, *where_params, or_query, or_query, candidates],
     )
     return [row[0] for row in cursor.fetchall()]

@@ -39,6 +39,7 @@ class QueryTerms:
     weights: dict[str, float]
     absent: frozenset[str] = frozenset()  # terms no chunk in the scope holds (not in weights)
     absent_weight: float = 0.0
+    scope_chunks: int | None = None  # how many chunks the scope holds, when counted
 
     @property
     def present_share(self) -> float:
@@ -90,6 +91,7 @@ def query_terms_weighed(
         weights={lex: w for lex, w in idf.items() if lex not in absent},
         absent=absent,
         absent_weight=sum(idf[lex] for lex in absent),
+        scope_chunks=total_chunks,
     )
 
 

@@ -1,11 +1,12 @@
 """library/search: the hybrid search, its filters and its page ranking, on the real datasheets."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
+from django.db import connection, transaction
 
 from library.embeddings import embed_query
-from library.models import Document
+from library.models import Chunk, Document
 from library.search import QueryTerms, page_search, query_terms
 from library.search.ranking import KNOBS, window_coverage
 from library.search.sql import ChunkHit, chunk_search
@@ -23,10 +24,17 @@ def _search(
     limit: int,
     topic_ids: Sequence[int] | None = None,
     document_ids: Sequence[int] | None = None,
+    row_scan_chunks: int = KNOBS.row_scan_chunks,
 ) -> list[ChunkHit]:
     return chunk_search(
         org=org,
-        terms=query_terms(org=org, query_text=text, topic_ids=topic_ids, document_ids=document_ids),
+        terms=query_terms(
+            org=org,
+            query_text=text,
+            topic_ids=topic_ids,
+            document_ids=document_ids,
+            row_scan_chunks=row_scan_chunks,
+        ),
         query_embedding=[float(x) for x in embed_query(text)],
         topic_ids=topic_ids,
         document_ids=document_ids,
@@ -35,6 +43,7 @@ def _search(
         ef_search=KNOBS.ef_search,
         rrf_k=KNOBS.rrf_k,
         kept_lexical=KNOBS.kept_lexical,
+        row_scan_chunks=row_scan_chunks,
     )
 
 
@@ -118,3 +127,63 @@ def test_a_micro_amp_value_is_found_by_a_question_typed_with_the_micro_sign(data
     assert "\u03bca" in terms.weights  # held by some page: not among the absent terms
     hits = _search(datasheets_org, question, limit=10)
     assert any("0.1 \u03bcA" in hit.text for hit in hits)
+
+
+def _plans_of(run: Callable[[], object]) -> list[str]:
+    """The plans of the chunk queries `run` sends, each explained after its SET LOCALs."""
+    sent: list[tuple[str, Sequence]] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        run()
+    plans = []
+    settings: list[str] = []
+    for sql, params in sent:
+        if sql.startswith("SET LOCAL"):
+            settings.append(sql)
+        elif "FROM library_chunk" in sql:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for statement in settings:
+                    cursor.execute(statement)
+                cursor.execute("EXPLAIN " + sql, params)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    return plans
+
+
+def test_a_small_orgs_search_reads_its_own_rows_not_the_indexes_of_every_org(datasheets_org) -> None:
+    # The HNSW and GIN indexes hold every org's chunks: walking them for one org of a hundred
+    # pays for the other ninety-nine (bench/scale.py at 1M chunks). An org this small is read
+    # from its org_id index, with exact distances.
+    assert KNOBS.row_scan_chunks >= Chunk.objects.filter(org=datasheets_org).count()
+    plans = _plans_of(lambda: page_search(org=datasheets_org, query="BME280 I2C address 0x76", limit=5))
+    assert len(plans) >= 4
+    assert not any("chunk_embedding_hnsw" in plan or "chunk_search_vector_gin" in plan for plan in plans)
+
+
+def test_a_scope_larger_than_the_row_scan_walks_the_hnsw_index(datasheets_org) -> None:
+    plans = _plans_of(lambda: _search(datasheets_org, "BME280 I2C address 0x76", limit=10, row_scan_chunks=0))
+    assert any("chunk_embedding_hnsw" in plan for plan in plans)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What I2C slave addresses can the BME280 use?",
+        "What is the SPI RESET instruction byte of the MCP2515?",
+        "Which strapping pins does the ESP32-WROOM-32 have?",
+    ],
+)
+def test_reading_the_scope_row_by_row_finds_what_the_indexes_find(datasheets_org, question: str) -> None:
+    sensors = Topic.objects.get(org=datasheets_org, name="Sensors")
+    esp32 = Document.objects.get(org=datasheets_org, source_name="espressif-esp32-wroom-32.pdf")
+    for topic_ids, document_ids in [(None, None), ([sensors.pk], None), (None, [esp32.pk])]:
+        scope = {"topic_ids": topic_ids, "document_ids": document_ids}
+        assert query_terms(org=datasheets_org, query_text=question, row_scan_chunks=10**9, **scope) == query_terms(
+            org=datasheets_org, query_text=question, row_scan_chunks=0, **scope
+        )
+        by_rows = _search(datasheets_org, question, limit=40, row_scan_chunks=10**9, **scope)
+        by_indexes = _search(datasheets_org, question, limit=40, row_scan_chunks=0, **scope)
+        assert [hit.chunk_id for hit in by_rows] == [hit.chunk_id for hit in by_indexes]
