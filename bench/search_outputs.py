@@ -65,10 +65,7 @@ def outputs(org: Organization) -> dict[str, dict]:
             )
             found[f"{number}:{label}"] = {
                 "weights": {lex: round(w, 9) for lex, w in result.terms.weights.items()},
-                "pages": [
-                    [page.source_name, page.page, page.chunk_ids, round(page.score, 9)]
-                    for page in result.pages
-                ],
+                "pages": [[page.source_name, page.page, page.chunk_ids, round(page.score, 9)] for page in result.pages],
             }
     return found
 
