@@ -10,13 +10,21 @@ a text's terms is exactly the index's.
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal, localcontext
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from library.models import Chunk, Document
-from library.search.terms import QueryTerms, query_terms_weighed, question_terms, search_form, without_parts_of
+from library.search.terms import (
+    HeldTerms,
+    QueryTerms,
+    query_terms_weighed,
+    question_terms,
+    search_form,
+    without_parts_of,
+)
 from orgs.models import Organization
 
 # Parameters of the raw SQL below: ids, id lists, tsquery texts and weights.
@@ -56,6 +64,16 @@ def _filters(
     return sql, params
 
 
+def _scope_key(
+    org: Organization, topic_ids: Sequence[int] | None, document_ids: Sequence[int] | None
+) -> tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]:
+    return (
+        org.pk,
+        None if topic_ids is None else tuple(sorted(topic_ids)),
+        None if document_ids is None else tuple(sorted(document_ids)),
+    )
+
+
 def _vector(embedding: Sequence[float]) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in embedding) + "]"
 
@@ -82,7 +100,8 @@ def query_terms(
     once a search is narrowed to the BME280's datasheet, "bme280" tells its pages apart no
     more, and the words that do (say "address", "0x76") weigh more. The question is folded as
     ingestion folds the pages (NFKC: "µA" typed with the micro sign finds "μA", "I²C" "I2C").
-    A scope of at most `row_scan_chunks` chunks is counted row by row (see `chunk_search`).
+    A scope of at most `row_scan_chunks` chunks is read row by row (see `chunk_search`), once:
+    which terms each chunk holds is kept with the terms, for `chunk_search` to rank from.
     """
     query_text = unicodedata.normalize("NFKC", query_text)
     if document_ids:
@@ -98,17 +117,34 @@ def query_terms(
         cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
         total = max(1, cursor.fetchone()[0])
         if total <= row_scan_chunks:
-            counts = ", ".join("count(*) FILTER (WHERE v.sv @@ %s::tsquery)" for _ in forms)
-            cursor.execute(f"SELECT {counts} FROM library_chunk c {_ROW_VECTOR} WHERE {where}", [*forms, *where_params])
-        else:
-            # Only chunks holding some term are counted (a GIN index scan).
-            counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
-            cursor.execute(
-                f"SELECT {counts} FROM library_chunk c WHERE {where} AND c.search_vector @@ %s::tsquery",
-                [*forms, *where_params, " | ".join(forms)],
-            )
+            held = _terms_held(cursor, lexemes, where, where_params)
+            df = {lex: sum(1 for found in held.values() if found[i]) for i, lex in enumerate(lexemes)}
+            terms = query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
+            scope = _scope_key(org, topic_ids, document_ids)
+            return replace(terms, held=HeldTerms(scope=scope, lexemes=tuple(lexemes), chunks=held))
+        # Only chunks holding some term are counted (a GIN index scan).
+        counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
+        cursor.execute(
+            f"SELECT {counts} FROM library_chunk c WHERE {where} AND c.search_vector @@ %s::tsquery",
+            [*forms, *where_params, " | ".join(forms)],
+        )
         df = dict(zip(lexemes, cursor.fetchone(), strict=True))
     return query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
+
+
+def _terms_held(
+    cursor: CursorWrapper, lexemes: Sequence[str], where: str, where_params: SqlParams
+) -> dict[int, tuple[bool, ...]]:
+    """The scope's chunks holding any of the terms, each with which of them it holds: one pass
+    over the scope's rows (its org or document btree index), each row's tsvector read once."""
+    forms = [search_form(lex) for lex in lexemes]
+    held = ", ".join("v.sv @@ %s::tsquery" for _ in forms)
+    cursor.execute(
+        f"SELECT c.id, ARRAY[{held}]::boolean[] FROM library_chunk c {_ROW_VECTOR}"
+        f" WHERE {where} AND v.sv @@ %s::tsquery",
+        [*forms, *where_params, " | ".join(forms)],
+    )
+    return {chunk_id: tuple(found) for chunk_id, found in cursor.fetchall()}
 
 
 def chunk_search(
@@ -157,11 +193,18 @@ def chunk_search(
             [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
         )
         dense = [row[0] for row in cursor.fetchall()]
-        lexical = (
-            _lexical_candidates(cursor, terms, where, where_params, candidates, row_scan=row_scan)
-            if terms.weights
-            else []
-        )
+        if not terms.weights:
+            lexical = []
+        elif row_scan:
+            held = terms.held
+            if held is None or held.scope != _scope_key(org, topic_ids, document_ids):
+                lexemes = list(terms.weights)
+                scope = _scope_key(org, topic_ids, document_ids)
+                chunks = _terms_held(cursor, lexemes, where, where_params)
+                held = HeldTerms(scope=scope, lexemes=tuple(lexemes), chunks=chunks)
+            lexical = _lexical_ranked(cursor, terms, held, candidates)
+        else:
+            lexical = _lexical_candidates(cursor, terms, where, where_params, candidates)
     fused: dict[int, float] = defaultdict(float)
     for ranking in (dense, lexical):
         for rank, chunk_id in enumerate(ranking):
@@ -176,32 +219,59 @@ def chunk_search(
 
 
 def _lexical_candidates(
-    cursor: CursorWrapper,
-    terms: QueryTerms,
-    where: str,
-    where_params: SqlParams,
-    candidates: int,
-    *,
-    row_scan: bool,
+    cursor: CursorWrapper, terms: QueryTerms, where: str, where_params: SqlParams, candidates: int
 ) -> list[int]:
-    """Chunks holding the question's terms, by an IDF-weighted count of the terms each holds.
-
-    `row_scan`: test the scope's rows one by one (their tsvector read once each) rather than
-    ask the GIN index, which finds the terms in every org's chunks before the filter applies."""
-    vector = "v.sv" if row_scan else "c.search_vector"
+    """Chunks holding the question's terms, by an IDF-weighted count of the terms each holds
+    (then `ts_rank_cd`, then id), from the GIN index."""
     parts = []
     score_params: SqlParams = []
     for lex, weight in terms.weights.items():
-        parts.append(f"(CASE WHEN {vector} @@ %s::tsquery THEN %s ELSE 0 END)")
+        parts.append("(CASE WHEN c.search_vector @@ %s::tsquery THEN %s ELSE 0 END)")
         score_params.extend([search_form(lex), weight])
-    or_query = " | ".join(search_form(lex) for lex in terms.weights)
     cursor.execute(
-        f"SELECT c.id, {' + '.join(parts)} AS score FROM library_chunk c {_ROW_VECTOR if row_scan else ''}"
-        f" WHERE {where} AND {vector} @@ %s::tsquery"
-        f" ORDER BY score DESC, ts_rank_cd({vector}, %s::tsquery) DESC, c.id LIMIT %s",
-        [*score_params, *where_params, or_query, or_query, candidates],
+        f"SELECT c.id, {' + '.join(parts)} AS score FROM library_chunk c"
+        f" WHERE {where} AND c.search_vector @@ %s::tsquery"
+        " ORDER BY score DESC, ts_rank_cd(c.search_vector, %s::tsquery) DESC, c.id LIMIT %s",
+        [*score_params, *where_params, _or_query(terms), _or_query(terms), candidates],
     )
     return [row[0] for row in cursor.fetchall()]
+
+
+def _or_query(terms: QueryTerms) -> str:
+    return " | ".join(search_form(lex) for lex in terms.weights)
+
+
+def _lexical_ranked(cursor: CursorWrapper, terms: QueryTerms, held: HeldTerms, candidates: int) -> list[int]:
+    """`_lexical_candidates`' ranking, from the terms each chunk of the scope holds.
+
+    The score is summed as SQL sums it there (the weights are numeric literals, so exactly: as
+    Decimals of their shortest repr), and `ts_rank_cd` is asked only for the chunks that can
+    still make the cut, those scoring at least the `candidates`-th best score.
+    """
+    weights = {lex: Decimal(repr(weight)) for lex, weight in terms.weights.items()}
+    index = {lex: i for i, lex in enumerate(held.lexemes)}
+    by_pattern: dict[tuple[bool, ...], Decimal] = {}
+    scores: dict[int, Decimal] = {}
+    with localcontext() as exact:
+        exact.prec = 60
+        for chunk_id, found in held.chunks.items():
+            score = by_pattern.get(found)
+            if score is None:
+                score = sum((w for lex, w in weights.items() if lex in index and found[index[lex]]), Decimal(0))
+                by_pattern[found] = score
+            if score > 0:
+                scores[chunk_id] = score
+    if not scores:
+        return []
+    cut = sorted(scores.values(), reverse=True)[min(candidates, len(scores)) - 1]
+    contenders = [chunk_id for chunk_id, score in scores.items() if score >= cut]
+    cursor.execute(
+        "SELECT c.id, ts_rank_cd(c.search_vector, %s::tsquery) FROM library_chunk c WHERE c.id = ANY(%s)",
+        [_or_query(terms), contenders],
+    )
+    rank = dict(cursor.fetchall())
+    ordered = sorted((chunk_id for chunk_id in contenders if chunk_id in rank), key=lambda c: (-scores[c], -rank[c], c))
+    return ordered[:candidates]
 
 
 def _hits(best: list[tuple[int, float]]) -> list[ChunkHit]:

@@ -7,8 +7,8 @@ those counts into the weights every later stage uses.
 
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 # Words that carry no search signal in a question. Everything else, including one-letter
 # symbols and numbers, is kept: "tPD", "I2C", "0x76", "5 V" must reach full-text search.
@@ -29,6 +29,17 @@ _LONGEST_TERM = 60
 
 
 @dataclass(frozen=True)
+class HeldTerms:
+    """Which of the question's terms each chunk of a scope holds (the chunks holding any), as
+    `query_terms` read them going through the scope row by row; `scope` names the scope (org,
+    topics, documents), so that only a search of the same scope takes them."""
+
+    scope: tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]
+    lexemes: tuple[str, ...]
+    chunks: Mapping[int, tuple[bool, ...]]
+
+
+@dataclass(frozen=True)
 class QueryTerms:
     """The question's full-text lexemes with their inverse document frequency in the org.
 
@@ -40,6 +51,7 @@ class QueryTerms:
     absent: frozenset[str] = frozenset()  # terms no chunk in the scope holds (not in weights)
     absent_weight: float = 0.0
     scope_chunks: int | None = None  # how many chunks the scope holds, when counted
+    held: HeldTerms | None = field(default=None, compare=False, repr=False)
 
     @property
     def present_share(self) -> float:

@@ -187,3 +187,26 @@ def test_reading_the_scope_row_by_row_finds_what_the_indexes_find(datasheets_org
         by_rows = _search(datasheets_org, question, limit=40, row_scan_chunks=10**9, **scope)
         by_indexes = _search(datasheets_org, question, limit=40, row_scan_chunks=0, **scope)
         assert [hit.chunk_id for hit in by_rows] == [hit.chunk_id for hit in by_indexes]
+
+
+def test_terms_read_over_the_whole_org_do_not_rank_a_topics_search(datasheets_org) -> None:
+    # query_terms keeps which terms each chunk of its scope holds; a search of a narrower
+    # scope must not rank the chunks of that wider one.
+    question = "What is the maximum supply voltage?"
+    power = Topic.objects.get(org=datasheets_org, name="Power")
+    documents = set(Document.objects.filter(topics=power).values_list("source_name", flat=True))
+    hits = chunk_search(
+        org=datasheets_org,
+        terms=query_terms(org=datasheets_org, query_text=question, row_scan_chunks=10**9),
+        query_embedding=[float(x) for x in embed_query(question)],
+        topic_ids=[power.pk],
+        document_ids=None,
+        limit=40,
+        candidates=KNOBS.candidates,
+        ef_search=KNOBS.ef_search,
+        rrf_k=KNOBS.rrf_k,
+        kept_lexical=KNOBS.kept_lexical,
+        row_scan_chunks=10**9,
+    )
+    assert hits
+    assert {hit.source_name for hit in hits} <= documents
