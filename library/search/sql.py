@@ -199,9 +199,8 @@ def chunk_search(
             held = terms.held
             if held is None or held.scope != _scope_key(org, topic_ids, document_ids):
                 lexemes = list(terms.weights)
-                scope = _scope_key(org, topic_ids, document_ids)
                 chunks = _terms_held(cursor, lexemes, where, where_params)
-                held = HeldTerms(scope=scope, lexemes=tuple(lexemes), chunks=chunks)
+                held = HeldTerms(scope=_scope_key(org, topic_ids, document_ids), lexemes=tuple(lexemes), chunks=chunks)
             lexical = _lexical_ranked(cursor, terms, held, candidates)
         else:
             lexical = _lexical_candidates(cursor, terms, where, where_params, candidates)

@@ -133,7 +133,7 @@ def _plans_of(run: Callable[[], object]) -> list[str]:
     """The plans of the chunk queries `run` sends, each explained after its SET LOCALs."""
     sent: list[tuple[str, Sequence]] = []
 
-    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def record(execute, sql, params, many, context):
         sent.append((sql, params))
         return execute(sql, params, many, context)
 
@@ -180,12 +180,23 @@ def test_reading_the_scope_row_by_row_finds_what_the_indexes_find(datasheets_org
     sensors = Topic.objects.get(org=datasheets_org, name="Sensors")
     esp32 = Document.objects.get(org=datasheets_org, source_name="espressif-esp32-wroom-32.pdf")
     for topic_ids, document_ids in [(None, None), ([sensors.pk], None), (None, [esp32.pk])]:
-        scope = {"topic_ids": topic_ids, "document_ids": document_ids}
-        assert query_terms(org=datasheets_org, query_text=question, row_scan_chunks=10**9, **scope) == query_terms(
-            org=datasheets_org, query_text=question, row_scan_chunks=0, **scope
+        by_rows, by_indexes = (
+            _search(
+                datasheets_org, question, limit=40, topic_ids=topic_ids, document_ids=document_ids, row_scan_chunks=rows
+            )
+            for rows in (10**9, 0)
         )
-        by_rows = _search(datasheets_org, question, limit=40, row_scan_chunks=10**9, **scope)
-        by_indexes = _search(datasheets_org, question, limit=40, row_scan_chunks=0, **scope)
+        terms_by_rows, terms_by_indexes = (
+            query_terms(
+                org=datasheets_org,
+                query_text=question,
+                topic_ids=topic_ids,
+                document_ids=document_ids,
+                row_scan_chunks=rows,
+            )
+            for rows in (10**9, 0)
+        )
+        assert terms_by_rows == terms_by_indexes
         assert [hit.chunk_id for hit in by_rows] == [hit.chunk_id for hit in by_indexes]
 
 
