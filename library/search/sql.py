@@ -78,10 +78,8 @@ def _vector(embedding: Sequence[float]) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in embedding) + "]"
 
 
-# The chunk's tsvector, read once per row: every `@@` or rank on `c.search_vector` itself would
-# fetch it from TOAST (or decompress it) again. `|| ''` makes an in-memory copy; OFFSET 0
-# keeps the planner from folding the copy back into each use.
-_ROW_VECTOR = "CROSS JOIN LATERAL (SELECT c.search_vector || ''::tsvector AS sv OFFSET 0) v"
+# Bits of a bigint a term mask uses (sign bit spared).
+_MASK_BITS = 62
 
 
 def query_terms(
@@ -118,7 +116,7 @@ def query_terms(
         total = max(1, cursor.fetchone()[0])
         if total <= row_scan_chunks:
             held = _terms_held(cursor, lexemes, where, where_params)
-            df = {lex: sum(1 for found in held.values() if found[i]) for i, lex in enumerate(lexemes)}
+            df = {lex: sum(1 for found in held.values() if found >> i & 1) for i, lex in enumerate(lexemes)}
             terms = query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
             scope = _scope_key(org, topic_ids, document_ids)
             return replace(terms, held=HeldTerms(scope=scope, lexemes=tuple(lexemes), chunks=held))
@@ -132,19 +130,28 @@ def query_terms(
     return query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
 
 
-def _terms_held(
-    cursor: CursorWrapper, lexemes: Sequence[str], where: str, where_params: SqlParams
-) -> dict[int, tuple[bool, ...]]:
-    """The scope's chunks holding any of the terms, each with which of them it holds: one pass
-    over the scope's rows (its org or document btree index), each row's tsvector read once."""
+def _terms_held(cursor: CursorWrapper, lexemes: Sequence[str], where: str, where_params: SqlParams) -> dict[int, int]:
+    """The scope's chunks holding any of the terms, each with which of them it holds (bit i: the
+    i-th term): one pass over the scope's rows, found by its org or document btree index.
+
+    The subquery (OFFSET 0 keeps the planner from pushing the term tests into it) is what keeps
+    the GIN index out: it would find the terms in every org's chunks first. A tsvector kept in
+    the row (STORAGE MAIN, library migration 0006) is tested where it lies, without a copy.
+    """
     forms = [search_form(lex) for lex in lexemes]
-    held = ", ".join("v.sv @@ %s::tsquery" for _ in forms)
+    masks = ", ".join(
+        " + ".join(
+            f"(CASE WHEN s.sv @@ %s::tsquery THEN {1 << bit}::bigint ELSE 0 END)"
+            for bit in range(len(forms[start : start + _MASK_BITS]))
+        )
+        for start in range(0, len(forms), _MASK_BITS)
+    )
     cursor.execute(
-        f"SELECT c.id, ARRAY[{held}]::boolean[] FROM library_chunk c {_ROW_VECTOR}"
-        f" WHERE {where} AND v.sv @@ %s::tsquery",
+        f"SELECT s.id, {masks} FROM (SELECT c.id, c.search_vector AS sv FROM library_chunk c WHERE {where} OFFSET 0) s"
+        " WHERE s.sv @@ %s::tsquery",
         [*forms, *where_params, " | ".join(forms)],
     )
-    return {chunk_id: tuple(found) for chunk_id, found in cursor.fetchall()}
+    return {row[0]: sum(mask << (part * _MASK_BITS) for part, mask in enumerate(row[1:])) for row in cursor.fetchall()}
 
 
 def chunk_search(
@@ -249,14 +256,14 @@ def _lexical_ranked(cursor: CursorWrapper, terms: QueryTerms, held: HeldTerms, c
     """
     weights = {lex: Decimal(repr(weight)) for lex, weight in terms.weights.items()}
     index = {lex: i for i, lex in enumerate(held.lexemes)}
-    by_pattern: dict[tuple[bool, ...], Decimal] = {}
+    by_pattern: dict[int, Decimal] = {}
     scores: dict[int, Decimal] = {}
     with localcontext() as exact:
         exact.prec = 60
         for chunk_id, found in held.chunks.items():
             score = by_pattern.get(found)
             if score is None:
-                score = sum((w for lex, w in weights.items() if lex in index and found[index[lex]]), Decimal(0))
+                score = sum((w for lex, w in weights.items() if lex in index and found >> index[lex] & 1), Decimal(0))
                 by_pattern[found] = score
             if score > 0:
                 scores[chunk_id] = score

@@ -31,13 +31,13 @@ _LONGEST_TERM = 60
 
 @dataclass(frozen=True)
 class HeldTerms:
-    """Which of the question's terms each chunk of a scope holds (the chunks holding any), as
-    `query_terms` read them going through the scope row by row; `scope` names the scope (org,
-    topics, documents), so that only a search of the same scope takes them."""
+    """Which of the question's terms each chunk of a scope holds (the chunks holding any; bit i
+    of a chunk's mask: `lexemes[i]`), as `query_terms` read them going through the scope row by
+    row; `scope` names the scope (org, topics, documents), so only a search of it takes them."""
 
     scope: tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]
     lexemes: tuple[str, ...]
-    chunks: Mapping[int, tuple[bool, ...]]
+    chunks: Mapping[int, int]
 
 
 @dataclass(frozen=True)

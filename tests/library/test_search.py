@@ -221,3 +221,13 @@ def test_terms_read_over_the_whole_org_do_not_rank_a_topics_search(datasheets_or
     )
     assert hits
     assert {hit.source_name for hit in hits} <= documents
+
+
+def test_a_question_of_more_terms_than_a_mask_holds_is_counted_alike_both_ways(datasheets_org) -> None:
+    # The row scan returns which terms a chunk holds as bigint masks of 62 terms each.
+    words = "supply voltage current range address register pin package temperature sleep".split()
+    question = " ".join([*words, *(str(n) for n in range(60))])
+    by_rows = query_terms(org=datasheets_org, query_text=question, row_scan_chunks=10**9)
+    by_indexes = query_terms(org=datasheets_org, query_text=question, row_scan_chunks=0)
+    assert len(by_rows.weights) + len(by_rows.absent) > 62
+    assert by_rows == by_indexes
