@@ -185,20 +185,28 @@ def chunk_search(
             scope = cursor.fetchone()[0]
         row_scan = scope is not None and scope <= row_scan_chunks
         if row_scan:
-            # Exact nearest neighbours among the scope's rows (a bitmap scan of its btree index).
-            cursor.execute("SET LOCAL enable_indexscan = off")
+            # Exact nearest neighbours among the scope's rows, found by whichever of its btree
+            # indexes fits the filter: ordering outside the subquery (OFFSET 0 keeps it there)
+            # leaves the HNSW index out.
+            cursor.execute(
+                "WITH nearest AS MATERIALIZED ("
+                " SELECT s.id, s.distance FROM (SELECT c.id, c.embedding <=> %s::vector AS distance"
+                f" FROM library_chunk c WHERE {where} OFFSET 0) s ORDER BY s.distance LIMIT %s)"
+                " SELECT id, 1 - distance FROM nearest ORDER BY distance",
+                [_vector(query_embedding), *where_params, candidates],
+            )
         else:
             # Filters are applied while walking the graph, and the walk continues until enough
             # rows pass them, so a small topic cannot come back empty.
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
-        cursor.execute(
-            "WITH nearest AS MATERIALIZED ("
-            f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
-            " ORDER BY c.embedding <=> %s::vector LIMIT %s)"
-            " SELECT id, 1 - distance FROM nearest ORDER BY distance",  # relaxed order: re-sort
-            [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
-        )
+            cursor.execute(
+                "WITH nearest AS MATERIALIZED ("
+                f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
+                " ORDER BY c.embedding <=> %s::vector LIMIT %s)"
+                " SELECT id, 1 - distance FROM nearest ORDER BY distance",  # relaxed order: re-sort
+                [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
+            )
         dense = [row[0] for row in cursor.fetchall()]
         if not terms.weights:
             lexical = []
