@@ -184,38 +184,18 @@ def chunk_search(
             cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
             scope = cursor.fetchone()[0]
         row_scan = scope is not None and scope <= row_scan_chunks
-        if row_scan:
-            # Exact nearest neighbours among the scope's rows, found by whichever of its btree
-            # indexes fits the filter: ordering outside the subquery (OFFSET 0 keeps it there)
-            # leaves the HNSW index out.
-            cursor.execute(
-                "WITH nearest AS MATERIALIZED ("
-                " SELECT s.id, s.distance FROM (SELECT c.id, c.embedding <=> %s::vector AS distance"
-                f" FROM library_chunk c WHERE {where} OFFSET 0) s ORDER BY s.distance LIMIT %s)"
-                " SELECT id, 1 - distance FROM nearest ORDER BY distance",
-                [_vector(query_embedding), *where_params, candidates],
-            )
-        else:
-            # Filters are applied while walking the graph, and the walk continues until enough
-            # rows pass them, so a small topic cannot come back empty.
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
-            cursor.execute(
-                "WITH nearest AS MATERIALIZED ("
-                f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
-                " ORDER BY c.embedding <=> %s::vector LIMIT %s)"
-                " SELECT id, 1 - distance FROM nearest ORDER BY distance",  # relaxed order: re-sort
-                [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
-            )
-        dense = [row[0] for row in cursor.fetchall()]
+        dense = _dense_candidates(
+            cursor, query_embedding, where, where_params, candidates, ef_search, row_scan=row_scan
+        )
         if not terms.weights:
             lexical = []
         elif row_scan:
+            scope_key = _scope_key(org, topic_ids, document_ids)
             held = terms.held
-            if held is None or held.scope != _scope_key(org, topic_ids, document_ids):
+            if held is None or held.scope != scope_key:
                 lexemes = list(terms.weights)
                 chunks = _terms_held(cursor, lexemes, where, where_params)
-                held = HeldTerms(scope=_scope_key(org, topic_ids, document_ids), lexemes=tuple(lexemes), chunks=chunks)
+                held = HeldTerms(scope=scope_key, lexemes=tuple(lexemes), chunks=chunks)
             lexical = _lexical_ranked(cursor, terms, held, candidates)
         else:
             lexical = _lexical_candidates(cursor, terms, where, where_params, candidates)
@@ -230,6 +210,43 @@ def chunk_search(
     if missing:
         best = best[: max(0, limit - len(missing))] + missing
     return _hits(best)
+
+
+def _dense_candidates(
+    cursor: CursorWrapper,
+    query_embedding: Sequence[float],
+    where: str,
+    where_params: SqlParams,
+    candidates: int,
+    ef_search: int,
+    *,
+    row_scan: bool,
+) -> list[int]:
+    """The scope's chunks nearest the question, nearest first (call inside a transaction)."""
+    if row_scan:
+        # Exact nearest neighbours among the scope's rows, found by whichever of its btree
+        # indexes fits the filter: ordering outside the subquery (OFFSET 0 keeps it there)
+        # leaves the HNSW index out.
+        cursor.execute(
+            "WITH nearest AS MATERIALIZED ("
+            " SELECT s.id, s.distance FROM (SELECT c.id, c.embedding <=> %s::vector AS distance"
+            f" FROM library_chunk c WHERE {where} OFFSET 0) s ORDER BY s.distance LIMIT %s)"
+            " SELECT id, 1 - distance FROM nearest ORDER BY distance",
+            [_vector(query_embedding), *where_params, candidates],
+        )
+    else:
+        # Filters are applied while walking the graph, and the walk continues until enough
+        # rows pass them, so a small topic cannot come back empty.
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
+        cursor.execute(
+            "WITH nearest AS MATERIALIZED ("
+            f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
+            " ORDER BY c.embedding <=> %s::vector LIMIT %s)"
+            " SELECT id, 1 - distance FROM nearest ORDER BY distance",  # relaxed order: re-sort
+            [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
+        )
+    return [row[0] for row in cursor.fetchall()]
 
 
 def _lexical_candidates(
