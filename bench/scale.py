@@ -46,12 +46,16 @@ again twice: as is (its latency, "dense ms") and with `enable_indexscan = off`, 
 makes it exact within the same filter; recall@10 compares the two (a tie at the 10th
 distance counts as found). `--config` runs more settings, each a row: `ef=N` (the
 project's hnsw.ef_search, patched in library.search.ranking.KNOBS), `iter=strict_order|relaxed_order|off`
-(rewritten in its SET LOCAL), `max_scan_tuples=N` and `scan_mem=N` (session settings pgvector
-0.8 offers), `partial` (one HNSW index per org beside the global one, built and timed for the
-row, dropped after), or several joined by commas. `--tsvector-storage main` loads the library
-with the tsvector kept in the row instead of TOAST, a separate library in the results. Prints
-a table, writes bench/results/scale.json (libraries not run this time are kept from the
-previous file) and bench/results/scale.svg.
+(rewritten in its SET LOCAL), `row_scan=N` (the project's row_scan_chunks: `row_scan=0` is the
+search before small scopes were read row by row, always through the HNSW and GIN indexes),
+`max_scan_tuples=N` and `scan_mem=N` (session settings pgvector 0.8 offers), `partial` (one
+HNSW index per org beside the global one, built and timed for the row, dropped after), or
+several joined by commas. `--storage` says where the rows keep their tsvector and embedding:
+`main` (the project's since library migration 0006: in the row), `extended` (before it: both in
+TOAST once a row passes 2 kB) or `tsvector-main` (an earlier experiment: the tsvector alone in
+the row); each is a separate library in the results. Prints a table, writes
+bench/results/scale.json (libraries not run this time are kept from the previous file) and
+bench/results/scale.svg.
 """
 
 import argparse
@@ -111,6 +115,8 @@ GENERATED_QUESTIONS = 33
 BUILD_SETTINGS = {"maintenance_work_mem": "4GB", "max_parallel_maintenance_workers": "1"}
 TARGETS = {"page_search p50 ms": 50, "page_search p95 ms": 150, "recall@10": 0.95}
 FILTERS = ["org", "topic", "document"]
+# --storage: the STORAGE of library_chunk's search_vector and embedding for each choice.
+STORAGES = {"main": ("MAIN", "MAIN"), "extended": ("EXTENDED", "EXTERNAL"), "tsvector-main": ("MAIN", "EXTERNAL")}
 
 # --- text ----------------------------------------------------------------------------------
 
@@ -405,8 +411,12 @@ def load_library(
     STATE.unlink(missing_ok=True)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE library_chunk")
-        # Where Postgres keeps the tsvector (see --tsvector-storage); rows loaded next follow it.
-        cursor.execute(f"ALTER TABLE library_chunk ALTER COLUMN search_vector SET STORAGE {storage.upper()}")
+        # Where Postgres keeps the tsvector and embedding (see --storage); rows loaded next follow it.
+        tsvector, embedding = STORAGES[storage]
+        cursor.execute(
+            f"ALTER TABLE library_chunk ALTER COLUMN search_vector SET STORAGE {tsvector},"
+            f" ALTER COLUMN embedding SET STORAGE {embedding}"
+        )
         for name in _TIMED_INDEXES:
             cursor.execute(f"DROP INDEX IF EXISTS {name}")
     connection.ensure_connection()
@@ -560,6 +570,7 @@ class Config:
 
     label: str
     ef_search: int | None = None
+    row_scan: int | None = None  # the project's row_scan_chunks (0: always the HNSW and GIN indexes)
     iterative_scan: str | None = None
     session: tuple[tuple[str, str], ...] = ()
     partial: bool = False  # one partial HNSW index per org (WHERE org_id = N) beside the global one
@@ -568,13 +579,15 @@ class Config:
 def parse_config(text: str) -> Config:
     if text == "default":
         return Config(label="project")
-    ef, iterative, session, partial = None, None, [], False
+    ef, row_scan, iterative, session, partial = None, None, None, [], False
     for part in text.split(","):
         key, _, value = part.partition("=")
         if key == "partial":
             partial = True
         elif key == "ef":
             ef = int(value)
+        elif key == "row_scan":
+            row_scan = int(value)
         elif key == "iter":
             if value not in {"strict_order", "relaxed_order", "off"}:
                 raise SystemExit(f"iter must be strict_order, relaxed_order or off, not {value!r}")
@@ -585,7 +598,9 @@ def parse_config(text: str) -> Config:
             session.append(("hnsw.scan_mem_multiplier", str(float(value))))
         else:
             raise SystemExit(f"unknown setting {key!r} in --config {text!r}")
-    return Config(label=text, ef_search=ef, iterative_scan=iterative, session=tuple(session), partial=partial)
+    return Config(
+        label=text, ef_search=ef, row_scan=row_scan, iterative_scan=iterative, session=tuple(session), partial=partial
+    )
 
 
 def partial_indexes_create(org_ids: list[int]) -> dict:
@@ -636,7 +651,9 @@ def applied(config: Config) -> Iterator[list[tuple[str, list, float]]]:
 
     saved = ranking.KNOBS
     if config.ef_search is not None:
-        ranking.KNOBS = replace(saved, ef_search=config.ef_search)
+        ranking.KNOBS = replace(ranking.KNOBS, ef_search=config.ef_search)
+    if config.row_scan is not None:
+        ranking.KNOBS = replace(ranking.KNOBS, row_scan_chunks=config.row_scan)
     with connection.cursor() as cursor:
         for name, value in config.session:
             cursor.execute(f"SET {name} = {value}")
@@ -664,6 +681,9 @@ _STAGES = [
     ("dense", lambda sql: "<=>" in sql and "LIMIT" in sql),
     ("window_lexemes", lambda sql: "WITH ORDINALITY" in sql),
     ("query_terms", lambda sql: "tsvector_to_array(to_tsvector" in sql or "count(*)" in sql),
+    # A small scope's one pass over its rows (library.search.sql._terms_held): the term counts
+    # and the lexical scores together.
+    ("scope_terms", lambda sql: "OFFSET 0) s" in sql),
     ("lexical", lambda sql: "ts_rank_cd" in sql),
     ("page_rows", lambda sql: "unnest(" in sql and "<=>" in sql),
 ]
@@ -832,8 +852,15 @@ def query_targets(layout: Layout, org_ids: list[int], doc_ids: list[int], topic_
 
 
 def _vectors_label(run: dict) -> str:
-    storage = run.get("tsvector_storage", "extended")
-    return run["vectors"] + ("" if storage == "extended" else f", tsvector {storage.upper()}")
+    storage = storage_of(run)
+    return run["vectors"] + ("" if storage == "main" else f", storage {storage}")
+
+
+def storage_of(run: dict) -> str:
+    """The run's --storage (runs saved before the option say only where the tsvector was)."""
+    if "storage" in run:
+        return run["storage"]
+    return "tsvector-main" if run.get("tsvector_storage") == "main" else "extended"
 
 
 def table(results: dict) -> str:
@@ -892,7 +919,7 @@ def svg_plot(results: dict) -> str:
     """Two log-log panels by hand: page_search p50/p95 per filter, and HNSW build time, vs size."""
     by_size: dict[int, dict] = {}
     for run in results["runs"]:  # the stand-in run where a size has both, as the larger sizes do
-        if run.get("tsvector_storage", "extended") != "extended":
+        if storage_of(run) != "main":
             continue
         if run["size"] not in by_size or run["vectors"] == "stand-in":
             by_size[run["size"]] = run
@@ -1009,7 +1036,7 @@ def _svg_frame(axes: _Axes, title: str, unit: str) -> list[str]:
 
 
 def _run_key(run: dict) -> tuple[int, str, str]:
-    return run["size"], run["vectors"], run.get("tsvector_storage", "extended")
+    return run["size"], run["vectors"], storage_of(run)
 
 
 def main() -> None:
@@ -1035,14 +1062,14 @@ def main() -> None:
 
     runs = []
     for size, kind in measurement_plan(sizes, standin_at_10k=not args.no_standin_at_10k):
-        storage = args.tsvector_storage
+        storage = args.storage
         build = library_loaded(size, kind, storage, sigma, layout=layout, doc_ids=doc_ids, org_ids=org_ids)
         per_org = np.bincount(layout.doc_org, weights=chunks_per_document(size), minlength=ORGS)
         run = {
             "size": size,
             "vectors": kind,
             "sigma": sigma if kind == "stand-in" else None,
-            "tsvector_storage": storage,
+            "storage": storage,
             "chunks_per_org_min_median_max": [int(per_org.min()), int(np.median(per_org)), int(per_org.max())],
             "build": build,
             "configs": {
@@ -1071,7 +1098,11 @@ def summary_of(runs: list[dict], *, questions: int, calibrated: dict, check: dic
         "documents": DOCUMENTS,
         "questions": questions,
         "filters": "org: the org only; topic: one topic of the org; document: one document of the org",
-        "project_settings": {"hnsw.ef_search": ranking.KNOBS.ef_search, "hnsw.iterative_scan": "relaxed_order"},
+        "project_settings": {
+            "hnsw.ef_search": ranking.KNOBS.ef_search,
+            "hnsw.iterative_scan": "relaxed_order",
+            "row_scan_chunks": ranking.KNOBS.row_scan_chunks,
+        },
         "hnsw_index": "m=16, ef_construction=64, vector_cosine_ops (library/models.py)",
         "standin": {
             "sigma": sigma,
@@ -1101,11 +1132,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-standin-at-10k", action="store_true", help="at 10k, only the real vectors")
     parser.add_argument(
-        "--tsvector-storage",
-        choices=["extended", "main"],
-        default="extended",
-        help="storage of library_chunk.search_vector: extended (the project's default: a ~1.5 kB tsvector goes"
-        " to TOAST, fetched again for every term tested) or main (kept in the row)",
+        "--storage",
+        choices=sorted(STORAGES),
+        default="main",
+        help="where rows keep their tsvector and embedding: main (the project's: in the row), extended (both"
+        " in TOAST, as before library migration 0006) or tsvector-main (the tsvector alone in the row)",
     )
     return parser.parse_args()
 

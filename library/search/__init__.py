@@ -67,6 +67,7 @@ def page_search(
         topic_ids=topic_ids,
         document_ids=document_ids,
         identifier_weight=knobs.identifier_weight,
+        row_scan_chunks=knobs.row_scan_chunks,
     )
     vector = list(query_embedding) if query_embedding is not None else embed_question(query)
     hits = sql.chunk_search(
@@ -80,6 +81,7 @@ def page_search(
         ef_search=knobs.ef_search,
         rrf_k=knobs.rrf_k,
         kept_lexical=knobs.kept_lexical,
+        row_scan_chunks=knobs.row_scan_chunks,
     )
     pages = _measured_pages(org, hits, vector, terms) if hits else []
     return Retrieved(pages=ranking.rank_pages(pages, terms, limit), terms=terms, query_embedding=vector)

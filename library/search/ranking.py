@@ -26,6 +26,10 @@ class SearchKnobs:
     # constant of reciprocal rank fusion.
     candidates: int = 60
     ef_search: int = 200
+    # A scope (org, topics, documents) of at most this many chunks is searched row by row from
+    # its btree index, exactly, rather than through the HNSW and GIN indexes, which find every
+    # org's chunks before the org filter drops them (bench/scale.py: 1M chunks over 100 orgs).
+    row_scan_chunks: int = 50_000
     rrf_k: int = 60
     # The best full-text matches always stay among the fused chunks: a chunk that alone holds
     # a rare symbol ("0x76", "WHO_AM_I") may sit far down the dense ranking.

@@ -10,13 +10,21 @@ a text's terms is exactly the index's.
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal, localcontext
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from library.models import Chunk, Document
-from library.search.terms import QueryTerms, query_terms_weighed, question_terms, search_form, without_parts_of
+from library.search.terms import (
+    HeldTerms,
+    QueryTerms,
+    query_terms_weighed,
+    question_terms,
+    search_form,
+    without_parts_of,
+)
 from orgs.models import Organization
 
 # Parameters of the raw SQL below: ids, id lists, tsquery texts and weights.
@@ -56,8 +64,22 @@ def _filters(
     return sql, params
 
 
+def _scope_key(
+    org: Organization, topic_ids: Sequence[int] | None, document_ids: Sequence[int] | None
+) -> tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]:
+    return (
+        org.pk,
+        None if topic_ids is None else tuple(sorted(topic_ids)),
+        None if document_ids is None else tuple(sorted(document_ids)),
+    )
+
+
 def _vector(embedding: Sequence[float]) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in embedding) + "]"
+
+
+# Bits of a bigint a term mask uses (sign bit spared).
+_MASK_BITS = 62
 
 
 def query_terms(
@@ -67,6 +89,7 @@ def query_terms(
     topic_ids: Sequence[int] | None = None,
     document_ids: Sequence[int] | None = None,
     identifier_weight: float = 1.0,
+    row_scan_chunks: int = 0,
 ) -> QueryTerms:
     """Lexemes of the question as the `simple` parser makes them, minus stop words, with IDF.
 
@@ -75,6 +98,8 @@ def query_terms(
     once a search is narrowed to the BME280's datasheet, "bme280" tells its pages apart no
     more, and the words that do (say "address", "0x76") weigh more. The question is folded as
     ingestion folds the pages (NFKC: "µA" typed with the micro sign finds "μA", "I²C" "I2C").
+    A scope of at most `row_scan_chunks` chunks is read row by row (see `chunk_search`), once:
+    which terms each chunk holds is kept with the terms, for `chunk_search` to rank from.
     """
     query_text = unicodedata.normalize("NFKC", query_text)
     if document_ids:
@@ -87,16 +112,46 @@ def query_terms(
         if not lexemes:
             return QueryTerms(weights={})
         forms = [search_form(lex) for lex in lexemes]
+        cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
+        total = max(1, cursor.fetchone()[0])
+        if total <= row_scan_chunks:
+            held = _terms_held(cursor, lexemes, where, where_params)
+            df = {lex: sum(1 for found in held.values() if found >> i & 1) for i, lex in enumerate(lexemes)}
+            terms = query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
+            scope = _scope_key(org, topic_ids, document_ids)
+            return replace(terms, held=HeldTerms(scope=scope, lexemes=tuple(lexemes), chunks=held))
+        # Only chunks holding some term are counted (a GIN index scan).
         counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
-        # Only chunks holding some term are counted (a GIN index scan), then the scope's size.
         cursor.execute(
             f"SELECT {counts} FROM library_chunk c WHERE {where} AND c.search_vector @@ %s::tsquery",
             [*forms, *where_params, " | ".join(forms)],
         )
         df = dict(zip(lexemes, cursor.fetchone(), strict=True))
-        cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
-        total = max(1, cursor.fetchone()[0])
     return query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
+
+
+def _terms_held(cursor: CursorWrapper, lexemes: Sequence[str], where: str, where_params: SqlParams) -> dict[int, int]:
+    """The scope's chunks holding any of the terms, each with which of them it holds (bit i: the
+    i-th term): one pass over the scope's rows, found by its org or document btree index.
+
+    The subquery (OFFSET 0 keeps the planner from pushing the term tests into it) is what keeps
+    the GIN index out: it would find the terms in every org's chunks first. A tsvector kept in
+    the row (STORAGE MAIN, library migration 0006) is tested where it lies, without a copy.
+    """
+    forms = [search_form(lex) for lex in lexemes]
+    masks = ", ".join(
+        " + ".join(
+            f"(CASE WHEN s.sv @@ %s::tsquery THEN {1 << bit}::bigint ELSE 0 END)"
+            for bit in range(len(forms[start : start + _MASK_BITS]))
+        )
+        for start in range(0, len(forms), _MASK_BITS)
+    )
+    cursor.execute(
+        f"SELECT s.id, {masks} FROM (SELECT c.id, c.search_vector AS sv FROM library_chunk c WHERE {where} OFFSET 0) s"
+        " WHERE s.sv @@ %s::tsquery",
+        [*forms, *where_params, " | ".join(forms)],
+    )
+    return {row[0]: sum(mask << (part * _MASK_BITS) for part, mask in enumerate(row[1:])) for row in cursor.fetchall()}
 
 
 def chunk_search(
@@ -111,28 +166,39 @@ def chunk_search(
     ef_search: int,
     rrf_k: int,
     kept_lexical: int,
+    row_scan_chunks: int = 0,
 ) -> list[ChunkHit]:
     """The org's chunks best matching the question, by reciprocal rank fusion of dense + full-text.
 
     `candidates` chunks are taken from each search; `topic_ids` / `document_ids` restrict
     both (None: no restriction). The first `kept_lexical` full-text matches are kept even
-    when fusion ranks them below `limit`.
+    when fusion ranks them below `limit`. A scope of at most `row_scan_chunks` chunks is read
+    row by row from its org or document index, with exact distances, instead of walking the
+    HNSW and GIN indexes, which hold every org's chunks: there, most of what the walk finds
+    belongs to other orgs and is thrown away after it has been paid for.
     """
     where, where_params = _filters(org, topic_ids, document_ids)
     with transaction.atomic(), connection.cursor() as cursor:
-        # Filters are applied while walking the graph, and the walk continues until enough
-        # rows pass them, so a small topic cannot come back empty.
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
-        cursor.execute(
-            "WITH nearest AS MATERIALIZED ("
-            f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
-            " ORDER BY c.embedding <=> %s::vector LIMIT %s)"
-            " SELECT id, 1 - distance FROM nearest ORDER BY distance",  # relaxed order: re-sort
-            [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
+        scope = terms.scope_chunks
+        if scope is None and row_scan_chunks:
+            cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
+            scope = cursor.fetchone()[0]
+        row_scan = scope is not None and scope <= row_scan_chunks
+        dense = _dense_candidates(
+            cursor, query_embedding, where, where_params, candidates, ef_search, row_scan=row_scan
         )
-        dense = [row[0] for row in cursor.fetchall()]
-        lexical = _lexical_candidates(cursor, terms, where, where_params, candidates) if terms.weights else []
+        if not terms.weights:
+            lexical = []
+        elif row_scan:
+            scope_key = _scope_key(org, topic_ids, document_ids)
+            held = terms.held
+            if held is None or held.scope != scope_key:
+                lexemes = list(terms.weights)
+                chunks = _terms_held(cursor, lexemes, where, where_params)
+                held = HeldTerms(scope=scope_key, lexemes=tuple(lexemes), chunks=chunks)
+            lexical = _lexical_ranked(cursor, terms, held, candidates)
+        else:
+            lexical = _lexical_candidates(cursor, terms, where, where_params, candidates)
     fused: dict[int, float] = defaultdict(float)
     for ranking in (dense, lexical):
         for rank, chunk_id in enumerate(ranking):
@@ -146,23 +212,97 @@ def chunk_search(
     return _hits(best)
 
 
+def _dense_candidates(
+    cursor: CursorWrapper,
+    query_embedding: Sequence[float],
+    where: str,
+    where_params: SqlParams,
+    candidates: int,
+    ef_search: int,
+    *,
+    row_scan: bool,
+) -> list[int]:
+    """The scope's chunks nearest the question, nearest first (call inside a transaction)."""
+    if row_scan:
+        # Exact nearest neighbours among the scope's rows, found by whichever of its btree
+        # indexes fits the filter: ordering outside the subquery (OFFSET 0 keeps it there)
+        # leaves the HNSW index out.
+        cursor.execute(
+            "WITH nearest AS MATERIALIZED ("
+            " SELECT s.id, s.distance FROM (SELECT c.id, c.embedding <=> %s::vector AS distance"
+            f" FROM library_chunk c WHERE {where} OFFSET 0) s ORDER BY s.distance LIMIT %s)"
+            " SELECT id, 1 - distance FROM nearest ORDER BY distance",
+            [_vector(query_embedding), *where_params, candidates],
+        )
+    else:
+        # Filters are applied while walking the graph, and the walk continues until enough
+        # rows pass them, so a small topic cannot come back empty.
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
+        cursor.execute(
+            "WITH nearest AS MATERIALIZED ("
+            f" SELECT c.id, c.embedding <=> %s::vector AS distance FROM library_chunk c WHERE {where}"
+            " ORDER BY c.embedding <=> %s::vector LIMIT %s)"
+            " SELECT id, 1 - distance FROM nearest ORDER BY distance",  # relaxed order: re-sort
+            [_vector(query_embedding), *where_params, _vector(query_embedding), candidates],
+        )
+    return [row[0] for row in cursor.fetchall()]
+
+
 def _lexical_candidates(
     cursor: CursorWrapper, terms: QueryTerms, where: str, where_params: SqlParams, candidates: int
 ) -> list[int]:
-    """Chunks holding the question's terms, by an IDF-weighted count of the terms each holds."""
+    """Chunks holding the question's terms, by an IDF-weighted count of the terms each holds
+    (then `ts_rank_cd`, then id), from the GIN index."""
     parts = []
     score_params: SqlParams = []
     for lex, weight in terms.weights.items():
         parts.append("(CASE WHEN c.search_vector @@ %s::tsquery THEN %s ELSE 0 END)")
         score_params.extend([search_form(lex), weight])
-    or_query = " | ".join(search_form(lex) for lex in terms.weights)
     cursor.execute(
         f"SELECT c.id, {' + '.join(parts)} AS score FROM library_chunk c"
         f" WHERE {where} AND c.search_vector @@ %s::tsquery"
         " ORDER BY score DESC, ts_rank_cd(c.search_vector, %s::tsquery) DESC, c.id LIMIT %s",
-        [*score_params, *where_params, or_query, or_query, candidates],
+        [*score_params, *where_params, _or_query(terms), _or_query(terms), candidates],
     )
     return [row[0] for row in cursor.fetchall()]
+
+
+def _or_query(terms: QueryTerms) -> str:
+    return " | ".join(search_form(lex) for lex in terms.weights)
+
+
+def _lexical_ranked(cursor: CursorWrapper, terms: QueryTerms, held: HeldTerms, candidates: int) -> list[int]:
+    """`_lexical_candidates`' ranking, from the terms each chunk of the scope holds.
+
+    The score is summed as SQL sums it there (the weights are numeric literals, so exactly: as
+    Decimals of their shortest repr), and `ts_rank_cd` is asked only for the chunks that can
+    still make the cut, those scoring at least the `candidates`-th best score.
+    """
+    weights = {lex: Decimal(repr(weight)) for lex, weight in terms.weights.items()}
+    index = {lex: i for i, lex in enumerate(held.lexemes)}
+    by_pattern: dict[int, Decimal] = {}
+    scores: dict[int, Decimal] = {}
+    with localcontext() as exact:
+        exact.prec = 60
+        for chunk_id, found in held.chunks.items():
+            score = by_pattern.get(found)
+            if score is None:
+                score = sum((w for lex, w in weights.items() if lex in index and found >> index[lex] & 1), Decimal(0))
+                by_pattern[found] = score
+            if score > 0:
+                scores[chunk_id] = score
+    if not scores:
+        return []
+    cut = sorted(scores.values(), reverse=True)[min(candidates, len(scores)) - 1]
+    contenders = [chunk_id for chunk_id, score in scores.items() if score >= cut]
+    cursor.execute(
+        "SELECT c.id, ts_rank_cd(c.search_vector, %s::tsquery) FROM library_chunk c WHERE c.id = ANY(%s)",
+        [_or_query(terms), contenders],
+    )
+    rank = dict(cursor.fetchall())
+    ordered = sorted((chunk_id for chunk_id in contenders if chunk_id in rank), key=lambda c: (-scores[c], -rank[c], c))
+    return ordered[:candidates]
 
 
 def _hits(best: list[tuple[int, float]]) -> list[ChunkHit]:

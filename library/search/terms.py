@@ -7,8 +7,9 @@ those counts into the weights every later stage uses.
 
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 
 # Words that carry no search signal in a question. Everything else, including one-letter
 # symbols and numbers, is kept: "tPD", "I2C", "0x76", "5 V" must reach full-text search.
@@ -29,6 +30,17 @@ _LONGEST_TERM = 60
 
 
 @dataclass(frozen=True)
+class HeldTerms:
+    """Which of the question's terms each chunk of a scope holds (the chunks holding any; bit i
+    of a chunk's mask: `lexemes[i]`), as `query_terms` read them going through the scope row by
+    row; `scope` names the scope (org, topics, documents), so only a search of it takes them."""
+
+    scope: tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]
+    lexemes: tuple[str, ...]
+    chunks: Mapping[int, int]
+
+
+@dataclass(frozen=True)
 class QueryTerms:
     """The question's full-text lexemes with their inverse document frequency in the org.
 
@@ -39,6 +51,8 @@ class QueryTerms:
     weights: dict[str, float]
     absent: frozenset[str] = frozenset()  # terms no chunk in the scope holds (not in weights)
     absent_weight: float = 0.0
+    scope_chunks: int | None = None  # how many chunks the scope holds, when counted
+    held: HeldTerms | None = field(default=None, compare=False, repr=False)
 
     @property
     def present_share(self) -> float:
@@ -53,15 +67,25 @@ class QueryTerms:
     def matched(self, lexemes: set[str]) -> set[str]:
         """The question's terms found among a text's lexemes (a compound: all of its parts)."""
         found = set()
-        for lex in self.weights:
-            if "_" in lex:
-                if all(part in lexemes for part in lex.split("_")):
+        heads: dict[int, set[str]] = {}  # the text's lexemes cut to a stem's length, by length
+        for lex, stem, parts in self._forms:
+            if parts:
+                if all(part in lexemes for part in parts):
                     found.add(lex)
-                continue
-            stem = word_stem(lex)
-            if lex in lexemes or (stem is not None and any(other.startswith(stem) for other in lexemes)):
+            elif lex in lexemes:
                 found.add(lex)
+            elif stem is not None:
+                if len(stem) not in heads:
+                    heads[len(stem)] = {other[: len(stem)] for other in lexemes}
+                if stem in heads[len(stem)]:  # some lexeme starts with the stem
+                    found.add(lex)
         return found
+
+    @cached_property
+    def _forms(self) -> list[tuple[str, str | None, list[str]]]:
+        """Each term, its stem (None: found only exactly) and a compound's parts, worked out
+        once: `matched` runs on every block of every candidate page."""
+        return [(lex, None, lex.split("_")) if "_" in lex else (lex, word_stem(lex), []) for lex in self.weights]
 
 
 def question_terms(lexemes: list[str], question: str) -> list[str]:
@@ -90,6 +114,7 @@ def query_terms_weighed(
         weights={lex: w for lex, w in idf.items() if lex not in absent},
         absent=absent,
         absent_weight=sum(idf[lex] for lex in absent),
+        scope_chunks=total_chunks,
     )
 
 

@@ -1,12 +1,14 @@
 """library/search: the hybrid search, its filters and its page ranking, on the real datasheets."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
+from django.db import connection, transaction
 
 from library.embeddings import embed_query
-from library.models import Document
+from library.models import Chunk, Document
 from library.search import QueryTerms, page_search, query_terms
+from library.search import sql as search_sql
 from library.search.ranking import KNOBS, window_coverage
 from library.search.sql import ChunkHit, chunk_search
 from library.selectors import documents_named_in
@@ -23,10 +25,17 @@ def _search(
     limit: int,
     topic_ids: Sequence[int] | None = None,
     document_ids: Sequence[int] | None = None,
+    row_scan_chunks: int = KNOBS.row_scan_chunks,
 ) -> list[ChunkHit]:
     return chunk_search(
         org=org,
-        terms=query_terms(org=org, query_text=text, topic_ids=topic_ids, document_ids=document_ids),
+        terms=query_terms(
+            org=org,
+            query_text=text,
+            topic_ids=topic_ids,
+            document_ids=document_ids,
+            row_scan_chunks=row_scan_chunks,
+        ),
         query_embedding=[float(x) for x in embed_query(text)],
         topic_ids=topic_ids,
         document_ids=document_ids,
@@ -35,6 +44,7 @@ def _search(
         ef_search=KNOBS.ef_search,
         rrf_k=KNOBS.rrf_k,
         kept_lexical=KNOBS.kept_lexical,
+        row_scan_chunks=row_scan_chunks,
     )
 
 
@@ -118,3 +128,109 @@ def test_a_micro_amp_value_is_found_by_a_question_typed_with_the_micro_sign(data
     assert "\u03bca" in terms.weights  # held by some page: not among the absent terms
     hits = _search(datasheets_org, question, limit=10)
     assert any("0.1 \u03bcA" in hit.text for hit in hits)
+
+
+def _plans_of(run: Callable[[], object]) -> list[str]:
+    """The plans of the chunk queries `run` sends, each explained after its SET LOCALs."""
+    sent: list[tuple[str, Sequence]] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        run()
+    plans = []
+    settings: list[str] = []
+    for sql, params in sent:
+        if sql.startswith("SET LOCAL"):
+            settings.append(sql)
+        elif "FROM library_chunk" in sql:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for statement in settings:
+                    cursor.execute(statement)
+                cursor.execute("EXPLAIN " + sql, params)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    return plans
+
+
+def test_a_small_orgs_search_reads_its_own_rows_not_the_indexes_of_every_org(datasheets_org) -> None:
+    # The HNSW and GIN indexes hold every org's chunks: walking them for one org of a hundred
+    # pays for the other ninety-nine (bench/scale.py at 1M chunks). An org this small is read
+    # from its org_id index, with exact distances.
+    assert KNOBS.row_scan_chunks >= Chunk.objects.filter(org=datasheets_org).count()
+    plans = _plans_of(lambda: page_search(org=datasheets_org, query="BME280 I2C address 0x76", limit=5))
+    assert len(plans) >= 4
+    assert not any("chunk_embedding_hnsw" in plan or "chunk_search_vector_gin" in plan for plan in plans)
+
+
+def test_a_scope_larger_than_the_row_scan_walks_the_hnsw_index(datasheets_org) -> None:
+    plans = _plans_of(lambda: _search(datasheets_org, "BME280 I2C address 0x76", limit=10, row_scan_chunks=0))
+    assert any("chunk_embedding_hnsw" in plan for plan in plans)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What I2C slave addresses can the BME280 use?",
+        "What is the SPI RESET instruction byte of the MCP2515?",
+        "Which strapping pins does the ESP32-WROOM-32 have?",
+    ],
+)
+def test_reading_the_scope_row_by_row_finds_what_the_indexes_find(datasheets_org, question: str) -> None:
+    # The same term counts and the same full-text candidates in the same order. (Dense
+    # candidates may differ where the HNSW walk misses a neighbour: the row scan is exact.)
+    sensors = Topic.objects.get(org=datasheets_org, name="Sensors")
+    esp32 = Document.objects.get(org=datasheets_org, source_name="espressif-esp32-wroom-32.pdf")
+    for topic_ids, document_ids in [(None, None), ([sensors.pk], None), (None, [esp32.pk])]:
+        terms_by_rows, terms_by_indexes = (
+            query_terms(
+                org=datasheets_org,
+                query_text=question,
+                topic_ids=topic_ids,
+                document_ids=document_ids,
+                row_scan_chunks=rows,
+            )
+            for rows in (10**9, 0)
+        )
+        assert terms_by_rows == terms_by_indexes
+        assert terms_by_rows.held is not None
+        where, params = search_sql._filters(datasheets_org, topic_ids, document_ids)
+        with connection.cursor() as cursor:
+            by_rows = search_sql._lexical_ranked(cursor, terms_by_rows, terms_by_rows.held, KNOBS.candidates)
+            by_index = search_sql._lexical_candidates(cursor, terms_by_indexes, where, params, KNOBS.candidates)
+        assert by_rows
+        assert by_rows == by_index
+
+
+def test_terms_read_over_the_whole_org_do_not_rank_a_topics_search(datasheets_org) -> None:
+    # query_terms keeps which terms each chunk of its scope holds; a search of a narrower
+    # scope must not rank the chunks of that wider one.
+    question = "What is the maximum supply voltage?"
+    power = Topic.objects.get(org=datasheets_org, name="Power")
+    documents = set(Document.objects.filter(topics=power).values_list("source_name", flat=True))
+    hits = chunk_search(
+        org=datasheets_org,
+        terms=query_terms(org=datasheets_org, query_text=question, row_scan_chunks=10**9),
+        query_embedding=[float(x) for x in embed_query(question)],
+        topic_ids=[power.pk],
+        document_ids=None,
+        limit=40,
+        candidates=KNOBS.candidates,
+        ef_search=KNOBS.ef_search,
+        rrf_k=KNOBS.rrf_k,
+        kept_lexical=KNOBS.kept_lexical,
+        row_scan_chunks=10**9,
+    )
+    assert hits
+    assert {hit.source_name for hit in hits} <= documents
+
+
+def test_a_question_of_more_terms_than_a_mask_holds_is_counted_alike_both_ways(datasheets_org) -> None:
+    # The row scan returns which terms a chunk holds as bigint masks of 62 terms each.
+    words = "supply voltage current range address register pin package temperature sleep".split()
+    question = " ".join([*words, *(str(n) for n in range(60))])
+    by_rows = query_terms(org=datasheets_org, query_text=question, row_scan_chunks=10**9)
+    by_indexes = query_terms(org=datasheets_org, query_text=question, row_scan_chunks=0)
+    assert len(by_rows.weights) + len(by_rows.absent) > 62
+    assert by_rows == by_indexes
