@@ -3,6 +3,7 @@
 cannot be read is reported with the reason, and the others still count."""
 
 import logging
+import time
 from dataclasses import dataclass
 
 import pypdf
@@ -16,6 +17,10 @@ from library.parsing.pdf_text import normalise_text
 logger = logging.getLogger(__name__)
 
 OCR_OFF = "no text layer, and OCR is off (OCR=off)"
+
+
+class OcrPageSkipped(OcrPageUnreadable):
+    """A page without a usable text layer that OCR was not run on (OCR off, over the budget)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class PageText:
     layout: PageLayout | None
     ocr: bool = False  # its text was read by OCR
     problem: str = ""  # why the page's text could not be read, when it could not
+    ocr_seconds: float | None = None  # what OCR took on it, read or not; None: OCR did not run
 
 
 class PageReader:
@@ -48,19 +54,41 @@ class PageReader:
         self.reader = reader
         self.options = options
         self.ocr_tried = 0
+        self._usable: dict[int, bool] = {}  # page index → its text layer is usable
+
+    def ocr_plan(self) -> list[int]:
+        """The pages (0-based) `read` will give to OCR: those without a usable text layer, within
+        the OCR budget; none when OCR is off. The check is the cheap one `read` makes anyway
+        (its answers are kept), so a document's time left can count OCR pages apart from the start."""
+        if not self.options.enabled:
+            return []
+        needing = [index for index in range(len(self.pdf)) if not self._text_layer_usable(index)]
+        return needing[: self.options.max_pages]
 
     def read(self, index: int) -> PageText:
         if self._text_layer_usable(index):
             return PageText(*indexed_text(self.pdf, self.reader, index))
+        started = time.monotonic()
         try:
             return self._ocr(index)
         except OcrError as error:
             reason = error.reason if isinstance(error, OcrPageUnreadable) else str(error)
             logger.warning("page %s: no usable text layer, not read by OCR: %s", index + 1, reason)
             text, layout = indexed_text(self.pdf, self.reader, index)
-            return PageText(text, layout, problem=reason)
+            seconds = time.monotonic() - started if self._ocr_ran(error) else None
+            return PageText(text, layout, problem=reason, ocr_seconds=seconds)
+
+    @staticmethod
+    def _ocr_ran(error: OcrError) -> bool:
+        """Whether OCR spent time on the page before it failed (not off, not over the budget)."""
+        return not isinstance(error, OcrPageSkipped)
 
     def _text_layer_usable(self, index: int) -> bool:
+        if index not in self._usable:
+            self._usable[index] = self._check_text_layer(index)
+        return self._usable[index]
+
+    def _check_text_layer(self, index: int) -> bool:
         page = self.pdf[index]
         try:
             return text_layer_usable(page)
@@ -72,10 +100,10 @@ class PageReader:
     def _ocr(self, index: int) -> PageText:
         number = index + 1
         if not self.options.enabled:
-            raise OcrPageUnreadable(number, OCR_OFF)
+            raise OcrPageSkipped(number, OCR_OFF)
         if self.ocr_tried >= self.options.max_pages:
             limit = self.options.max_pages
-            raise OcrPageUnreadable(number, f"no text layer, and OCR_MAX_PAGES ({limit}) pages had OCR already")
+            raise OcrPageSkipped(number, f"no text layer, and OCR_MAX_PAGES ({limit}) pages had OCR already")
         self.ocr_tried += 1
         page = self.pdf[index]
         try:
@@ -87,4 +115,4 @@ class PageReader:
         if not text.strip():
             raise OcrPageUnreadable(number, "no text layer, and OCR found no text on it")
         logger.info("page %s: read by OCR in %.1f s", number, read.seconds)
-        return PageText(text, layout, ocr=True)
+        return PageText(text, layout, ocr=True, ocr_seconds=read.seconds)
