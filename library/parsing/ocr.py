@@ -10,7 +10,9 @@ threads; a page is read in one piece at a time, its bitmap dropped when it is do
 The recognition model (PP-OCRv4, trained mostly on Chinese) sometimes runs English words
 together ("ContinuousDrainCurrent"), so besides its own spaces a gap in the line's ink wider
 than a share of the line's height is a space too; and its steady confusions in datasheets
-(Ω as Q, I as l, 0 as o) are typed back where the context leaves no doubt (`_typed`).
+(Ω as Q, I as l, 0 as o) are typed back where the context leaves no doubt (`_typed`). A 0
+read as O in a register map is settled from the page itself: the names, lines and columns
+around it that have a digit there (`_zeros_by_siblings`, `_hex_zeros_by_column`).
 """
 
 import bisect
