@@ -98,6 +98,9 @@ def document_ingest(*, document_id: int) -> bool:
             error="",
             ocr_pages=[],
             page_problems=[],
+            ocr_pages_expected=0,
+            ocr_pages_tried=0,
+            ocr_seconds=0.0,
         )
         # One line per attempt and one per outcome: how many times a document was worked on,
         # and by which worker, is then answerable from the workers' logs alone.
@@ -148,21 +151,29 @@ class _PagePipeline:
         self.page_units: dict[int, list[dict[str, object]]] = {}  # page (1-based) → `unit_boxes`
         self.page_problems: list[dict[str, object]] = []
         self.ocr_written = 0  # how many of `ocr_pages` the document shows
+        self.ocr_tried = 0  # pages OCR has finished, read or not
+        self.ocr_seconds = 0.0  # what they took
         self.chunked_through = 0  # pages [0, chunked_through) have chunks (guessed, then final)
         self.last_progress = 0.0
         self.progress_written = -1
 
     def run(self) -> tuple[list[ChunkDraft], np.ndarray]:
-        Document.objects.filter(pk=self.document.pk).update(pages_total=self.page_count, updated_at=clock.now())
-        pages = queue.SimpleQueue[tuple[int, PageText] | BaseException | None]()
-        stop = threading.Event()
-        reader_thread = threading.Thread(target=self._read_pages, args=(pages, stop), daemon=True)
-        reader_thread.start()
-        try:
-            self._speculate(pages)
-        finally:
-            stop.set()
-        reader_thread.join()
+        with pdfium_document(self.data) as pdf:  # the page reader's, used by one thread at a time
+            page_reader = PageReader(pdf, self.reader, ocr_options())  # type: ignore[arg-type]
+            # Which pages OCR will read is known before any is read, so the time left counts
+            # them apart from the start: an OCR page takes a hundred times a text page's time.
+            Document.objects.filter(pk=self.document.pk).update(
+                pages_total=self.page_count, ocr_pages_expected=len(page_reader.ocr_plan()), updated_at=clock.now()
+            )
+            pages = queue.SimpleQueue[tuple[int, PageText] | BaseException | None]()
+            stop = threading.Event()
+            reader_thread = threading.Thread(target=self._read_pages, args=(page_reader, pages, stop), daemon=True)
+            reader_thread.start()
+            try:
+                self._speculate(pages)
+            finally:
+                stop.set()
+            reader_thread.join()
 
         Document.objects.filter(pk=self.document.pk).update(
             ocr_pages=self.ocr_pages, page_problems=self.page_problems, updated_at=clock.now()
@@ -187,18 +198,19 @@ class _PagePipeline:
         return drafts, matrix
 
     def _read_pages(
-        self, out: "queue.SimpleQueue[tuple[int, PageText] | BaseException | None]", stop: threading.Event
+        self,
+        pages: PageReader,
+        out: "queue.SimpleQueue[tuple[int, PageText] | BaseException | None]",
+        stop: threading.Event,
     ) -> None:
         try:
-            with pdfium_document(self.data) as pdf:
-                pages = PageReader(pdf, self.reader, ocr_options())  # type: ignore[arg-type]
-                for index in range(self.page_count):
-                    if stop.is_set():
-                        return
-                    page = pages.read(index)
-                    if page.layout is not None and index < PROFILE_PAGES:
-                        self.first_pages.append(page.layout)
-                    out.put((index, page))
+            for index in range(self.page_count):
+                if stop.is_set():
+                    return
+                page = pages.read(index)
+                if page.layout is not None and index < PROFILE_PAGES:
+                    self.first_pages.append(page.layout)
+                out.put((index, page))
             out.put(None)
         except BaseException as exc:  # handed to the embedding thread, which raises it
             out.put(exc)
@@ -244,6 +256,18 @@ class _PagePipeline:
             self.ocr_pages.append(index + 1)
         if page.problem:
             self.page_problems.append({"page": index + 1, "problem": page.problem})
+        if page.ocr_seconds is not None:
+            # Written at once: the time left rests on OCR's pace, and an OCR page is rare enough
+            # (10-25 s each) that a write per page costs nothing.
+            self.ocr_tried += 1
+            self.ocr_seconds += page.ocr_seconds
+            self.ocr_written = len(self.ocr_pages)
+            Document.objects.filter(pk=self.document.pk).update(
+                ocr_pages=list(self.ocr_pages),
+                ocr_pages_tried=self.ocr_tried,
+                ocr_seconds=self.ocr_seconds,
+                updated_at=clock.now(),
+            )
 
     def _add_pending(self, draft: ChunkDraft) -> None:
         text = embedding_input(self.document, draft.text)

@@ -45,6 +45,13 @@ class Document(models.Model):
     page_problems = models.JSONField(
         default=list, blank=True, help_text='Pages of the newest version that could not be read: [{"page", "problem"}].'
     )
+    ocr_pages_expected = models.PositiveIntegerField(
+        default=0, help_text="Pages of the newest version that OCR is to read, as found when its ingestion started."
+    )
+    ocr_pages_tried = models.PositiveIntegerField(
+        default=0, help_text="Of those, the pages OCR has finished (read, or given up on) so far."
+    )
+    ocr_seconds = models.FloatField(default=0.0, help_text="Seconds OCR has taken on those pages so far.")
     live_version = models.PositiveIntegerField(null=True, blank=True, help_text="The version that answers; none yet.")
     live_file = models.FileField(upload_to=document_upload_path, max_length=500, blank=True)
     live_sha256 = models.CharField(max_length=64, blank=True)

@@ -7,6 +7,7 @@ progress through `document_progress`, so they say the same thing.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Max, Q
 
 from core import clock
@@ -15,6 +16,9 @@ from library.models import Document, IngestWorker
 
 # A worker beats every 30 s; after three missed beats it counts as gone.
 WORKER_SILENT_AFTER = timedelta(seconds=90)
+# A page with a text layer before any is done: ingestion's measured 9.3 pages/s (README,
+# Benchmarks). Only the first moments of a document with OCR pages use it.
+TEXT_PAGE_ESTIMATE_S = 0.11
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class DocumentProgress:
     pages_done: int
     pages_total: int | None
     percent: int
-    eta_seconds: int | None  # processing only, from the pages/s observed so far
+    eta_seconds: int | None  # processing only: text and OCR pages left, each at its own observed pace
     queue_position: int | None  # queued only: documents ahead of this one (all organizations)
     worker_running: bool
     status_line: str
@@ -95,8 +99,10 @@ def document_progress(*, document: Document, worker_last_seen: datetime | bool |
     else:
         line, eta = _processing_line(document, done, moment)
     ocr_note = _ocr_note(document)
-    if ocr_note and status in (Document.Status.READY, Document.Status.PROCESSING):
-        line = f"{line} ({ocr_note})"
+    # While OCR pages are being read the line counts them itself ("OCR: 1 of 4 pages read").
+    shown_note = _ocr_note(document, read=False) if _ocr_counted_in_line(document) else ocr_note
+    if shown_note and status in (Document.Status.READY, Document.Status.PROCESSING):
+        line = f"{line} ({shown_note})"
     live_note = _live_note(document)
     if live_note:
         line = f"{line}. {live_note}"
@@ -118,11 +124,11 @@ def document_progress(*, document: Document, worker_last_seen: datetime | bool |
     )
 
 
-def _ocr_note(document: Document) -> str:
+def _ocr_note(document: Document, *, read: bool = True) -> str:
     """How many pages OCR read, apart: each takes 10–25 s here against a tenth of a second for
     a page with a text layer, so they explain a slow document. And how many could not be read."""
     parts = []
-    if document.ocr_pages:
+    if read and document.ocr_pages:
         parts.append(f"{len(document.ocr_pages)} read by OCR")
     if document.page_problems:
         count = len(document.page_problems)
@@ -151,20 +157,48 @@ def _queued_line(position: int, moment: _Moment) -> str:
     return f"No ingestion worker has been seen for {ago}; queued, {_ahead(position)}"
 
 
+def _ocr_counted_in_line(document: Document) -> bool:
+    return document.status == Document.Status.PROCESSING and document.ocr_pages_expected > 0
+
+
 def _processing_line(document: Document, done: int, moment: _Moment) -> tuple[str, int | None]:
     """The line of a `processing` document, and the seconds it has left when they can be told."""
     total = document.pages_total
     if document_ingest_interrupted(document=document):
         return "Interrupted: the worker ingesting it stopped; it starts again when a worker runs", None
-    if not total or not done or document.started_at is None:
+    ocr = _ocr_part(document)
+    if not total or document.started_at is None or not (done or ocr):
         return (f"Processing: reading {total} pages" if total else "Processing: opening the PDF"), None
-    elapsed = max((document.updated_at - document.started_at).total_seconds(), 0.001)
-    since_update = max((moment.now - document.updated_at).total_seconds(), 0.0)
-    eta = max(0, round((total - done) * elapsed / done - since_update))
-    line = f"Processing page {min(done + 1, total)} of {total}, about {_duration(eta)} left"
     if done >= total:
-        line = f"Processing: saving {total} pages"
-    return line, eta
+        return f"Processing: saving {total} pages", 0
+    eta = _seconds_left(document, done, moment)
+    return f"Processing page {done + 1} of {total}{ocr}, about {_duration(eta)} left", eta
+
+
+def _ocr_part(document: Document) -> str:
+    if not document.ocr_pages_expected:
+        return ""
+    return f" (OCR: {document.ocr_pages_tried} of {document.ocr_pages_expected} pages read)"
+
+
+def _seconds_left(document: Document, done: int, moment: _Moment) -> int:
+    """Pages left at their own pace: OCR pages at OCR's observed seconds per page (a default from
+    the benchmark until one is done), the rest at the pace of the work other than OCR.
+
+    `pages_done` counts pages' worth of embedding, OCR pages included once embedded; so of the
+    pages left, those OCR has still to read cost OCR's time, the others the other pace.
+    """
+    assert document.pages_total is not None and document.started_at is not None
+    ocr_left = max(document.ocr_pages_expected - document.ocr_pages_tried, 0)
+    if document.ocr_pages_tried:
+        ocr_rate = document.ocr_seconds / document.ocr_pages_tried
+    else:
+        ocr_rate = settings.OCR_ESTIMATE_PAGE_S
+    elapsed = max((document.updated_at - document.started_at).total_seconds(), 0.001)
+    other_rate = max(elapsed - document.ocr_seconds, 0.0) / done if done else TEXT_PAGE_ESTIMATE_S
+    other_left = max(document.pages_total - done - ocr_left, 0)
+    since_update = max((moment.now - document.updated_at).total_seconds(), 0.0)
+    return max(0, round(ocr_left * ocr_rate + other_left * other_rate - since_update))
 
 
 def _live_note(document: Document) -> str:

@@ -218,6 +218,9 @@ OCR_PAGE_TIMEOUT_S = env_float("OCR_PAGE_TIMEOUT_S", 60.0, minimum=0.001)
 # The resolution a page is rendered at for OCR, whatever its scan's: at 200 the model runs
 # small type's words together (word recall 0.92 against 0.98 at 300 on the tuning set).
 OCR_DPI = env_int("OCR_DPI", 300, minimum=72)
+# Seconds one OCR page is expected to take until a document's first has been read, for its
+# time left: bench/ocr.py measured 0.064 pages/s (15.6 s a page) on the shared 2-core machine.
+OCR_ESTIMATE_PAGE_S = env_float("OCR_ESTIMATE_PAGE_S", 16.0, minimum=0.001)
 
 # --- LLM --------------------------------------------------------------------------------
 LLM_BACKEND = env_str("LLM_BACKEND", "extractive")

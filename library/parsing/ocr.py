@@ -10,7 +10,9 @@ threads; a page is read in one piece at a time, its bitmap dropped when it is do
 The recognition model (PP-OCRv4, trained mostly on Chinese) sometimes runs English words
 together ("ContinuousDrainCurrent"), so besides its own spaces a gap in the line's ink wider
 than a share of the line's height is a space too; and its steady confusions in datasheets
-(Ω as Q, I as l, 0 as o) are typed back where the context leaves no doubt (`_typed`).
+(Ω as Q, I as l, 0 as o) are typed back where the context leaves no doubt (`_typed`). A 0
+read as O in a register map is settled from the page itself: the names, lines and columns
+around it that have a digit there (`_zeros_by_siblings`, `_hex_zeros_by_column`).
 """
 
 import bisect
@@ -56,6 +58,9 @@ RECOGNITION_MIN_WIDTH = 320  # PaddleOCR's: shorter lines are padded to it
 MIN_CONFIDENCE = 0.5  # a line read with less is noise (a logo, a smudge), as RapidOCR drops it
 # A gap in a line's ink at least this share of the line's height is a space between words.
 WORD_GAP = 0.4
+# How close, in line heights, the letters beside a "1"'s gap stand when it is inside a word
+# (see `_narrow_gaps_closed`).
+NARROW_JOIN = 1.0
 
 # A text layer with fewer readable characters than this, over a page that is mostly an image
 # (or has no text at all), is not the page's text: a scanner's page number, a stamp.
@@ -369,7 +374,7 @@ class OcrEngine:
         if confidence < MIN_CONFIDENCE:
             return None
         band, spans = _ink_spans(crop)
-        words = _words(letters, spans)
+        words = _words(letters, _narrow_gaps_closed(letters, spans, band[1] - band[0]))
         if not words:
             return None
         text = " ".join(word for word, _x0, _x1 in words)
@@ -500,6 +505,36 @@ def _ink_spans(crop: np.ndarray) -> tuple[tuple[float, float], list[tuple[float,
     return (float(top), float(bottom + 1)), spans
 
 
+def _narrow_gaps_closed(
+    letters: list[tuple[str, float]], spans: list[tuple[float, float]], height: float
+) -> list[tuple[float, float]]:
+    """The runs of ink, joined across a gap that only a "1"'s empty sides make.
+
+    A "1" has little ink in a digit's full-width cell, so beside it the ink leaves a gap as
+    wide as a space ("1 1", "241 .9", "RX1 IE"). Where the model put no space of its own, the
+    "1" stands next to a digit, a point or a capital, and the letters on either side of the
+    gap stand closer than the line's height (a space adds most of a letter's width to that),
+    the gap is inside a number or a name.
+    """
+    joined = list(spans[:1])
+    placed = [(letter, x) for letter, x in letters]
+    for span in spans[1:]:
+        middle = (joined[-1][1] + span[0]) / 2
+        left = [index for index, (_letter, x) in enumerate(placed) if x < middle]
+        if left and left[-1] + 1 < len(placed) and _inside_word(placed[left[-1]], placed[left[-1] + 1], height):
+            joined[-1] = (joined[-1][0], span[1])
+        else:
+            joined.append(span)
+    return joined
+
+
+def _inside_word(before: tuple[str, float], after: tuple[str, float], height: float) -> bool:
+    pair = before[0] + after[0]
+    if "1" not in pair or not all(char.isdigit() or char == "." or char.isupper() for char in pair):
+        return False
+    return after[1] - before[1] < NARROW_JOIN * height
+
+
 def _words(letters: list[tuple[str, float]], spans: list[tuple[float, float]]) -> list[tuple[str, float, float]]:
     """Letters (with their x) split into words at the ink's gaps and at the model's spaces.
 
@@ -545,7 +580,7 @@ _PLAIN = str.maketrans(
 # I/O read as 1/0.
 _OHM = re.compile(r"(?<=\d)([kKmMµu]?)Q(?![A-Za-z])|^([kKmM]?)Q$")
 _CAPITAL_I = re.compile(r"^l(?=[A-Z]|o[A-Z]|ou[A-Z]|[bcdfghjkmnpqrstvwz]\w)")
-_HEX = re.compile(r"^[0oO][xX]([0-9A-Fa-foO]+)$")
+_HEX = re.compile(r"^[0oO][xX]([0-9A-Fa-foOX]+)$")
 _REGISTER_ZERO = re.compile(r"(?<=[A-Z]{2})o(?=[A-Z0-9]|$)")
 
 
@@ -609,7 +644,7 @@ def ocr_page(
         raise OcrPageUnreadable(number, f"OCR failed: {exc}") from exc
     finally:
         del image
-    lines = [_to_points(read, scale) for read in reads]
+    lines = _hex_zeros_by_column(_zeros_by_siblings([_to_points(read, scale) for read in reads]))
     return OcrPage(
         number=number,
         width=width,
@@ -655,6 +690,100 @@ def _to_points(read: _Read, scale: float) -> OcrLine:
     for word in words[1:]:
         box = box.union(word.box)
     return OcrLine(read.text, box, size=box.height, confidence=read.confidence, words=words)
+
+
+# A name of a register, bit field or pin: capitals, digits and underscores, two characters at
+# least ("RXF0SIDH", "LED0_ON_L", "D0"), and the punctuation that may close it in a list.
+_IDENTIFIER = re.compile(r"^(?=.*[A-Z])([A-Z0-9_]{2,})([,.;:)]?)$")
+_LOOK_ALIKE_ZERO = "Oo"
+_MOST_ZEROS = 4  # a name with more O's than this is a word, not a name with zeros (2⁴ tries)
+
+
+def _family(name: str) -> str:
+    return re.sub(r"\d", "#", name)
+
+
+def _zeros_by_siblings(lines: list[OcrLine]) -> list[OcrLine]:
+    """Names of one family read with O where their siblings have digits, typed with 0.
+
+    A page lists names that differ only in a number (TXB0CTRL, TXB1CTRL, TXB2CTRL); in
+    sans-serif type 0 and O are drawn alike, and the model reads "TXBOCTRL". A name whose
+    O's, taken as digits, give the family of a name the page has with digits there, has
+    zeros there. The page's own names decide, so English words are left alone.
+    """
+    families = set()
+    line_families = {_family(line.text) for line in lines if any(char.isdigit() for char in line.text)}
+    for line in lines:
+        for word in line.words:
+            match = _IDENTIFIER.match(word.text.replace("o", "O") if word.text.isupper() else word.text)
+            if match and any(char.isdigit() for char in match.group(1)):
+                families.add(_family(match.group(1)))
+    if not families and not line_families:
+        return lines
+    fixed = []
+    for line in lines:
+        words = [OcrWord(_zeros_in(word.text, families), word.box) for word in line.words]
+        # A lone O where the page's other lines like it have a number: "byte O" among "byte 1".
+        alone = [index for index, word in enumerate(words) if word.text in ("O", "o")]
+        if alone and _family(" ".join("0" if i in alone else w.text for i, w in enumerate(words))) in line_families:
+            words = [OcrWord("0", word.box) if i in alone else word for i, word in enumerate(words)]
+        if any(new.text != old.text for new, old in zip(words, line.words, strict=True)):
+            text = " ".join(word.text for word in words)
+            line = OcrLine(text, line.box, line.size, line.confidence, words)
+        fixed.append(line)
+    return fixed
+
+
+def _zeros_in(word: str, families: set[str]) -> str:
+    """`word` with the O's that its family has as digits typed as 0 (see `_zeros_by_siblings`)."""
+    match = _IDENTIFIER.match(word.replace("o", "O") if word.isupper() else word)
+    if match is None:
+        return word
+    name = match.group(1)
+    places = [index for index, char in enumerate(name) if char in _LOOK_ALIKE_ZERO]
+    if not places or len(places) > _MOST_ZEROS:
+        return word
+    # The most O's first: "RXFOEIDO" belongs to RXF#EID#, not to a family with one digit.
+    for count in range(len(places), 0, -1):
+        for chosen in itertools.combinations(places, count):
+            candidate = "".join("0" if index in chosen else char for index, char in enumerate(name))
+            if _family(candidate) in families:
+                return candidate + match.group(2)
+    return word
+
+
+_HEX_NUMBER = re.compile(r"^[0-9][0-9A-F]*[hH]?$")
+_HEX_READ_WITH_O = re.compile(r"^[Oo]([0-9A-F]+[hH]?)$")
+_HEX_COLUMN_SIBLINGS = 2
+
+
+def _hex_zeros_by_column(lines: list[OcrLine]) -> list[OcrLine]:
+    """Hexadecimal numbers read with O for their leading 0 ("OA", "OFh") typed with 0, when the
+    column they stand in holds hexadecimal numbers of their length that begin with a digit
+    (a register table's address column: 09, OA, OB, ..., 10)."""
+    numbers = [
+        (word.box.x0, len(word.text), line.size)
+        for line in lines
+        for word in line.words
+        if _HEX_NUMBER.match(word.text) and any(char.isdigit() for char in word.text)
+    ]
+    fixed = []
+    for line in lines:
+        words = []
+        for word in line.words:
+            if _HEX_READ_WITH_O.match(word.text):
+                column = sum(
+                    1
+                    for x0, length, size in numbers
+                    if length == len(word.text) and abs(x0 - word.box.x0) <= max(size, line.size) / 2
+                )
+                if column >= _HEX_COLUMN_SIBLINGS:
+                    word = OcrWord("0" + word.text[1:], word.box)
+            words.append(word)
+        if any(new.text != old.text for new, old in zip(words, line.words, strict=True)):
+            line = OcrLine(" ".join(word.text for word in words), line.box, line.size, line.confidence, words)
+        fixed.append(line)
+    return fixed
 
 
 def ocr_page_layout(ocr: OcrPage) -> PageLayout:

@@ -3,6 +3,7 @@
 cannot be read is reported with the reason, and the others still count."""
 
 import logging
+import time
 from dataclasses import dataclass
 
 import pypdf
@@ -18,6 +19,10 @@ from library.parsing.pdfium_lock import PDFIUM
 logger = logging.getLogger(__name__)
 
 OCR_OFF = "no text layer, and OCR is off (OCR=off)"
+
+
+class OcrPageSkipped(OcrPageUnreadable):
+    """A page without a usable text layer that OCR was not run on (OCR off, over the budget)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class PageText:
     layout: PageLayout | None
     ocr: bool = False  # its text was read by OCR
     problem: str = ""  # why the page's text could not be read, when it could not
+    ocr_seconds: float | None = None  # what OCR took on it, read or not; None: OCR did not run
 
 
 class PageReader:
@@ -50,6 +56,21 @@ class PageReader:
         self.reader = reader
         self.options = options
         self.ocr_tried = 0
+        self._usable: dict[int, bool] = {}  # page index → its text layer is usable
+        self._too_large: dict[int, str] = {}  # page index → why it is not read ("": it is)
+
+    def ocr_plan(self) -> list[int]:
+        """The pages (0-based) `read` will give to OCR: those without a usable text layer, within
+        the OCR budget; none when OCR is off. The check is the cheap one `read` makes anyway
+        (its answers are kept), so a document's time left can count OCR pages apart from the start."""
+        if not self.options.enabled:
+            return []
+        needing = [
+            index
+            for index in range(len(self.reader.pages))
+            if not self._content_too_large(index) and not self._text_layer_usable(index)
+        ]
+        return needing[: self.options.max_pages]
 
     def read(self, index: int) -> PageText:
         too_large = self._content_too_large(index)
@@ -58,29 +79,35 @@ class PageReader:
             return PageText("", None, problem=too_large)
         if self._text_layer_usable(index):
             return PageText(*indexed_text(self.pdf, self.reader, index))
+        started = time.monotonic()
         try:
             return self._ocr(index)
         except OcrError as error:
             reason = error.reason if isinstance(error, OcrPageUnreadable) else str(error)
             logger.warning("page %s: no usable text layer, not read by OCR: %s", index + 1, reason)
             text, layout = indexed_text(self.pdf, self.reader, index)
-            return PageText(text, layout, problem=reason)
+            seconds = time.monotonic() - started if self._ocr_ran(error) else None
+            return PageText(text, layout, problem=reason, ocr_seconds=seconds)
+
+    @staticmethod
+    def _ocr_ran(error: OcrError) -> bool:
+        """Whether OCR spent time on the page before it failed (not off, not over the budget)."""
+        return not isinstance(error, OcrPageSkipped)
 
     def _content_too_large(self, index: int) -> str:
         """Why the page must not be handed to pdfium, which inflates a content stream whole:
         a 2 MB PDF can inflate to gigabytes. pypdf decodes it first and stops at its limit
         (75 MB by default), holding no more; "" for a page within it (0.4 ms a page here)."""
-        try:
-            contents = self.reader.pages[index].get_contents()
-            if contents is not None:
-                contents.get_data()
-        except LimitReachedError as error:
-            return f"its content inflates past the decompression limit ({error}); the page was not read"
-        except Exception:  # anything else pypdf dislikes, pdfium reads as it can
-            return ""
-        return ""
+        if index not in self._too_large:
+            self._too_large[index] = _inflates_past_limit(self.reader, index)
+        return self._too_large[index]
 
     def _text_layer_usable(self, index: int) -> bool:
+        if index not in self._usable:
+            self._usable[index] = self._check_text_layer(index)
+        return self._usable[index]
+
+    def _check_text_layer(self, index: int) -> bool:
         with PDFIUM:
             page = self.pdf[index]
             try:
@@ -93,10 +120,10 @@ class PageReader:
     def _ocr(self, index: int) -> PageText:
         number = index + 1
         if not self.options.enabled:
-            raise OcrPageUnreadable(number, OCR_OFF)
+            raise OcrPageSkipped(number, OCR_OFF)
         if self.ocr_tried >= self.options.max_pages:
             limit = self.options.max_pages
-            raise OcrPageUnreadable(number, f"no text layer, and OCR_MAX_PAGES ({limit}) pages had OCR already")
+            raise OcrPageSkipped(number, f"no text layer, and OCR_MAX_PAGES ({limit}) pages had OCR already")
         self.ocr_tried += 1
         with PDFIUM:
             page = self.pdf[index]
@@ -110,4 +137,16 @@ class PageReader:
         if not text.strip():
             raise OcrPageUnreadable(number, "no text layer, and OCR found no text on it")
         logger.info("page %s: read by OCR in %.1f s", number, read.seconds)
-        return PageText(text, layout, ocr=True)
+        return PageText(text, layout, ocr=True, ocr_seconds=read.seconds)
+
+
+def _inflates_past_limit(reader: pypdf.PdfReader, index: int) -> str:
+    try:
+        contents = reader.pages[index].get_contents()
+        if contents is not None:
+            contents.get_data()
+    except LimitReachedError as error:
+        return f"its content inflates past the decompression limit ({error}); the page was not read"
+    except Exception:  # anything else pypdf dislikes, pdfium reads as it can
+        return ""
+    return ""

@@ -67,6 +67,10 @@ def test_a_mixed_pdf_reads_its_text_page_as_it_is_and_its_image_page_by_ocr(uplo
     document = ingest(upload("irf540n-mixed.pdf", scanned_pdf(SCAN, dpi=200, keep_text=frozenset({1}))))
     assert document.status == Document.Status.READY, document.error
     assert document.ocr_pages == [1] and document.page_problems == []
+    # Found before any page was read, for the time left; and what OCR took on its page.
+    assert document.ocr_pages_expected == document.ocr_pages_tried == 1
+    assert document.started_at is not None and document.finished_at is not None
+    assert 0 < document.ocr_seconds < (document.finished_at - document.started_at).total_seconds()
     assert _pages_with_chunks(document) == {1, 2}
     page_1 = " ".join(Chunk.objects.filter(document=document, page=1).values_list("text", flat=True))
     assert "44mΩ" in page_1.replace(" ", "")
@@ -78,6 +82,7 @@ def test_with_ocr_off_an_image_only_pdf_fails_saying_so(upload, settings) -> Non
     assert document.status == Document.Status.FAILED
     assert document.error.startswith("No extractable text:") and "OCR is off (OCR=off)" in document.error
     assert document.ocr_pages == []
+    assert document.ocr_pages_expected == document.ocr_pages_tried == 0
     assert [problem["page"] for problem in document.page_problems] == [1, 2]
     assert not Chunk.objects.filter(document=document).exists()
 
@@ -88,6 +93,8 @@ def test_a_page_whose_ocr_times_out_is_reported_and_the_text_page_still_ingests(
     assert document.status == Document.Status.READY, document.error
     assert document.ocr_pages == []
     assert document.page_problems == [{"page": 1, "problem": "OCR took longer than 0.001 s"}]
+    # The page OCR gave up on is done with, as far as the time left goes: its time counts.
+    assert document.ocr_pages_expected == document.ocr_pages_tried == 1 and document.ocr_seconds > 0
     assert _pages_with_chunks(document) == {2}
     progress = document_progress(document=document)
     assert progress.status_line == "Ready: 2 pages (1 page could not be read)"
@@ -101,6 +108,7 @@ def test_image_pages_past_ocr_max_pages_are_reported(upload, settings) -> None:
     assert document.page_problems == [
         {"page": 1, "problem": "no text layer, and OCR_MAX_PAGES (0) pages had OCR already"}
     ]
+    assert document.ocr_pages_expected == document.ocr_pages_tried == 0
     assert _pages_with_chunks(document) == {2}
 
 

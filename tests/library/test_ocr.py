@@ -169,3 +169,52 @@ def test_the_models_come_from_the_installed_wheel_not_a_download() -> None:
     models = Path(rapidocr_onnxruntime.__file__).parent / "models"
     assert (models / ocr.DETECTION_MODEL).is_file()
     assert (models / ocr.RECOGNITION_MODEL).is_file()
+
+
+# Register maps and tables set in sans-serif type, where 0 and O, and a "1" and the gap
+# beside it, are easily misread; scanned at 300 dpi, as bench/ocr.py scans them.
+MCP2515 = DATASHEETS / "microchip-mcp2515.pdf"
+PCA9685 = DATASHEETS / "nxp-pca9685.pdf"
+ICL7660 = DATASHEETS / "renesas-icl7660.pdf"
+
+
+def _scanned_page(path: Path, number: int) -> OcrPage:
+    pdf = pypdfium2.PdfDocument(scanned_pdf([(path, number)], dpi=300))
+    try:
+        return ocr_page(pdf[0], number, timeout_s=None)
+    finally:
+        pdf.close()
+
+
+def _words(page: OcrPage) -> list[str]:
+    return [word.text.rstrip(",") for line in page.lines for word in line.words]
+
+
+@pytest.mark.slow
+def test_register_names_read_with_o_take_the_digit_their_siblings_on_the_page_have() -> None:
+    words = _words(_scanned_page(MCP2515, 61))  # the register map: RXF0SIDH … RXB1CTRL
+    for name in ("RXF0SIDH", "RXM0SIDL", "TXB0CTRL", "RXF0EID0", "RXB0D0", "OPMOD0", "FILHIT0"):
+        assert name in words, name
+    assert not {"RXFOSIDH", "TXBOCTRL", "RXFOEIDO"} & set(words)
+    # TXBO (a flag: transmit bus-off) has no sibling with a digit there, and keeps its O.
+    assert "TXBO" in words
+
+
+@pytest.mark.slow
+def test_hex_addresses_and_bits_read_with_o_take_the_digit_of_their_column_and_lines() -> None:
+    page = _scanned_page(PCA9685, 10)  # the register summary: address, bits D7-D0, name
+    words = _words(page)
+    for address in ("0A", "0B", "0C", "0D", "0E", "0F"):
+        assert address in words, address
+    assert not {"OA", "OB", "OC", "OD", "OE", "OF"} & set(words)
+    assert "D0" in words and "DO" not in words
+    assert "LED0" in words or "LED0_ON_L" in words
+    bytes_0 = [line.text for line in page.lines if line.text.startswith("brightness control byte")]
+    assert bytes_0.count("brightness control byte 0") == 4, bytes_0
+
+
+@pytest.mark.slow
+def test_a_number_with_a_1_is_one_word_though_the_1_leaves_a_wide_gap() -> None:
+    words = _words(_scanned_page(ICL7660, 3))  # electrical characteristics: 1.5 V, 1.0 MΩ
+    assert "1.5" in words and "1.0" in words
+    assert ".5" not in words and ".0" not in words

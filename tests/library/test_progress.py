@@ -103,3 +103,86 @@ def test_finished_documents_say_ready_or_why_they_failed(org) -> None:
     assert document_progress(document=ready).status_line == "Ready: 12 pages"
     assert document_progress(document=ready).percent == 100
     assert document_progress(document=failed).status_line == "Failed: This PDF has no pages."
+
+
+def _processing(document: Document, **fields: object) -> Document:
+    Document.objects.filter(pk=document.pk).update(status="processing", **fields)
+    document.refresh_from_db()
+    return document
+
+
+@pytest.mark.django_db
+def test_a_mixed_document_counts_its_ocr_pages_apart_at_their_own_pace(org) -> None:
+    ingest_worker_heartbeat(name="celery@box")
+    (document,) = _queue(org, "a.pdf")
+    now = clock.now()
+    # 12 pages, 4 of them for OCR. In 22 s: one OCR page took 20 s, and 2 pages' worth of
+    # embedding was done in the other 2 s. Left: 3 OCR pages at 20 s, and 12 - 2 - 3 = 7
+    # pages at 1 s. The pace of all pages alike (22 s for 2) would say 110 s.
+    document = _processing(
+        document,
+        pages_total=12,
+        pages_done=2,
+        started_at=now - timedelta(seconds=22),
+        updated_at=now,
+        ocr_pages=[1],
+        ocr_pages_expected=4,
+        ocr_pages_tried=1,
+        ocr_seconds=20.0,
+    )
+    with _IngestLock(document.pk) as lock:
+        assert lock.acquired
+        progress = document_progress(document=document)
+    assert progress.eta_seconds == 67
+    assert progress.status_line == "Processing page 3 of 12 (OCR: 1 of 4 pages read), about 67 s left"
+    assert progress.pages_done == 2 and progress.percent == 17
+    assert progress.ocr_note == "1 read by OCR"
+
+
+@pytest.mark.django_db
+def test_before_its_first_ocr_page_is_read_a_document_counts_the_default_ocr_pace(org, settings) -> None:
+    settings.OCR_ESTIMATE_PAGE_S = 10.0
+    ingest_worker_heartbeat(name="celery@box")
+    (document,) = _queue(org, "a.pdf")
+    now = clock.now()
+    document = _processing(
+        document,
+        pages_total=12,
+        pages_done=0,
+        started_at=now - timedelta(seconds=3),
+        updated_at=now,
+        ocr_pages_expected=4,
+    )
+    with _IngestLock(document.pk) as lock:
+        assert lock.acquired
+        progress = document_progress(document=document)
+    # 4 OCR pages at 10 s, and 8 text pages at the measured 0.11 s each.
+    assert progress.eta_seconds == 41
+    assert progress.status_line == "Processing page 1 of 12 (OCR: 0 of 4 pages read), about 41 s left"
+
+
+@pytest.mark.django_db
+def test_while_reading_ocr_pages_the_pages_not_read_are_still_said(org) -> None:
+    ingest_worker_heartbeat(name="celery@box")
+    (document,) = _queue(org, "a.pdf")
+    now = clock.now()
+    document = _processing(
+        document,
+        pages_total=4,
+        pages_done=1,
+        started_at=now - timedelta(seconds=31),
+        updated_at=now - timedelta(seconds=5),
+        ocr_pages=[1],
+        page_problems=[{"page": 2, "problem": "OCR took longer than 60 s"}],
+        ocr_pages_expected=3,
+        ocr_pages_tried=2,
+        ocr_seconds=24.0,
+    )
+    with _IngestLock(document.pk) as lock:
+        assert lock.acquired
+        progress = document_progress(document=document)
+    # 1 OCR page left at 12 s, 2 pages at 2 s, minus the 5 s since the worker last wrote.
+    assert progress.eta_seconds == 11
+    assert progress.status_line == (
+        "Processing page 2 of 4 (OCR: 2 of 3 pages read), about 11 s left (1 page could not be read)"
+    )

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('library', '0006_chunk_storage_main'),
+        ('library', '0007_document_ocr_estimate'),
     ]
 
     operations = [
