@@ -6,10 +6,10 @@ from library.parsing.pdf_text import open_pdf, strip_running_headers
 from library.parsing.pdfium_lock import pdfium_document
 
 
-def sequential_chunks(data: bytes) -> list[tuple[int, str]]:
-    """(page, text) of each chunk, in ordinal order."""
+def sequential_chunks(data: bytes, *, ocr: bool = True) -> list[tuple[int, str]]:
+    """(page, text) of each chunk, in ordinal order (`ocr`: as the OCR setting says)."""
     reader = open_pdf(data)
     with pdfium_document(data) as pdf:
-        page_reader = PageReader(pdf, reader, OcrOptions())
+        page_reader = PageReader(pdf, reader, OcrOptions(enabled=ocr))
         pages = strip_running_headers([page_reader.read(i).text for i in range(len(reader.pages))])
     return [(d.page, d.text) for n, text in enumerate(pages, start=1) for d in chunk_page(n, text)]
