@@ -372,11 +372,7 @@ def _replace_chunks(
             ],
             batch_size=500,
         )
-        PageUnits.objects.filter(document_id=document.pk).delete()
-        PageUnits.objects.bulk_create(
-            [PageUnits(document_id=document.pk, page=page, units=units) for page, units in pipeline.page_units.items()],
-            batch_size=200,
-        )
+        _replace_page_units(document.pk, pipeline.page_units)
         now = clock.now()
         Document.objects.filter(pk=document.pk).update(
             status=Document.Status.READY,
@@ -401,6 +397,14 @@ def _replace_chunks(
         current.version,
         len(drafts),
         current.pages_total,
+    )
+
+
+def _replace_page_units(document_id: int, page_units: dict[int, list[dict[str, object]]]) -> None:
+    PageUnits.objects.filter(document_id=document_id).delete()
+    PageUnits.objects.bulk_create(
+        [PageUnits(document_id=document_id, page=page, units=units) for page, units in page_units.items()],
+        batch_size=200,
     )
 
 
