@@ -7,7 +7,7 @@ import pytest
 from core import clock
 from library.ingest import _IngestLock, ingest_worker_heartbeat, ingest_worker_stopped
 from library.models import Document
-from library.progress import document_progress
+from library.progress import DocumentProgress, document_progress
 from library.services import document_upload
 from tests.library.pdfs import text_pdf_bytes
 
@@ -77,9 +77,7 @@ def test_a_document_in_progress_reports_its_page_and_the_time_left_from_its_pace
         status="processing", pages_total=88, pages_done=44, started_at=now - timedelta(seconds=20), updated_at=now
     )
     document.refresh_from_db()
-    with _IngestLock(document.pk) as lock:  # what a live worker holds
-        assert lock.acquired
-        progress = document_progress(document=document)
+    progress = _progress_while_ingesting(document)
     assert progress.pages_done == 44 and progress.percent == 50
     assert progress.eta_seconds == 20
     assert progress.status_line == "Processing page 45 of 88, about 20 s left"
@@ -103,6 +101,13 @@ def test_finished_documents_say_ready_or_why_they_failed(org) -> None:
     assert document_progress(document=ready).status_line == "Ready: 12 pages"
     assert document_progress(document=ready).percent == 100
     assert document_progress(document=failed).status_line == "Failed: This PDF has no pages."
+
+
+def _progress_while_ingesting(document: Document) -> DocumentProgress:
+    """The document's progress while this test holds its ingest lock, as a live worker does."""
+    with _IngestLock(document.pk) as lock:
+        assert lock.acquired
+        return document_progress(document=document)
 
 
 def _processing(document: Document, **fields: object) -> Document:
@@ -130,9 +135,7 @@ def test_a_mixed_document_counts_its_ocr_pages_apart_at_their_own_pace(org) -> N
         ocr_pages_tried=1,
         ocr_seconds=20.0,
     )
-    with _IngestLock(document.pk) as lock:
-        assert lock.acquired
-        progress = document_progress(document=document)
+    progress = _progress_while_ingesting(document)
     assert progress.eta_seconds == 67
     assert progress.status_line == "Processing page 3 of 12 (OCR: 1 of 4 pages read), about 67 s left"
     assert progress.pages_done == 2 and progress.percent == 17
@@ -153,9 +156,7 @@ def test_before_its_first_ocr_page_is_read_a_document_counts_the_default_ocr_pac
         updated_at=now,
         ocr_pages_expected=4,
     )
-    with _IngestLock(document.pk) as lock:
-        assert lock.acquired
-        progress = document_progress(document=document)
+    progress = _progress_while_ingesting(document)
     # 4 OCR pages at 10 s, and 8 text pages at the measured 0.11 s each.
     assert progress.eta_seconds == 41
     assert progress.status_line == "Processing page 1 of 12 (OCR: 0 of 4 pages read), about 41 s left"
@@ -178,9 +179,7 @@ def test_while_reading_ocr_pages_the_pages_not_read_are_still_said(org) -> None:
         ocr_pages_tried=2,
         ocr_seconds=24.0,
     )
-    with _IngestLock(document.pk) as lock:
-        assert lock.acquired
-        progress = document_progress(document=document)
+    progress = _progress_while_ingesting(document)
     # 1 OCR page left at 12 s, 2 pages at 2 s, minus the 5 s since the worker last wrote.
     assert progress.eta_seconds == 11
     assert progress.status_line == (
