@@ -160,9 +160,10 @@ def _source_link(
     extra = {"from": str(chat.pk), "q": " ".join(question.split())[:200]}
     if chunk_ids:
         extra["cite"] = ",".join(str(i) for i in chunk_ids)
-    rows = quoted_units(org=access.org, cited=page, answer=answer)
-    if rows:
-        extra["rows"] = ",".join(str(i) for i in rows)
+    quoted = quoted_units(org=access.org, cited=page, answer=answer)
+    if quoted.positions:
+        extra["rows"] = ",".join(str(i) for i in quoted.positions)
+        extra["rows_of"] = str(quoted.version)  # positions in that version's units only
     href = source_path(access.org, page.source_name, page.page, **extra)
     return href + "#cited-1" if chunk_ids else href
 

@@ -5,6 +5,7 @@ Search is library.search; ingestion progress is library.progress.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
@@ -137,14 +138,25 @@ _QUOTED_UNIT_CHARS = 16
 _MAX_QUOTED_UNITS = 6
 
 
-def quoted_units(*, org: Organization, cited: CitedPage, answer: str) -> list[int]:
-    """Positions, in the page's `PageUnits`, of the units an answer quotes from this cited page
-    (the extractive answerer copies rows and sentences verbatim), at most a few."""
-    record = PageUnits.objects.filter(
-        document__org=org, document__source_name=cited.source_name, page=cited.page
-    ).first()
+@dataclass(frozen=True)
+class QuotedUnits:
+    """The units of a cited page an answer quotes, as positions in the page's `PageUnits` of
+    the document's live version `version` (a later version's units are others)."""
+
+    positions: list[int]
+    version: int | None
+
+
+def quoted_units(*, org: Organization, cited: CitedPage, answer: str) -> QuotedUnits:
+    """The units an answer quotes from this cited page (the extractive answerer copies rows and
+    sentences verbatim), at most a few."""
+    record = (
+        PageUnits.objects.filter(document__org=org, document__source_name=cited.source_name, page=cited.page)
+        .select_related("document")
+        .first()
+    )
     if record is None:
-        return []
+        return QuotedUnits(positions=[], version=None)
     said = " ".join(answer.split())
     found: list[int] = []
     for index, unit in enumerate(record.units):
@@ -153,7 +165,7 @@ def quoted_units(*, org: Organization, cited: CitedPage, answer: str) -> list[in
             found.append(index)
             if len(found) == _MAX_QUOTED_UNITS:
                 break
-    return found
+    return QuotedUnits(positions=found, version=record.document.live_version)
 
 
 def unit_boxes_of(*, document: Document, page: int, positions: Sequence[int]) -> list[list[float]]:

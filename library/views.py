@@ -310,7 +310,9 @@ def _source_context(
         page_count=page_count,
         blocks=blocks,
         cited_count=sum(1 for block in blocks if block.cited),
-        row_marks=_row_marks(document, page, params.get("rows", "")),
+        row_marks=_row_marks(document, page, params.get("rows", ""))
+        if params.get("rows_of") == str(document.live_version)
+        else [],
         topics=list(document.topics.all()),
         topic_anchor_url=library_path(access.org),
         prev_url=source_path(access.org, document.source_name, page - 1, **keep) if page > 1 else "",

@@ -201,7 +201,8 @@ def test_each_page_keeps_where_its_indexed_lines_stand_and_a_new_version_replace
     quoted = quoted_units(
         org=org, cited=CitedPage(document.pk, "irf540n.pdf", 2), answer=f"On-resistance: {row['text']}."
     )
-    assert [records[2][index]["text"] for index in quoted] == [row["text"]]
+    assert [records[2][index]["text"] for index in quoted.positions] == [row["text"]]
+    assert quoted.version == 1
 
     ingest(upload("irf540n.pdf", text_pdf_bytes(sample_pages(2, "second version"))))
     assert sorted(PageUnits.objects.filter(document=document).values_list("page", flat=True)) == [1, 2]

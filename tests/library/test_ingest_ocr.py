@@ -50,16 +50,20 @@ def test_an_image_only_pdf_is_read_by_ocr_and_answers_from_its_pages(upload, own
     assert 'id="ocr-note"' in source.content.decode()
     # OCR's words keep their boxes: the row the answer quotes from the scan is outlined on it.
     cited = next(page for page in done.sources if page.page == 2)
-    rows = quoted_units(org=document.org, cited=cited, answer=done.answer)
+    quoted = quoted_units(org=document.org, cited=cited, answer=done.answer)
+    rows = quoted.positions
+    assert quoted.version == document.live_version == 1
     units = PageUnits.objects.get(document=document, page=2).units
     assert any("44 mΩ" in units[row]["text"] for row in rows)
     x0, top, x1, bottom = units[rows[0]]["box"]
     assert 0 <= x0 < x1 <= 1 and 0 <= top < bottom - 0.003 and bottom - top < 0.05
-    marked = client.get(
-        f"/{document.org.name}/library?source_name=irf540n-scan.pdf&source_page=2&source_type=text"
-        f"&rows={','.join(str(row) for row in rows)}"
-    )
+    page_2 = f"/{document.org.name}/library?source_name=irf540n-scan.pdf&source_page=2&source_type=text"
+    marks = f"&rows={','.join(str(row) for row in rows)}"
+    marked = client.get(f"{page_2}{marks}&rows_of={quoted.version}")
     assert marked.content.decode().count('class="row-mark"') == len(rows)
+    # Positions of another version's units mark nothing: that version's rows are others.
+    assert 'class="row-mark"' not in client.get(f"{page_2}{marks}&rows_of=2").content.decode()
+    assert 'class="row-mark"' not in client.get(f"{page_2}{marks}").content.decode()
 
 
 @pytest.mark.slow
