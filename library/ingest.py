@@ -150,7 +150,6 @@ class _PagePipeline:
         self.ocr_pages: list[int] = []  # 1-based
         self.page_units: dict[int, list[dict[str, object]]] = {}  # page (1-based) → `unit_boxes`
         self.page_problems: list[dict[str, object]] = []
-        self.ocr_written = 0  # how many of `ocr_pages` the document shows
         self.ocr_tried = 0  # pages OCR has finished, read or not
         self.ocr_seconds = 0.0  # what they took
         self.chunked_through = 0  # pages [0, chunked_through) have chunks (guessed, then final)
@@ -178,7 +177,6 @@ class _PagePipeline:
         Document.objects.filter(pk=self.document.pk).update(
             ocr_pages=self.ocr_pages, page_problems=self.page_problems, updated_at=clock.now()
         )
-        self.ocr_written = len(self.ocr_pages)
         final = strip_running_headers(self.pages_read)
         if not any(text.strip() for text in final):
             raise PdfProblem(no_text_message(self.page_problems))
@@ -261,7 +259,6 @@ class _PagePipeline:
             # (10-25 s each) that a write per page costs nothing.
             self.ocr_tried += 1
             self.ocr_seconds += page.ocr_seconds
-            self.ocr_written = len(self.ocr_pages)
             Document.objects.filter(pk=self.document.pk).update(
                 ocr_pages=list(self.ocr_pages),
                 ocr_pages_tried=self.ocr_tried,
@@ -301,11 +298,7 @@ class _PagePipeline:
         moment = time.monotonic()
         if done <= self.progress_written or (not force and moment - self.last_progress < _PROGRESS_EVERY_S):
             return
-        fields: dict[str, object] = {"pages_done": done, "updated_at": clock.now()}
-        if len(self.ocr_pages) > self.ocr_written:
-            fields["ocr_pages"] = list(self.ocr_pages)
-            self.ocr_written = len(self.ocr_pages)
-        Document.objects.filter(pk=self.document.pk).update(**fields)
+        Document.objects.filter(pk=self.document.pk).update(pages_done=done, updated_at=clock.now())
         self.progress_written, self.last_progress = done, moment
 
 
