@@ -8,14 +8,17 @@ import io
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pypdfium2
 from django.conf import settings
+from PIL import Image
 
 from library.models import Document
 from library.parsing.pdfium_lock import PDFIUM, pdfium_document
 
+_render_lock = threading.Lock()  # one render of a page, not one per request
 RENDER_WIDTH_PX = 1100
 
 
@@ -40,15 +43,18 @@ def page_image_file(document: Document, page: int) -> Path | None:
     path = page_image_path(document, page)
     if path.exists():
         return path
-    with PDFIUM:  # also makes one render of a page, not one per request
+    with _render_lock:
         if path.exists():
             return path
         with document.served_file.open("rb") as handle:
             data = handle.read()
-        with pdfium_document(data) as pdf:
+        with pdfium_document(data) as pdf, PDFIUM:
             if not 1 <= page <= len(pdf):
                 return None
-            png = _render_png(pdf[page - 1])
+            image = _render(pdf[page - 1])
+        encoded = io.BytesIO()
+        image.save(encoded, format="PNG")  # outside PDFIUM: an ingesting thread may use pdfium meanwhile
+        png = encoded.getvalue()
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(descriptor, "wb") as out:
@@ -57,16 +63,14 @@ def page_image_file(document: Document, page: int) -> Path | None:
     return path
 
 
-def _render_png(pdf_page: pypdfium2.PdfPage) -> bytes:
+def _render(pdf_page: pypdfium2.PdfPage) -> Image.Image:
+    """The page as an image of its own (the caller holds PDFIUM; the bitmap is freed here)."""
     width, _ = pdf_page.get_size()
     bitmap = pdf_page.render(scale=min(3.0, RENDER_WIDTH_PX / max(width, 1.0)), rev_byteorder=True)
     try:
-        image = bitmap.to_pil().copy()  # ours: the bitmap is freed now, under the lock
+        return bitmap.to_pil().copy()
     finally:
         bitmap.close()
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
 
 
 def pdf_page_count(document: Document) -> int:
