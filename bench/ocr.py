@@ -51,7 +51,7 @@ import pypdfium2  # noqa: E402
 
 from library.parsing import ocr  # noqa: E402
 from library.parsing.glyphs import normalise_glyphs  # noqa: E402
-from library.parsing.layout import Char, build_lines, page_chars, page_edges  # noqa: E402
+from library.parsing.layout import Char, build_lines, page_edges, text_layer_chars  # noqa: E402
 from library.parsing.tables import page_tables  # noqa: E402
 from tests.library.pdfs import scanned_pdf  # noqa: E402
 
@@ -76,12 +76,7 @@ def visible_chars(page: pypdfium2.PdfPage) -> list[Char]:
     that are not drawn where a reader (or OCR) could see them: invisible text, white on
     white, light grey on the same grey. A letter or digit is seen when the middle of its
     box, rendered, shows contrast."""
-    _width, height = page.get_size()
-    textpage = page.get_textpage()
-    try:
-        chars = page_chars(textpage, height)
-    finally:
-        textpage.close()
+    chars = text_layer_chars(page)
     scale = 4.0  # 288 dpi: the stem of a small "l" still shows
     bitmap = page.render(scale=scale, grayscale=True)
     try:

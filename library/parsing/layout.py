@@ -109,6 +109,16 @@ class PageLayout:
 # --- characters and ruling lines -------------------------------------------------------------
 
 
+def text_layer_chars(page: pypdfium2.PdfPage) -> list[Char]:
+    """`page_chars` of the page's own text layer (the caller holds pdfium's lock)."""
+    _width, height = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        return page_chars(textpage, height)
+    finally:
+        textpage.close()
+
+
 def page_chars(textpage: pypdfium2.PdfTextPage, page_height: float) -> list[Char]:
     """Every character in pdfium's order with its loose box (the font's full height), top-down.
 

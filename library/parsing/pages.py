@@ -19,9 +19,9 @@ from library.parsing.layout import (
     PageLayout,
     Unit,
     build_lines,
-    page_chars,
     page_edges,
     reading_order,
+    text_layer_chars,
     text_units,
     title_of,
 )
@@ -35,11 +35,7 @@ logger = logging.getLogger(__name__)
 def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
     with PDFIUM:
         width, height = page.get_size()
-        textpage = page.get_textpage()
-        try:
-            chars = page_chars(textpage, height)
-        finally:
-            textpage.close()
+        chars = text_layer_chars(page)
         edges = page_edges(page, height)
     return layout_from_chars(chars, edges, width, height, number)
 
