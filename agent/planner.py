@@ -16,11 +16,13 @@ from dataclasses import dataclass
 
 from agent.events import ToolStep
 from agent.extractive import (
+    LOOKUP_MAX_LINES,
     LOOKUP_PAGES,
     LOOKUP_PAGES_READ,
     NOTHING_FOUND,
     Selection,
     Unit,
+    at_most_lines,
     render,
     select_lookup,
     select_units,
@@ -213,6 +215,7 @@ def _select(
         extra = select_units(terms=clause, evidence=pages, page_weights=weights, max_units=1, value_lines=1)
         known = {(u.evidence_index, u.line_index) for u in units}
         units += [u for u in extra.units if (u.evidence_index, u.line_index) not in known]
+    units = at_most_lines(units, LOOKUP_MAX_LINES)
     coverage = _coverage(terms, units) if terms.weights else 0.0
     return Selection(units=units, coverage=max(coverage, selection.coverage))
 

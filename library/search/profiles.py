@@ -35,7 +35,9 @@ _COMPARATIVE = re.compile(
     r"|longer|shorter|lowest|highest|fastest|slowest|largest|smallest|same|other|first|last|next|following)\b",
     re.IGNORECASE,
 )
-_PHRASE_END = re.compile(r"[,;:?!.()\"]|\s(?:or|and|vs\.?|versus|than|with|from|in|on|at|to|for|when|if)\s", re.I)
+_PHRASE_END = re.compile(
+    r"[,;:?!()\"]|\.(?!\d)|\s(?:or|and|vs\.?|versus|than|with|from|in|on|at|to|for|when|if)\s", re.I
+)
 _WORD = re.compile(r"[a-z0-9][a-z0-9.+]*", re.I)
 
 
@@ -57,26 +59,33 @@ def documents_described_in(*, org: Organization, text: str, topic_ids: Sequence[
     if len(documents) < 2:
         return []
     profiles = np.asarray([d.profile_embedding for d in documents], dtype=np.float32)
-    profile_words = [set(w.lower() for w in _WORD.findall(d.profile)) for d in documents]
+    profile_words = [{w.lower() for w in _WORD.findall(d.profile)} for d in documents]
     found: list[Described] = []
     for options in candidates:
         vectors = embed_texts(options)
-        best: tuple[float, int, str] | None = None
+        named: list[tuple[float, int, str]] = []  # (score, document index, phrase) of the clear options
         for option, vector in zip(options, vectors, strict=True):
-            words = [w.lower() for w in _WORD.findall(option)]
-            scores = profiles @ vector + _WORDS_WEIGHT * np.asarray(
-                [sum(w in held for w in words) / len(words) for held in profile_words]
-            )
+            words = _WORD.findall(option)
+            shares = np.asarray([_word_share(words, held) for held in profile_words])
+            scores = profiles @ vector + _WORDS_WEIGHT * shares
             order = np.argsort(-scores)
             top, second = float(scores[order[0]]), float(scores[order[1]])
-            if top >= _MIN_SCORE and top - second >= _MIN_MARGIN and (best is None or top > best[0]):
-                best = (top, int(order[0]), option)
-        if best is None or any(item.document.pk == documents[best[1]].pk for item in found):
-            continue
-        if documents_mentioning(org=org, phrase=best[2]) > max(2, _MAX_MENTIONED_SHARE * len(documents)):
-            continue  # words every datasheet uses ("the output voltage"), not a part's name
-        found.append(Described(document=documents[best[1]], phrase=best[2]))
+            if top >= _MIN_SCORE and top - second >= _MIN_MARGIN:
+                named.append((top, int(order[0]), option))
+        for _, index, phrase in sorted(named, reverse=True):
+            if any(item.document.pk == documents[index].pk for item in found):
+                break
+            # Words every datasheet uses ("the output voltage") are a property, not a part's name;
+            # a longer option may still name one ("serial" no, "serial flash" yes).
+            if documents_mentioning(org=org, phrase=phrase) <= max(2, _MAX_MENTIONED_SHARE * len(documents)):
+                found.append(Described(document=documents[index], phrase=phrase))
+                break
     return found
+
+
+def _word_share(words: list[str], profile: set[str]) -> float:
+    """The share of the phrase's words the profile holds."""
+    return sum(w.lower() in profile for w in words) / len(words)
 
 
 def _phrases(text: str) -> list[list[str]]:

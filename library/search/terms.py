@@ -126,16 +126,28 @@ def is_identifier(lexeme: str) -> bool:
     return bool(_IDENTIFIER.fullmatch(lexeme))
 
 
-_SUFFIXES = ("ies", "es", "s", "ing", "ed")
+# Endings cut from a word to search the rest as a prefix, each with what it leaves and the
+# least length of what it leaves: "-ation" keeps "at" and a final "e" goes, so "regulation",
+# "regulate" and "regulated" all find "regulator".
+_SUFFIXES = (
+    ("ations", "at", 4),
+    ("ation", "at", 4),
+    ("ies", "", 4),
+    ("es", "", 4),
+    ("s", "", 4),
+    ("ing", "", 4),
+    ("ed", "", 4),
+    ("e", "", 5),
+)
 
 
 def word_stem(lexeme: str) -> str | None:
     """A crude stem of a plain English word ("addresses" → "address"); None for symbols."""
     if not lexeme.isalpha() or not lexeme.isascii() or len(lexeme) < 5:
         return None
-    for suffix in _SUFFIXES:
-        if lexeme.endswith(suffix) and len(lexeme) - len(suffix) >= 4 and not lexeme.endswith("ss"):
-            return lexeme[: -len(suffix)]
+    for suffix, kept, least in _SUFFIXES:
+        if lexeme.endswith(suffix) and len(lexeme) - len(suffix) >= least and not lexeme.endswith("ss"):
+            return lexeme[: -len(suffix)] + kept
     return lexeme
 
 
