@@ -177,6 +177,9 @@ def asked_kinds(terms: QueryTerms) -> frozenset[str]:
 class Selection:
     units: list[Unit]
     coverage: float
+    # The first `lead` units (each with the rows of its table) make the answer's first line: the
+    # best line, and for a question of several parts the best line of each other part.
+    lead: int = 1
 
 
 def select_units(
@@ -212,7 +215,10 @@ def select_units(
         for unit in _values_for_the_rest(units, chosen, covered, evidence, weights, total, value_lines):
             chosen.append(unit)
             covered |= unit.lexemes
-    chosen = at_most_lines(_with_sibling_rows(units, chosen), max_lines)
+    chosen = _with_sibling_rows(units, chosen)
+    if max_lines is not None and chosen and _held_share(chosen[:1], weights, total) >= _LEAD_ENOUGH:
+        max_lines = min(max_lines, _LINES_AFTER_A_FULL_LEAD)  # the first line answers: less support
+    chosen = at_most_lines(chosen, max_lines)
     covered = set().union(*(unit.lexemes for unit in chosen)) if chosen else set()
     coverage = sum(weights[lex] for lex in covered) / total
     return Selection(units=chosen, coverage=coverage)
@@ -287,7 +293,7 @@ def _greedy_choice(
 
 # A chosen row is shown with at most this many other rows of its table; a table of at most
 # _SMALL_TABLE rows is shown whole.
-_SIBLING_ROWS = 3
+_SIBLING_ROWS = 2
 _SMALL_TABLE = 4
 
 
@@ -320,6 +326,17 @@ def _sibling_rows(units: list[Unit], best: Unit) -> list[Unit]:
         if unit.line_index > best.line_index and unit not in adding and unit.lexemes == best.lexemes:
             adding.append(unit)
     return adding
+
+
+# When the best line alone holds this share of the question's terms, the answer shows at most
+# this many lines.
+_LEAD_ENOUGH = 2.0
+_LINES_AFTER_A_FULL_LEAD = 2
+
+
+def _held_share(units: list[Unit], weights: dict[str, float], total: float) -> float:
+    held = set().union(*(unit.lexemes for unit in units)) if units else set()
+    return sum(weights[lex] for lex in held) / total
 
 
 def at_most_lines(units: list[Unit], lines: int | None) -> list[Unit]:
@@ -462,13 +479,13 @@ def render(
     lines_of = {index: text_blocks(item.text) for index, item in enumerate(evidence)}
     parts = []
     shown: set[str] = set()
-    # The best line first (it answers; its page is the first source), then the others in
+    # The lead first (it answers; its first page is the first source), then the others in
     # page-rank order, so supporting lines read in the order their pages rank; rows of one
     # table make one line.
-    best, *rest = selection.units
-    ordered = [best, *sorted(rest, key=lambda u: (u.evidence_index, u.line_index, u.position))]
+    lead = selection.units[: max(1, selection.lead)]
+    rest = sorted(selection.units[len(lead) :], key=lambda u: (u.evidence_index, u.line_index, u.position))
     groups: list[list[Unit]] = []
-    for unit in ordered:
+    for unit in [*lead, *rest]:
         group = next((g for g in groups if _same_table(unit, g[0])), None)
         if group is None:
             groups.append([unit])
@@ -488,7 +505,11 @@ def render(
         shown.add(text)
         if not text.endswith((".", ";", ":", "?", "!")):
             text += "."
-        parts.append(f"{text} [{numbers[unit.evidence_index]}]")
+        line = f"{text} [{numbers[unit.evidence_index]}]"
+        if parts and unit in lead:
+            parts[0] = f"{parts[0]} {line}"  # another part of the question, answered on the first line
+        else:
+            parts.append(line)
     body = "\n".join(parts)
     return f"{label}: {body}" if label else body
 

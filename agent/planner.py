@@ -140,8 +140,10 @@ def run(
         for part in plan(question, documents, phrases):
             text = yield from _answer_part(part, toolbox, budget, max_units=2)
             if text:
-                answers.append(text)
-        yield "\n".join(answers) if answers else NOTHING_FOUND
+                answers.append(text.split("\n"))
+        # The first line answers for every part; each part's supporting lines follow.
+        first = " ".join(lines[0] for lines in answers)
+        yield "\n".join([first, *(line for lines in answers for line in lines[1:])]) if answers else NOTHING_FOUND
         return
     text = yield from _answer_clauses(question, documents, toolbox, budget)
     yield text or NOTHING_FOUND
@@ -215,9 +217,25 @@ def _select(
         extra = select_units(terms=clause, evidence=pages, page_weights=weights, max_units=1, value_lines=1)
         known = {(u.evidence_index, u.line_index) for u in units}
         units += [u for u in extra.units if (u.evidence_index, u.line_index) not in known]
-    units = at_most_lines(units, LOOKUP_MAX_LINES)
+    lead = _lead(units, clause_terms)
+    units = at_most_lines([*lead, *(u for u in units if u not in lead)], LOOKUP_MAX_LINES + len(lead) - 1)
     coverage = _coverage(terms, units) if terms.weights else 0.0
-    return Selection(units=units, coverage=max(coverage, selection.coverage))
+    return Selection(units=units, coverage=max(coverage, selection.coverage), lead=len(lead))
+
+
+def _lead(units: list[Unit], clause_terms: list[QueryTerms]) -> list[Unit]:
+    """The lines of the answer's first line: the best one, then for each part of the question it
+    leaves uncovered the line that covers that part best."""
+    if not units:
+        return []
+    lead = [units[0]]
+    for clause in clause_terms:
+        if _coverage(clause, lead) >= _WELL_COVERED:
+            continue
+        best = max(units, key=lambda u: _coverage(clause, [u]))
+        if best not in lead and _coverage(clause, [*lead, best]) > _coverage(clause, lead):
+            lead.append(best)
+    return lead
 
 
 def _coverage(terms: QueryTerms, units: list[Unit]) -> float:

@@ -56,3 +56,13 @@ def test_matched_agrees_with_the_rule_on_random_texts() -> None:
         terms = QueryTerms(weights={lex: 1.0 for lex in rng.sample([*words, "who_am_i", "ctrl1_xl"], 5)})
         lexemes = set(rng.sample(words, rng.randint(0, 12)))
         assert terms.matched(lexemes) == _matched_term_by_term(terms, lexemes)
+
+
+def test_a_word_meets_its_relatives_through_its_stem() -> None:
+    # "-ation" keeps "at" and a final "e" goes: the question's "regulate" finds "Regulation",
+    # "regulation" finds "regulated" and "regulator".
+    assert word_stem("regulation") == word_stem("regulate") == word_stem("regulated") == "regulat"
+    assert QueryTerms(weights={"regulate": 1.0}).matched({"battery", "voltage", "regulation"}) == {"regulate"}
+    assert QueryTerms(weights={"regulation": 1.0}).matched({"regulator"}) == {"regulation"}
+    # A short word keeps its "e": "state" does not find "status" or "static".
+    assert word_stem("state") == "state"
