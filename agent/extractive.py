@@ -125,13 +125,14 @@ def _value_bonus(text: str, asked: frozenset[str]) -> float:
     """Answers are values: a line that states some (0x76, 1101011b, 69h, 2 ms, 1.71 V) is worth
     more, and one that states a value of the kind the question asks for (a time for "how long")
     more again."""
-    bonus = min(0.2, 0.05 * len(_VALUE.findall(text)))
+    bonus = min(_VALUES_BONUS_CAP, 0.05 * len(_VALUE.findall(text)))
     if asked and any(_KIND_VALUES[kind].search(text) for kind in asked):
         bonus += _ASKED_KIND_BONUS
     return bonus
 
 
 _ASKED_KIND_BONUS = 0.25
+_VALUES_BONUS_CAP = 0.2  # five values or more count alike
 # What a value of each kind of quantity looks like, and the words of a question that ask for
 # one. Physics and datasheet conventions, not facts of any part.
 _NUMBER = r"(?<![\w.])[±+\-−–]?\d+(?:[.,]\d+)?\s?"

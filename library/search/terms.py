@@ -72,7 +72,7 @@ class QueryTerms:
             if parts:
                 if all(part in lexemes for part in parts):
                     found.add(lex)
-            elif lex in lexemes:
+            elif lex in lexemes or ABBREVIATIONS.get(lex) in lexemes:
                 found.add(lex)
             elif stem is not None:
                 if len(stem) not in heads:
@@ -86,6 +86,17 @@ class QueryTerms:
         """Each term, its stem (None: found only exactly) and a compound's parts, worked out
         once: `matched` runs on every block of every candidate page."""
         return [(lex, None, lex.split("_")) if "_" in lex else (lex, word_stem(lex), []) for lex in self.weights]
+
+
+# How datasheet tables write a word of the question: "Max" for "maximum" (column headers, units).
+ABBREVIATIONS = {
+    "maximum": "max",
+    "minimum": "min",
+    "typical": "typ",
+    "typically": "typ",
+    "temperature": "temp",
+    "frequency": "freq",
+}
 
 
 def question_terms(lexemes: list[str], question: str) -> list[str]:
@@ -166,6 +177,8 @@ def search_form(lexeme: str) -> str:
     compound name, else exact."""
     if "_" in lexeme:
         return " <-> ".join(search_form(part) for part in lexeme.split("_") if part)
+    if lexeme in ABBREVIATIONS:
+        return f"('{word_stem(lexeme) or lexeme}':* | '{ABBREVIATIONS[lexeme]}')"
     stem = word_stem(lexeme)
     if stem is not None:
         return "'" + stem + "':*"
