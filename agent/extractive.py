@@ -16,7 +16,7 @@ NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(])")
 _DIGIT = re.compile(r"\d")
-_MAX_UNIT_CHARS = 320
+_MAX_UNIT_CHARS = 200
 _MAX_LEAD_CHARS = 200
 # A short table row is shown with the lines after it, up to about this many characters.
 _CONTEXT_CHARS = 160

@@ -88,15 +88,18 @@ _JOINED_AFTER = re.compile(r"^\s*(?:,\s*(?:and|or)?|and|or|vs\.?|versus)\s+(?:th
 
 def _as_asked_of(question: str, document: Document, documents: list[Document], phrases: Mapping[int, str]) -> str:
     """The question as asked of one document: without the other parts' numbers or names
-    ("the LDO"), which would only mislead its search, and without the comparison's direction."""
+    ("the LDO"), which would only mislead its search, without its own description, and without
+    the comparison's direction."""
     others = [d for d in documents if d.pk != document.pk]
     spans = [
         match.span()
         for match in part_numbers_in(question)
         if any(part_number_names(match.group(), d.source_name) for d in others)
     ]
-    for other in others:
-        if phrase := phrases.get(other.pk):
+    # Its own description goes too: the search is kept to its document, where "the 2.4 GHz
+    # radio" only points at the pages that say what the part is.
+    for described in [*others, document]:
+        if phrase := phrases.get(described.pk):
             spans += [m.span() for m in re.finditer(rf"\b{re.escape(phrase)}(?:['’]s)?(?!\w)", question)]
     text = question
     for start, end in sorted(spans, reverse=True):
