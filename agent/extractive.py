@@ -128,7 +128,14 @@ def _value_bonus(text: str, asked: frozenset[str]) -> float:
     bonus = min(_VALUES_BONUS_CAP, 0.05 * len(_VALUE.findall(text)))
     if asked and any(_KIND_VALUES[kind].search(text) for kind in asked):
         bonus += _ASKED_KIND_BONUS
+        if _LIMITS.search(text):
+            bonus += _LIMITS_BONUS  # a specification table's row: the value with its limits
     return bonus
+
+
+# A cell under a Min, Typ or Max column ("Max: 2 ms", "Typ.(1): 1.8 V", "MIN TYP MAX: 500 800").
+_LIMITS = re.compile(r"(?:^| · )(?:min|typ|max)\b[^:·]{0,20}:", re.IGNORECASE)
+_LIMITS_BONUS = 0.1
 
 
 _ASKED_KIND_BONUS = 0.25
