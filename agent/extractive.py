@@ -485,7 +485,7 @@ def render(
         return ""
     numbers = list(numbers) if numbers is not None else list(range(1, len(evidence) + 1))
     lines_of = {index: text_blocks(item.text) for index, item in enumerate(evidence)}
-    parts = []
+    parts: list[str] = []
     shown: set[str] = set()
     # The lead first (it answers; its first page is the first source), then the others in
     # page-rank order, so supporting lines read in the order their pages rank; rows of one

@@ -27,6 +27,7 @@ from agent.extractive import (
     select_lookup,
     select_units,
 )
+from agent.scope import is_description, searched_question
 from agent.tools import Toolbox, ToolResult
 from library.embeddings import line_similarity
 from library.models import Document
@@ -67,7 +68,7 @@ def plan(question: str, documents: list[Document], phrases: Mapping[int, str] | 
     clauses = [c.strip(" ,;?") for c in _CLAUSE_SPLIT.split(question) if c.strip(" ,;?")]
     if len(clauses) >= 2:
         # Later clauses say "it"/"its": carry the subject over by searching the same documents.
-        return [Part(question=clause + "?", documents=documents) for clause in clauses]
+        return [Part(question=clause[0].upper() + clause[1:] + "?", documents=documents) for clause in clauses]
     return [Part(question=question, documents=documents)]
 
 
@@ -99,7 +100,8 @@ def _as_asked_of(question: str, document: Document, documents: list[Document], p
     # Its own description goes too: the search is kept to its document, where "the 2.4 GHz
     # radio" only points at the pages that say what the part is.
     for described in [*others, document]:
-        if phrase := phrases.get(described.pk):
+        phrase = phrases.get(described.pk, "")
+        if (described in others and phrase) or is_description(phrase):
             spans += [m.span() for m in re.finditer(rf"\b{re.escape(phrase)}(?:['’]s)?(?!\w)", question)]
     text = question
     for start, end in sorted(spans, reverse=True):
@@ -148,7 +150,7 @@ def run(
         first = " ".join(lines[0] for lines in answers)
         yield "\n".join([first, *(line for lines in answers for line in lines[1:])]) if answers else NOTHING_FOUND
         return
-    text = yield from _answer_clauses(question, documents, toolbox, budget)
+    text = yield from _answer_clauses(searched_question(question, documents, phrases or {}), documents, toolbox, budget)
     yield text or NOTHING_FOUND
 
 
