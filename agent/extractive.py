@@ -18,6 +18,8 @@ _SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(])")
 _DIGIT = re.compile(r"\d")
 _MAX_UNIT_CHARS = 200
 _MAX_LEAD_CHARS = 200
+# A sentence holds the terms its paragraph's first sentence names, at this weight.
+_LEAD_TERMS_WEIGHT = 0.5
 # A short table row is shown with the lines after it, up to about this many characters.
 _CONTEXT_CHARS = 160
 # What a line ending with a colon announces is shown up to about this many characters.
@@ -55,7 +57,8 @@ class Unit:
 def _units(evidence_index: int, text: str) -> list[Unit]:
     units: list[Unit] = []
     for index, block in enumerate(text_blocks(text)):
-        pieces = [block] if len(block) <= _MAX_UNIT_CHARS else _SENTENCE.split(block)
+        # A table row stays whole however long: its cells are not sentences.
+        pieces = [block] if len(block) <= _MAX_UNIT_CHARS or _is_row(block) else _SENTENCE.split(block)
         lead = ""
         for position, piece in enumerate(pieces):
             piece = piece.strip()
@@ -71,8 +74,8 @@ def _units(evidence_index: int, text: str) -> list[Unit]:
                     position=position,
                 )
             )
-            if position == 0 and len(pieces) > 1 and len(piece) <= _MAX_LEAD_CHARS:
-                lead = piece
+            if position == 0 and len(pieces) > 1 and len(piece) <= _MAX_LEAD_CHARS and len(piece.split()) >= 3:
+                lead = piece  # a few words at least: not the tail of a sentence the layout cut ("W bit.")
     return units
 
 
@@ -251,10 +254,16 @@ def _scored_units(
     ]
     line_weights = [_line_weights(weights, item.identity) for item in evidence]
     asked = asked_kinds(terms)
+    leads = {u.lead for u in units if u.lead}
+    lead_lexemes = dict(zip(leads, text_lexemes(texts=list(leads)), strict=True))
     for unit, lexemes in zip(units, text_lexemes(texts=[u.text for u in units]), strict=True):
-        unit.lexemes = terms.matched(lexemes)
+        # A sentence speaks of what its paragraph's first sentence names ("The THRESH_TAP
+        # register …" before "The scale factor is 62.5 mg/LSB"), and is shown after it.
+        said = terms.matched(lexemes)
+        unit.lexemes = said | terms.matched(lead_lexemes.get(unit.lead, set()))
         own = line_weights[unit.evidence_index]
-        unit.relevance = sum(own[lex] for lex in unit.lexemes) / sum(own.values())
+        held = sum(own[lex] for lex in said) + _LEAD_TERMS_WEIGHT * sum(own[lex] for lex in unit.lexemes - said)
+        unit.relevance = held / sum(own.values())
         unit.score = unit.relevance + _value_bonus(unit.text, asked) + 0.4 * page_weights[unit.evidence_index]
     if meaning is not None:
         candidates = [u for u in units if u.evidence_index < _MEANING_PAGES and _VALUE.search(u.text)]

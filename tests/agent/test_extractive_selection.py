@@ -74,6 +74,22 @@ def test_a_sentence_out_of_a_long_paragraph_is_shown_after_the_sentence_that_nam
     assert "undesirable" not in text
 
 
+def test_a_sentence_holds_the_subject_its_paragraph_names_first() -> None:
+    # "THRESH_TAP" is only in the paragraph's first sentence (a heading here); the sentence with
+    # the scale factor speaks of it, and is chosen over a sentence that names it but states nothing.
+    terms = QueryTerms(weights={"thresh_tap": 3.0, "scale": 1.0, "factor": 1.0})
+    paragraph = (
+        "Register 0x1D—THRESH_TAP (Read/Write). "
+        "The data format is unsigned, so the magnitude of the tap event is compared with the value in it "
+        "for normal tap detection, on every axis that is enabled for it. "
+        "The scale factor is 62.5 mg/LSB (that is, 0xFF = +16 g)."
+    )
+    other = "Set the THRESH_TAP register and the DUR register before you enable the tap interrupts in INT_ENABLE."
+    evidence = [_page(15, f"{other}\n{paragraph}")]
+    text = compose(terms=terms, evidence=evidence, page_weights=[1.0], max_units=1)
+    assert text.startswith("Register 0x1D—THRESH_TAP (Read/Write). … The scale factor is 62.5 mg/LSB")
+
+
 def test_a_line_ending_with_a_colon_is_shown_with_what_it_announces() -> None:
     terms = QueryTerms(weights={"reconditioning": 3.0, "procedure": 1.0})
     text = "\n".join(
