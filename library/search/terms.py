@@ -68,12 +68,20 @@ class QueryTerms:
         """The question's terms found among a text's lexemes (a compound: all of its parts)."""
         found = set()
         heads: dict[int, set[str]] = {}  # the text's lexemes cut to a stem's length, by length
+        joined: set[str] | None = None  # the text's number+unit lexemes' units ("4kb" → "kb")
         for lex, stem, parts in self._forms:
             if parts:
                 if all(part in lexemes for part in parts):
                     found.add(lex)
             elif lex in lexemes or ABBREVIATIONS.get(lex) in lexemes:
                 found.add(lex)
+            elif _MIXED.fullmatch(lex) and all(run in lexemes for run in _RUNS.findall(lex)):
+                found.add(lex)  # "ufqfpn48" in the question, "UFQFPN 48" in the text
+            elif lex.isalpha() and len(lex) <= _UNIT_LETTERS:
+                if joined is None:
+                    joined = {m.group(2) for other in lexemes if (m := _NUMBER_UNIT.fullmatch(other))}
+                if lex in joined:
+                    found.add(lex)  # "4 KB" in the question, "4KB" in the text
             elif stem is not None:
                 if len(stem) not in heads:
                     heads[len(stem)] = {other[: len(stem)] for other in lexemes}
@@ -87,6 +95,13 @@ class QueryTerms:
         once: `matched` runs on every block of every candidate page."""
         return [(lex, None, lex.split("_")) if "_" in lex else (lex, word_stem(lex), []) for lex in self.weights]
 
+
+# A term of letters and digits ("ufqfpn48", "4kb") is also found written apart, and a short
+# word of letters ("kb") also written onto a number ("4kb").
+_MIXED = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9]+")
+_RUNS = re.compile(r"[a-z]+|\d+")
+_NUMBER_UNIT = re.compile(r"(\d+(?:\.\d+)?)([a-z]+)")
+_UNIT_LETTERS = 3
 
 # How datasheet tables write a word of the question: "Max" for "maximum" (column headers, units).
 ABBREVIATIONS = {
