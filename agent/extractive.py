@@ -522,6 +522,8 @@ def render(
         shown.add(text)
         if not text.endswith((".", ";", ":", "?", "!")):
             text += "."
+        if unit not in lead:
+            text = _clipped(text, _SUPPORT_CHARS)
         line = f"{text} [{numbers[unit.evidence_index]}]"
         if parts and unit in lead:
             parts[0] = f"{parts[0]} {line}"  # another part of the question, answered on the first line
@@ -529,6 +531,19 @@ def render(
             parts.append(line)
     body = "\n".join(parts)
     return f"{label}: {body}" if label else body
+
+
+# A supporting line is cut, at a cell or sentence, to about this many characters.
+_SUPPORT_CHARS = 400
+
+
+def _clipped(text: str, limit: int) -> str:
+    """The text cut after its last cell, row or sentence that ends within `limit` characters."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = max(head.rfind(" · "), head.rfind("; "), head.rfind(". ") + 1)
+    return (head[:cut] if cut > limit // 3 else head.rsplit(" ", 1)[0]).rstrip(" ;·.") + " …"
 
 
 # Ingestion writes a table row as "caption · header: value · header: value …".

@@ -210,3 +210,14 @@ def test_a_line_with_a_value_of_the_kind_asked_for_leads() -> None:
     )
     answer = compose(terms=terms, evidence=[_page(65, text)], page_weights=[1.0], max_units=2)
     assert answer.startswith("AC Electrical Characteristics")
+
+
+def test_a_long_supporting_line_is_cut_at_a_cell() -> None:
+    terms = QueryTerms(weights={"sleep": 3.0, "current": 1.0, "wakeup": 3.0})
+    bits = " · ".join(f"bit {i}: wakeup source {i}" for i in range(40))
+    long_row = f"Register map · Name: CTRL · Description: {bits}"
+    evidence = [_page(8, f"Sleep current IDDSL 0.1 µA\n{long_row}")]
+    lines = compose(terms=terms, evidence=evidence, page_weights=[1.0], max_units=2).split("\n")
+    assert lines[0].startswith("Sleep current")
+    assert len(lines[1]) < 420 and lines[1].endswith("… [1]")
+    assert " · bit " in lines[1] and not lines[1].endswith("· … [1]")  # cut after a whole cell
