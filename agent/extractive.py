@@ -226,7 +226,7 @@ def select_units(
         for unit in _values_for_the_rest(units, chosen, covered, evidence, weights, total, value_lines):
             chosen.append(unit)
             covered |= unit.lexemes
-    chosen = _with_sibling_rows(units, chosen)
+    chosen = _with_sibling_rows(units, chosen, weights)
     if max_lines is not None and chosen and _held_share(chosen[:1], weights, total) >= _LEAD_ENOUGH:
         max_lines = min(max_lines, _LINES_AFTER_A_FULL_LEAD)  # the first line answers: less support
     chosen = at_most_lines(chosen, max_lines)
@@ -314,7 +314,7 @@ _SIBLING_ROWS = 2
 _SMALL_TABLE = 4
 
 
-def _with_sibling_rows(units: list[Unit], chosen: list[Unit]) -> list[Unit]:
+def _with_sibling_rows(units: list[Unit], chosen: list[Unit], weights: dict[str, float]) -> list[Unit]:
     """The chosen lines, each chosen row followed by the rows of its table that belong beside it."""
     out: list[Unit] = []
     for unit in chosen:
@@ -322,11 +322,11 @@ def _with_sibling_rows(units: list[Unit], chosen: list[Unit]) -> list[Unit]:
             continue
         out.append(unit)
         if _is_row(unit.text):
-            out += [row for row in _sibling_rows(units, unit) if row not in out]
+            out += [row for row in _sibling_rows(units, unit, weights) if row not in out]
     return out
 
 
-def _sibling_rows(units: list[Unit], best: Unit) -> list[Unit]:
+def _sibling_rows(units: list[Unit], best: Unit, weights: dict[str, float]) -> list[Unit]:
     """Rows of the best row's table that belong beside it: a small table's every row; else those
     holding terms of the question it does not hold (the other half of "its sleep current and
     its start-up time"), then the rows right after it that hold the same terms (a table the
@@ -335,7 +335,7 @@ def _sibling_rows(units: list[Unit], best: Unit) -> list[Unit]:
     if len(rows) < _SMALL_TABLE:
         return rows
     adding = [u for u in rows if u.lexemes - best.lexemes]
-    adding.sort(key=lambda u: -u.relevance)
+    adding.sort(key=lambda u: (-sum(weights[lex] for lex in u.lexemes - best.lexemes), -u.relevance))
     adding = adding[:_SIBLING_ROWS]
     for unit in sorted(rows, key=lambda u: u.line_index):
         if len(adding) >= _SIBLING_ROWS:
