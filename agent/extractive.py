@@ -210,7 +210,8 @@ def select_units(
     and their page's rank; with `meaning` (a line's similarity to the question), the value
     lines of the first pages also on how close they are in meaning, so a line that says it in
     other words ("operating temperature range" for "works at 105 °C ambient") can be chosen.
-    (FAST does without: no gain on the dev set, and it multiplied its latency.)
+    (FAST does without: no gain on the dev set, and it multiplied its latency.) A chosen table
+    row brings the rows of its table that answer the rest; `max_lines` caps the lines shown.
     """
     weights = terms.weights
     total = sum(weights.values())
@@ -227,8 +228,6 @@ def select_units(
             chosen.append(unit)
             covered |= unit.lexemes
     chosen = _with_sibling_rows(units, chosen, weights)
-    if max_lines is not None and chosen and _held_share(chosen[:1], weights, total) >= _LEAD_ENOUGH:
-        max_lines = min(max_lines, _LINES_AFTER_A_FULL_LEAD)  # the first line answers: less support
     chosen = at_most_lines(chosen, max_lines)
     covered = set().union(*(unit.lexemes for unit in chosen)) if chosen else set()
     coverage = sum(weights[lex] for lex in covered) / total
@@ -343,17 +342,6 @@ def _sibling_rows(units: list[Unit], best: Unit, weights: dict[str, float]) -> l
         if unit.line_index > best.line_index and unit not in adding and unit.lexemes == best.lexemes:
             adding.append(unit)
     return adding
-
-
-# When the best line alone holds this share of the question's terms, the answer shows at most
-# this many lines.
-_LEAD_ENOUGH = 2.0
-_LINES_AFTER_A_FULL_LEAD = 2
-
-
-def _held_share(units: list[Unit], weights: dict[str, float], total: float) -> float:
-    held = set().union(*(unit.lexemes for unit in units)) if units else set()
-    return sum(weights[lex] for lex in held) / total
 
 
 def at_most_lines(units: list[Unit], lines: int | None) -> list[Unit]:
