@@ -680,10 +680,10 @@ def dense_statements(sent: list[tuple[str, list, float]]) -> tuple[list[str], st
 _STAGES = [
     ("dense", lambda sql: "<=>" in sql and "LIMIT" in sql),
     ("window_lexemes", lambda sql: "WITH ORDINALITY" in sql),
-    ("query_terms", lambda sql: "tsvector_to_array(to_tsvector" in sql or "count(*)" in sql),
     # A small scope's one pass over its rows (library.search.sql._terms_held): the term counts
     # and the lexical scores together.
-    ("scope_terms", lambda sql: "OFFSET 0) s" in sql),
+    ("scope_terms", lambda sql: "OFFSET 0) s" in sql and "library_chunk" in sql),
+    ("query_terms", lambda sql: "tsvector_to_array(to_tsvector" in sql or "count(*)" in sql),
     ("lexical", lambda sql: "ts_rank_cd" in sql),
     ("page_rows", lambda sql: "unnest(" in sql and "<=>" in sql),
 ]

@@ -31,13 +31,20 @@ _LONGEST_TERM = 60
 
 @dataclass(frozen=True)
 class HeldTerms:
-    """Which of the question's terms each chunk of a scope holds (the chunks holding any; bit i
-    of a chunk's mask: `lexemes[i]`), as `query_terms` read them going through the scope row by
-    row; `scope` names the scope (org, topics, documents), so only a search of it takes them."""
+    """Which of the question's terms the chunks of a scope hold, as `query_terms` read them going
+    through the scope row by row. The chunks holding any are grouped by which they hold: bit i of
+    a pattern is `lexemes[i]`, and each pattern maps to how many chunks hold exactly those terms
+    and their ids, comma-separated (read only for the patterns that can make the full-text
+    candidates). `scope` names the scope (org, topics, documents), so only a search of it takes them."""
 
     scope: tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]
     lexemes: tuple[str, ...]
-    chunks: Mapping[int, int]
+    patterns: Mapping[int, tuple[int, str]]
+
+    def chunks_holding(self, lexeme: str) -> int:
+        """How many chunks of the scope hold the term."""
+        bit = 1 << self.lexemes.index(lexeme)
+        return sum(count for pattern, (count, _) in self.patterns.items() if pattern & bit)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,11 @@ class QueryTerms:
                 if stem in heads[len(stem)]:  # some lexeme starts with the stem
                     found.add(lex)
         return found
+
+    @cached_property
+    def match_forms(self) -> list[str | None]:
+        """Each term's `match_form`, in the order of `weights`: what `matched` finds, asked of SQL."""
+        return [match_form(lex) for lex in self.weights]
 
     @cached_property
     def _forms(self) -> list[tuple[str, str | None, list[str]]]:
@@ -157,6 +169,21 @@ def search_form(lexeme: str) -> str:
     stem = word_stem(lexeme)
     if stem is not None:
         return "'" + stem + "':*"
+    return _exact_form(lexeme)
+
+
+def match_form(lexeme: str) -> str | None:
+    """The tsquery text that holds for a text exactly when `QueryTerms.matched` finds the term
+    among the text's lexemes: a compound's parts each exactly, anywhere in the text (not as a
+    phrase); any other term as `search_form` finds it (a word's stem as a prefix covers the word,
+    which starts with it). None for a compound with an empty part, which `matched` never finds."""
+    if "_" in lexeme:
+        parts = lexeme.split("_")
+        return None if "" in parts else " & ".join(_exact_form(part) for part in parts)
+    return search_form(lexeme)
+
+
+def _exact_form(lexeme: str) -> str:
     return "'" + lexeme.replace("'", "''").replace("\\", "\\\\") + "'"
 
 

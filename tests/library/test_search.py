@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from library.embeddings import embed_query
 from library.models import Chunk, Document
-from library.search import QueryTerms, page_search, query_terms
+from library.search import QueryTerms, page_read, page_search, query_terms, text_blocks, text_lexemes
 from library.search import sql as search_sql
 from library.search.ranking import KNOBS, window_coverage
 from library.search.sql import ChunkHit, chunk_search
@@ -234,3 +234,98 @@ def test_a_question_of_more_terms_than_a_mask_holds_is_counted_alike_both_ways(d
     by_indexes = query_terms(org=datasheets_org, query_text=question, row_scan_chunks=0)
     assert len(by_rows.weights) + len(by_rows.absent) > 62
     assert by_rows == by_indexes
+
+
+def test_the_scope_pass_sends_a_row_for_each_set_of_terms_not_for_each_chunk(datasheets_org) -> None:
+    # A common term is held by most of a scope: the pass groups the chunks on the server by
+    # which terms they hold, and the counts add up to what the GIN index finds.
+    question = "What is the maximum supply voltage of the device?"
+    terms = query_terms(org=datasheets_org, query_text=question, row_scan_chunks=10**9)
+    assert terms.held is not None
+    patterns = terms.held.patterns
+    holding = sum(count for count, _ in patterns.values())
+    assert len(patterns) < holding / 10
+    assert sorted(int(i) for _, ids in patterns.values() for i in ids.split(",")) == _chunks_holding(
+        datasheets_org, search_sql._or_query(terms)
+    )
+    for lex in terms.held.lexemes:
+        assert terms.held.chunks_holding(lex) == len(_chunks_holding(datasheets_org, search_sql.search_form(lex)))
+
+
+def _chunks_holding(org: Organization, tsquery: str) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM library_chunk WHERE org_id = %s AND search_vector @@ %s::tsquery ORDER BY id",
+            [org.pk, tsquery],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does WHO_AM_I return, and what is CTRL1_XL for?",
+        "What I2C slave addresses can the BME280 use? Is 0x76 the default?",
+        "ADXL345 standby current 0.1 \u00b5A at 25 °C, sensitivity of the embedded sensors",
+        # More terms than one 62-bit mask holds.
+        " ".join(
+            [*"supply voltage current range address register pin package temperature".split(), *map(str, range(60))]
+        ),
+    ],
+)
+def test_blocks_hold_the_terms_sql_finds_as_matched_finds_them_in_their_lexemes(datasheets_org, question: str) -> None:
+    # The window feature asks PostgreSQL which terms each block holds (terms_in_lines); it
+    # must be what QueryTerms.matched finds among the block's lexemes, on every page.
+    terms = query_terms(org=datasheets_org, query_text=question)
+    lexemes = list(terms.weights)
+    blocks = [
+        block
+        for document_id, page in Chunk.objects.filter(org=datasheets_org).values_list("document_id", "page").distinct()
+        for block in text_blocks(_page_text(datasheets_org, document_id, page))
+    ]
+    masks = search_sql.terms_in_lines(lines=blocks, forms=terms.match_forms)
+    found = [{lex for bit, lex in enumerate(lexemes) if mask >> bit & 1} for mask in masks]
+    assert found == [terms.matched(held) for held in text_lexemes(texts=blocks)]
+    assert sum(1 for held in found if held) > 100
+
+
+def _page_text(org: Organization, document_id: int, page: int) -> str:
+    read = page_read(org=org, document_id=document_id, page=page)
+    assert read is not None
+    return read.text
+
+
+def test_the_window_feature_sends_the_blocks_as_one_text_and_gets_one_row_back(datasheets_org) -> None:
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    terms = QueryTerms(weights={"crystal": 2.0, "flash": 2.0, "who_am_i": 1.0})
+    texts = [f"Integrated crystal 40 MHz\nIntegrated SPI flash {n} MB\nWHO_AM_I register" for n in range(50)]
+    with connection.execute_wrapper(record):
+        windows = window_coverage(texts, terms)
+    assert windows == [pytest.approx(1.0)] * 50
+    assert len(sent) == 1
+    assert "unnest" not in sent[0]
+
+
+def test_a_topics_chunks_are_counted_by_its_pass_over_them_not_read_twice(datasheets_org) -> None:
+    # Counting a topic's chunks alone reads each one's row for its org_id: the row scan that
+    # follows reads the same rows and counts them as it goes.
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    sensors = Topic.objects.get(org=datasheets_org, name="Sensors")
+    with connection.execute_wrapper(record):
+        terms = query_terms(
+            org=datasheets_org, query_text="supply voltage", topic_ids=[sensors.pk], row_scan_chunks=10**9
+        )
+    assert terms.scope_chunks == Chunk.objects.filter(org=datasheets_org, document__topics=sensors).count()
+    assert not [sql for sql in sent if sql.startswith("SELECT count(*)") and "EXISTS" in sql]
+    by_indexes = query_terms(org=datasheets_org, query_text="supply voltage", topic_ids=[sensors.pk])
+    assert terms == by_indexes
