@@ -144,7 +144,10 @@ def window_coverage(texts: list[str], terms: QueryTerms) -> list[float]:
     if not total:
         return [0.0 for _ in texts]
     blocks_of = [text_blocks(text) for text in texts]
-    masks = iter(terms_in_lines(lines=[block for blocks in blocks_of for block in blocks], forms=terms.match_forms))
+    # A block repeated (a page header, a table's column heads) is tested once.
+    distinct = list(dict.fromkeys(block for blocks in blocks_of for block in blocks))
+    mask_of = dict(zip(distinct, terms_in_lines(lines=distinct, forms=terms.match_forms), strict=True))
+    masks = iter(mask_of[block] for blocks in blocks_of for block in blocks)
     share: dict[int, float] = {}  # the share of the terms a pattern holds, summed in the terms' order
     result = []
     for blocks in blocks_of:

@@ -90,6 +90,8 @@ def query_terms(
     document_ids: Sequence[int] | None = None,
     identifier_weight: float = 1.0,
     row_scan_chunks: int = 0,
+    query_embedding: Sequence[float] | None = None,
+    candidates: int = 0,
 ) -> QueryTerms:
     """Lexemes of the question as the `simple` parser makes them, minus stop words, with IDF.
 
@@ -99,7 +101,8 @@ def query_terms(
     more, and the words that do (say "address", "0x76") weigh more. The question is folded as
     ingestion folds the pages (NFKC: "µA" typed with the micro sign finds "μA", "I²C" "I2C").
     A scope of at most `row_scan_chunks` chunks is read row by row (see `chunk_search`), once:
-    which terms each chunk holds is kept with the terms, for `chunk_search` to rank from.
+    which terms each chunk holds is kept with the terms, for `chunk_search` to rank from, and
+    with `query_embedding`, the `candidates` chunks nearest it, measured in the same pass.
     """
     query_text = unicodedata.normalize("NFKC", query_text)
     if document_ids:
@@ -115,8 +118,15 @@ def query_terms(
         narrowed = topic_ids is not None or document_ids is not None
         size = _scope_size(cursor, org, where, where_params, narrowed=narrowed, row_scan_chunks=row_scan_chunks)
         if size is None or size <= row_scan_chunks:
-            patterns, counted = _terms_held(cursor, lexemes, where, where_params)
-            held = HeldTerms(scope=_scope_key(org, topic_ids, document_ids), lexemes=tuple(lexemes), patterns=patterns)
+            nearest_to = None if query_embedding is None or not candidates else (tuple(query_embedding), candidates)
+            patterns, counted, nearest = _terms_held(cursor, lexemes, where, where_params, nearest_to=nearest_to)
+            held = HeldTerms(
+                scope=_scope_key(org, topic_ids, document_ids),
+                lexemes=tuple(lexemes),
+                patterns=patterns,
+                nearest=nearest,
+                nearest_to=nearest_to,
+            )
             df = {lex: held.chunks_holding(lex) for lex in lexemes}
             terms = query_terms_weighed(lexemes, df, max(1, counted), identifier_weight=identifier_weight)
             return replace(terms, held=held)
@@ -157,18 +167,25 @@ def _scope_size(
 
 
 def _terms_held(
-    cursor: CursorWrapper, lexemes: Sequence[str], where: str, where_params: SqlParams
-) -> tuple[dict[int, tuple[int, str]], int]:
+    cursor: CursorWrapper,
+    lexemes: Sequence[str],
+    where: str,
+    where_params: SqlParams,
+    *,
+    nearest_to: tuple[Sequence[float], int] | None = None,
+) -> tuple[dict[int, tuple[int, str]], int, tuple[int, ...]]:
     """The scope's chunks holding any of the terms, grouped by which of them they hold (bit i:
-    the i-th term), each pattern with its count of chunks and their ids (see `HeldTerms`), and
-    how many chunks the scope holds: one pass over the scope's rows, found by its org or
-    document btree index.
+    the i-th term), each pattern with its count of chunks and their ids (see `HeldTerms`); how
+    many chunks the scope holds; and with `nearest_to` (a question vector and how many), the
+    chunks nearest it, nearest first, as the row scan of `_dense_candidates`
+    finds them: one pass over the scope's rows, found by its org or document btree index.
 
-    Each row's terms are tested once, in the subquery (OFFSET 0 keeps the planner from pushing
-    the test of the masks into it, where it would test them again, and keeps the GIN index out:
-    it would find the terms in every org's chunks first). A tsvector kept in the row (STORAGE
-    MAIN, library migration 0006) is tested where it lies, without a copy. Grouping on the
-    server sends a row a pattern, not a row a chunk: a common term is held by most of the scope.
+    Each row's terms are tested once, in the subquery (its OFFSET 0, or the materialized CTE,
+    keeps the planner from pushing the test of the masks into it, where it would test them
+    again, and keeps the GIN and HNSW indexes out: they hold every org's chunks). A tsvector
+    and embedding kept in the row (STORAGE MAIN, library migration 0006) are read where they
+    lie. Grouping on the server sends a row a pattern, not a row a chunk: a common term is held
+    by most of the scope.
     """
     forms = [search_form(lex) for lex in lexemes]
     parts = range(0, len(forms), _MASK_BITS)
@@ -181,20 +198,35 @@ def _terms_held(
         for part, start in enumerate(parts)
     )
     columns = ", ".join(f"s.m{part}" for part in range(len(parts)))
-    holding = " OR ".join(f"s.m{part} <> 0" for part in range(len(parts)))
-    cursor.execute(
-        f"SELECT {columns}, count(*), string_agg(s.id::text, ',') FILTER (WHERE {holding})"
-        f" FROM (SELECT c.id, {masks} FROM library_chunk c WHERE {where} OFFSET 0) s GROUP BY {columns}",
-        [*forms, *where_params],
+    grouped = (
+        f"SELECT {columns}, count(*), string_agg(s.id::text, ',') FILTER"
+        f" (WHERE {' OR '.join(f's.m{part} <> 0' for part in range(len(parts)))})"
     )
-    width = len(parts)
-    patterns, scope_chunks = {}, 0
-    for row in cursor.fetchall():
+    if nearest_to is None:
+        sql = f"{grouped} FROM (SELECT c.id, {masks} FROM library_chunk c WHERE {where} OFFSET 0) s GROUP BY {columns}"
+        params: SqlParams = [*forms, *where_params]
+    else:
+        # The nearest as `_dense_candidates` orders them: its top-N sort, then its sort of those.
+        sql = (
+            f"WITH s AS MATERIALIZED (SELECT c.id, {masks}, c.embedding <=> %s::vector AS distance"
+            f" FROM library_chunk c WHERE {where}) {grouped}, (SELECT string_agg(n.id::text, ',' ORDER BY n.distance)"
+            f" FROM (SELECT s.id, s.distance FROM s ORDER BY s.distance LIMIT %s) n) FROM s GROUP BY {columns}"
+        )
+        params = [*forms, _vector(nearest_to[0]), *where_params, nearest_to[1]]
+    cursor.execute(sql, params)
+    return _held_rows(cursor.fetchall(), len(parts))
+
+
+def _held_rows(rows: list[tuple], width: int) -> tuple[dict[int, tuple[int, str]], int, tuple[int, ...]]:
+    """`_terms_held`'s rows (masks, count, ids, and maybe the nearest) as its result."""
+    patterns, scope_chunks, nearest = {}, 0, ""
+    for row in rows:
         scope_chunks += row[width]
         pattern = sum(mask << (part * _MASK_BITS) for part, mask in enumerate(row[:width]))
         if pattern:
             patterns[pattern] = (int(row[width]), str(row[width + 1]))
-    return patterns, scope_chunks
+        nearest = row[width + 2] if len(row) > width + 2 else ""
+    return patterns, scope_chunks, tuple(int(chunk_id) for chunk_id in nearest.split(",") if chunk_id)
 
 
 def chunk_search(
@@ -227,17 +259,20 @@ def chunk_search(
             cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
             scope = cursor.fetchone()[0]
         row_scan = scope is not None and scope <= row_scan_chunks
-        dense = _dense_candidates(
-            cursor, query_embedding, where, where_params, candidates, ef_search, row_scan=row_scan
-        )
+        scope_key = _scope_key(org, topic_ids, document_ids)
+        held = terms.held if terms.held is not None and terms.held.scope == scope_key else None
+        if row_scan and held is not None and held.nearest_to == (tuple(query_embedding), candidates):
+            dense = list(held.nearest)  # measured by query_terms' pass over the same rows
+        else:
+            dense = _dense_candidates(
+                cursor, query_embedding, where, where_params, candidates, ef_search, row_scan=row_scan
+            )
         if not terms.weights:
             lexical = []
         elif row_scan:
-            scope_key = _scope_key(org, topic_ids, document_ids)
-            held = terms.held
-            if held is None or held.scope != scope_key:
+            if held is None:
                 lexemes = list(terms.weights)
-                patterns, _ = _terms_held(cursor, lexemes, where, where_params)
+                patterns, _, _ = _terms_held(cursor, lexemes, where, where_params)
                 held = HeldTerms(scope=scope_key, lexemes=tuple(lexemes), patterns=patterns)
             lexical = _lexical_ranked(cursor, terms, held, candidates)
         else:

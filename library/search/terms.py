@@ -35,11 +35,15 @@ class HeldTerms:
     through the scope row by row. The chunks holding any are grouped by which they hold: bit i of
     a pattern is `lexemes[i]`, and each pattern maps to how many chunks hold exactly those terms
     and their ids, comma-separated (read only for the patterns that can make the full-text
-    candidates). `scope` names the scope (org, topics, documents), so only a search of it takes them."""
+    candidates). `scope` names the scope (org, topics, documents), so only a search of it takes them.
+    When the pass was given the question's vector, `nearest` holds the scope's chunks nearest it,
+    nearest first, and `nearest_to` that vector and how many were asked for."""
 
     scope: tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]
     lexemes: tuple[str, ...]
     patterns: Mapping[int, tuple[int, str]]
+    nearest: tuple[int, ...] = ()
+    nearest_to: tuple[tuple[float, ...], int] | None = None
 
     def chunks_holding(self, lexeme: str) -> int:
         """How many chunks of the scope hold the term."""

@@ -295,11 +295,13 @@ def _page_text(org: Organization, document_id: int, page: int) -> str:
     return read.text
 
 
-def test_the_window_feature_sends_the_blocks_as_one_text_and_gets_one_row_back(datasheets_org) -> None:
+def test_the_window_feature_sends_each_block_once_as_one_text_and_gets_one_row_back(datasheets_org) -> None:
     sent: list[str] = []
+    texts_sent: list[str] = []
 
     def record(execute, sql, params, many, context):
         sent.append(sql)
+        texts_sent.extend(param for param in params if isinstance(param, str) and "\n" in param)
         return execute(sql, params, many, context)
 
     terms = QueryTerms(weights={"crystal": 2.0, "flash": 2.0, "who_am_i": 1.0})
@@ -309,6 +311,8 @@ def test_the_window_feature_sends_the_blocks_as_one_text_and_gets_one_row_back(d
     assert windows == [pytest.approx(1.0)] * 50
     assert len(sent) == 1
     assert "unnest" not in sent[0]
+    assert len(texts_sent) == 1
+    assert texts_sent[0].split("\n").count("Integrated crystal 40 MHz") == 1
 
 
 def test_a_topics_chunks_are_counted_by_its_pass_over_them_not_read_twice(datasheets_org) -> None:
@@ -329,3 +333,44 @@ def test_a_topics_chunks_are_counted_by_its_pass_over_them_not_read_twice(datash
     assert not [sql for sql in sent if sql.startswith("SELECT count(*)") and "EXISTS" in sql]
     by_indexes = query_terms(org=datasheets_org, query_text="supply voltage", topic_ids=[sensors.pk])
     assert terms == by_indexes
+
+
+def test_the_row_scan_finds_the_nearest_chunks_in_its_pass_as_the_dense_query_finds_them(datasheets_org) -> None:
+    sensors = Topic.objects.get(org=datasheets_org, name="Sensors")
+    esp32 = Document.objects.get(org=datasheets_org, source_name="espressif-esp32-wroom-32.pdf")
+    for question in ["What I2C slave addresses can the BME280 use?", "Which strapping pins does it have?"]:
+        vector = [float(x) for x in embed_query(question)]
+        for topic_ids, document_ids in [(None, None), ([sensors.pk], None), (None, [esp32.pk])]:
+            terms = query_terms(
+                org=datasheets_org,
+                query_text=question,
+                topic_ids=topic_ids,
+                document_ids=document_ids,
+                row_scan_chunks=10**9,
+                query_embedding=vector,
+                candidates=KNOBS.candidates,
+            )
+            assert terms.held is not None
+            where, params = search_sql._filters(datasheets_org, topic_ids, document_ids)
+            with transaction.atomic(), connection.cursor() as cursor:
+                dense = search_sql._dense_candidates(
+                    cursor, vector, where, params, KNOBS.candidates, KNOBS.ef_search, row_scan=True
+                )
+            assert len(dense) == min(KNOBS.candidates, terms.scope_chunks or 0)
+            assert list(terms.held.nearest) == dense
+
+
+def test_a_search_read_row_by_row_reads_the_scopes_rows_once(datasheets_org) -> None:
+    # The terms each chunk holds and its distance to the question come from one pass.
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        pages = page_search(org=datasheets_org, query="BME280 I2C address 0x76", limit=5).pages
+    assert pages
+    scans = [sql for sql in sent if "FROM library_chunk c WHERE" in sql and "<=>" in sql]
+    assert len(scans) == 1
+    assert "string_agg(s.id" in scans[0]
