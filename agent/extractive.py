@@ -5,6 +5,7 @@ question's terms (weighted by how rare they are in the library) and the page's r
 page matches the question well enough, it says so instead of quoting something unrelated.
 """
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(])")
 _DIGIT = re.compile(r"\d")
-_MAX_UNIT_CHARS = 320
+_MAX_UNIT_CHARS = 200
 _MAX_LEAD_CHARS = 200
+# A sentence holds the terms its paragraph's first sentence names, at this weight.
+_LEAD_TERMS_WEIGHT = 0.5
 # A short table row is shown with the lines after it, up to about this many characters.
 _CONTEXT_CHARS = 160
 # What a line ending with a colon announces is shown up to about this many characters.
@@ -54,7 +57,8 @@ class Unit:
 def _units(evidence_index: int, text: str) -> list[Unit]:
     units: list[Unit] = []
     for index, block in enumerate(text_blocks(text)):
-        pieces = [block] if len(block) <= _MAX_UNIT_CHARS else _SENTENCE.split(block)
+        # A table row stays whole however long: its cells are not sentences.
+        pieces = [block] if len(block) <= _MAX_UNIT_CHARS or _is_row(block) else _SENTENCE.split(block)
         lead = ""
         for position, piece in enumerate(pieces):
             piece = piece.strip()
@@ -70,16 +74,19 @@ def _units(evidence_index: int, text: str) -> list[Unit]:
                     position=position,
                 )
             )
-            if position == 0 and len(pieces) > 1 and len(piece) <= _MAX_LEAD_CHARS:
-                lead = piece
+            if position == 0 and len(pieces) > 1 and len(piece) <= _MAX_LEAD_CHARS and len(piece.split()) >= 3:
+                lead = piece  # a few words at least: not the tail of a sentence the layout cut ("W bit.")
     return units
 
 
 def _with_context(unit: Unit, blocks: list[str]) -> str:
     """The unit and, for a short one, the lines after it: a table row flattened by the PDF
     puts its condition, value and unit on the next lines ("Start-up time tstartup" … "2 ms").
-    A unit that ends with a colon announces what follows (a procedure, a list): that is added."""
+    A unit that ends with a colon announces what follows (a procedure, a list): that is added.
+    A row parsed from a ruled table carries its headers and stands alone."""
     text = unit.text
+    if _is_row(text):
+        return text
     index = unit.line_index + 1
     if text.endswith(":") and blocks[unit.line_index].endswith(text):
         while len(text) < _LIST_CHARS and index < len(blocks):
@@ -117,15 +124,73 @@ _VALUE = re.compile(
 )
 
 
-def _value_bonus(text: str) -> float:
-    """Answers are values: a line that states some (0x76, 1101011b, 69h, 2 ms, 1.71 V) is worth more."""
-    return min(0.2, 0.05 * len(_VALUE.findall(text)))
+def _value_bonus(text: str, asked: frozenset[str]) -> float:
+    """Answers are values: a line that states some (0x76, 1101011b, 69h, 2 ms, 1.71 V) is worth
+    more, and one that states a value of the kind the question asks for (a time for "how long")
+    more again."""
+    bonus = min(_VALUES_BONUS_CAP, 0.05 * len(_VALUE.findall(text)))
+    if asked and any(_KIND_VALUES[kind].search(text) for kind in asked):
+        bonus += _ASKED_KIND_BONUS
+        if _LIMITS.search(text):
+            bonus += _LIMITS_BONUS  # a specification table's row: the value with its limits
+    return bonus
+
+
+# A cell under a Min, Typ or Max column ("Max: 2 ms", "Typ.(1): 1.8 V", "MIN TYP MAX: 500 800").
+_LIMITS = re.compile(r"(?:^| · )(?:min|typ|max)\b[^:·]{0,20}:", re.IGNORECASE)
+_LIMITS_BONUS = 0.1
+
+
+_ASKED_KIND_BONUS = 0.25
+_VALUES_BONUS_CAP = 0.2  # five values or more count alike
+# What a value of each kind of quantity looks like, and the words of a question that ask for
+# one. Physics and datasheet conventions, not facts of any part.
+_NUMBER = r"(?<![\w.])[±+\-−–]?\d+(?:[.,]\d+)?\s?"
+_KIND_VALUES = {
+    "voltage": re.compile(_NUMBER + r"[mµμk]?V\b"),
+    "current": re.compile(_NUMBER + r"[mµμnp]?A\b"),
+    "time": re.compile(_NUMBER + r"(?:[mµμn]?s|sec|seconds?|minutes?|hours?|years?)\b", re.IGNORECASE),
+    "frequency": re.compile(_NUMBER + r"(?:[kMG]?Hz|[kM]?SPS|[kM]?bps)\b"),
+    "temperature": re.compile(_NUMBER + r"°C(?!\s?/)"),
+    "thermal resistance": re.compile(_NUMBER + r"°C\s?/\s?W\b"),
+    "resistance": re.compile(_NUMBER + r"[mkM]?(?:Ω|ohms?)(?!\w)"),
+    "power": re.compile(_NUMBER + r"[mµμ]?W\b"),
+    "code": re.compile(r"(?<![\w.])(?:0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*h|[01]{4,}b?)(?![\w.])", re.IGNORECASE),
+    "share": re.compile(_NUMBER + r"(?:%|ppm)"),
+    "capacitance": re.compile(_NUMBER + r"[pnµμ]F\b"),
+    "size": re.compile(_NUMBER + r"(?:[kKMG]?(?:bytes?|bits?|B)|[KM]bit)\b"),
+}
+_KIND_WORDS = {
+    "voltage": ("volt", "dropout", "headroom"),
+    "current": ("current", "draw", "sink", "consum", "leakage", "quiescent"),
+    "time": ("time", "long", "delay", "wait", "durat", "period", "latenc", "wake", "startup", "settl", "timeout"),
+    "frequency": ("frequenc", "clock", "rate", "speed", "scan", "baud", "bandwidth"),
+    "temperature": ("temperatur", "ambient", "hot"),
+    "thermal resistance": ("thermal", "junction"),
+    "resistance": ("resist", "impedanc"),
+    "power": ("dissipat",),
+    "code": ("address", "id", "command", "code"),
+    "share": ("accura", "toleranc", "error", "efficien", "duty"),
+    "capacitance": ("capacit",),
+    "size": ("size", "memory", "capacity"),
+}
+
+
+def asked_kinds(terms: QueryTerms) -> frozenset[str]:
+    """The kinds of quantity the question's words ask for ("how long" → time)."""
+    words = [*terms.weights, *terms.absent]
+    return frozenset(
+        kind for kind, cues in _KIND_WORDS.items() if any(word.startswith(cue) for word in words for cue in cues)
+    )
 
 
 @dataclass
 class Selection:
     units: list[Unit]
     coverage: float
+    # The first `lead` units (each with the rows of its table) make the answer's first line: the
+    # best line, and for a question of several parts the best line of each other part.
+    lead: int = 1
 
 
 def select_units(
@@ -137,6 +202,7 @@ def select_units(
     spread_pages: int = 0,
     value_lines: int = 0,
     meaning: Callable[[list[str]], list[float]] | None = None,
+    max_lines: int | None = None,
 ) -> Selection:
     """Greedy choice of the lines that together cover most of the question's terms.
 
@@ -160,6 +226,11 @@ def select_units(
         for unit in _values_for_the_rest(units, chosen, covered, evidence, weights, total, value_lines):
             chosen.append(unit)
             covered |= unit.lexemes
+    chosen = _with_sibling_rows(units, chosen)
+    if max_lines is not None and chosen and _held_share(chosen[:1], weights, total) >= _LEAD_ENOUGH:
+        max_lines = min(max_lines, _LINES_AFTER_A_FULL_LEAD)  # the first line answers: less support
+    chosen = at_most_lines(chosen, max_lines)
+    covered = set().union(*(unit.lexemes for unit in chosen)) if chosen else set()
     coverage = sum(weights[lex] for lex in covered) / total
     return Selection(units=chosen, coverage=coverage)
 
@@ -173,7 +244,6 @@ def _scored_units(
     """Every line and sentence of the evidence, scored on the question's terms it holds, the
     values it states, its page's rank and (with `meaning`) its closeness in meaning."""
     weights = terms.weights
-    total = sum(weights.values())
     # Contents pages and revision histories name what the question names without stating it;
     # they are quoted only when nothing ranks above them.
     units = [
@@ -182,10 +252,19 @@ def _scored_units(
         if index == 0 or not is_listing_page(item.text)
         for unit in _units(index, item.text)
     ]
+    line_weights = [_line_weights(weights, item.identity) for item in evidence]
+    asked = asked_kinds(terms)
+    leads = {u.lead for u in units if u.lead}
+    lead_lexemes = dict(zip(leads, text_lexemes(texts=list(leads)), strict=True))
     for unit, lexemes in zip(units, text_lexemes(texts=[u.text for u in units]), strict=True):
-        unit.lexemes = terms.matched(lexemes)
-        unit.relevance = sum(weights[lex] for lex in unit.lexemes) / total
-        unit.score = unit.relevance + _value_bonus(unit.text) + 0.4 * page_weights[unit.evidence_index]
+        # A sentence speaks of what its paragraph's first sentence names ("The THRESH_TAP
+        # register …" before "The scale factor is 62.5 mg/LSB"), and is shown after it.
+        said = terms.matched(lexemes)
+        unit.lexemes = said | terms.matched(lead_lexemes.get(unit.lead, set()))
+        own = line_weights[unit.evidence_index]
+        held = sum(own[lex] for lex in said) + _LEAD_TERMS_WEIGHT * sum(own[lex] for lex in unit.lexemes - said)
+        unit.relevance = held / sum(own.values())
+        unit.score = unit.relevance + _value_bonus(unit.text, asked) + 0.4 * page_weights[unit.evidence_index]
     if meaning is not None:
         candidates = [u for u in units if u.evidence_index < _MEANING_PAGES and _VALUE.search(u.text)]
         candidates = sorted(candidates, key=lambda u: -u.relevance)[:_MEANING_LINES]
@@ -194,6 +273,16 @@ def _scored_units(
             unit.similarity = similarity
             unit.score += _MEANING_WEIGHT * similarity
     return units
+
+
+def _line_weights(weights: dict[str, float], identity: frozenset[str]) -> dict[str, float]:
+    """The question's term weights for choosing a line of one document: the terms that name
+    the document (its part number, "Li-ion charger") tell which document, not which line."""
+    own = {lex: weight * (_IDENTITY_WEIGHT if lex in identity else 1.0) for lex, weight in weights.items()}
+    return own if sum(own.values()) > 0 else weights
+
+
+_IDENTITY_WEIGHT = 0.25
 
 
 def _greedy_choice(
@@ -217,6 +306,69 @@ def _greedy_choice(
         chosen.append(best)
         covered |= best.lexemes
     return chosen, covered
+
+
+# A chosen row is shown with at most this many other rows of its table; a table of at most
+# _SMALL_TABLE rows is shown whole.
+_SIBLING_ROWS = 2
+_SMALL_TABLE = 4
+
+
+def _with_sibling_rows(units: list[Unit], chosen: list[Unit]) -> list[Unit]:
+    """The chosen lines, each chosen row followed by the rows of its table that belong beside it."""
+    out: list[Unit] = []
+    for unit in chosen:
+        if unit in out:
+            continue
+        out.append(unit)
+        if _is_row(unit.text):
+            out += [row for row in _sibling_rows(units, unit) if row not in out]
+    return out
+
+
+def _sibling_rows(units: list[Unit], best: Unit) -> list[Unit]:
+    """Rows of the best row's table that belong beside it: a small table's every row; else those
+    holding terms of the question it does not hold (the other half of "its sleep current and
+    its start-up time"), then the rows right after it that hold the same terms (a table the
+    question's words cannot tell apart: "LSB size at the default setting"), in table order."""
+    rows = [u for u in units if u is not best and _same_table(u, best)]
+    if len(rows) < _SMALL_TABLE:
+        return rows
+    adding = [u for u in rows if u.lexemes - best.lexemes]
+    adding.sort(key=lambda u: -u.relevance)
+    adding = adding[:_SIBLING_ROWS]
+    for unit in sorted(rows, key=lambda u: u.line_index):
+        if len(adding) >= _SIBLING_ROWS:
+            break
+        if unit.line_index > best.line_index and unit not in adding and unit.lexemes == best.lexemes:
+            adding.append(unit)
+    return adding
+
+
+# When the best line alone holds this share of the question's terms, the answer shows at most
+# this many lines.
+_LEAD_ENOUGH = 2.0
+_LINES_AFTER_A_FULL_LEAD = 2
+
+
+def _held_share(units: list[Unit], weights: dict[str, float], total: float) -> float:
+    held = set().union(*(unit.lexemes for unit in units)) if units else set()
+    return sum(weights[lex] for lex in held) / total
+
+
+def at_most_lines(units: list[Unit], lines: int | None) -> list[Unit]:
+    """The units of the first `lines` lines of the answer (rows of one table make one line)."""
+    if lines is None:
+        return units
+    heads: list[Unit] = []
+    kept: list[Unit] = []
+    for unit in units:
+        if any(_same_table(unit, head) for head in heads):
+            kept.append(unit)
+        elif len(heads) < lines:
+            heads.append(unit)
+            kept.append(unit)
+    return kept
 
 
 # A line that states a value for terms of the question no chosen line holds yet is added when
@@ -311,6 +463,8 @@ LOOKUP_PAGES_READ = 5
 LOOKUP_LINES = 4
 LOOKUP_PAGES = 4
 LOOKUP_VALUE_LINES = 3
+# Lines a look-up answer shows: the best one and a few supporting ones.
+LOOKUP_MAX_LINES = 3
 
 
 def select_lookup(
@@ -325,6 +479,7 @@ def select_lookup(
         max_units=LOOKUP_LINES,
         spread_pages=pages,
         value_lines=LOOKUP_VALUE_LINES,
+        max_lines=LOOKUP_MAX_LINES,
     )
 
 
@@ -339,13 +494,26 @@ def render(
         return ""
     numbers = list(numbers) if numbers is not None else list(range(1, len(evidence) + 1))
     lines_of = {index: text_blocks(item.text) for index, item in enumerate(evidence)}
-    parts = []
+    parts: list[str] = []
     shown: set[str] = set()
-    # The best line first (it answers; its page is the first source), then the others in
-    # page-rank order, so supporting lines read in the order their pages rank.
-    best, *rest = selection.units
-    for unit in [best, *sorted(rest, key=lambda u: (u.evidence_index, u.line_index, u.position))]:
-        text = _with_context(unit, lines_of[unit.evidence_index]).strip()
+    # The lead first (it answers; its first page is the first source), then the others in
+    # page-rank order, so supporting lines read in the order their pages rank; rows of one
+    # table make one line.
+    lead = selection.units[: max(1, selection.lead)]
+    rest = sorted(selection.units[len(lead) :], key=lambda u: (u.evidence_index, u.line_index, u.position))
+    groups: list[list[Unit]] = []
+    for unit in [*lead, *rest]:
+        group = next((g for g in groups if _same_table(unit, g[0])), None)
+        if group is None:
+            groups.append([unit])
+        else:
+            group.append(unit)
+    for group in groups:
+        unit = group[0]
+        if _is_row(unit.text):
+            text = _rows_together([u.text for u in sorted(group, key=lambda u: u.line_index)])
+        else:
+            text = _with_context(unit, lines_of[unit.evidence_index]).strip()
         if text in shown:
             continue
         if unit.lead and unit.lead not in shown:
@@ -354,6 +522,79 @@ def render(
         shown.add(text)
         if not text.endswith((".", ";", ":", "?", "!")):
             text += "."
-        parts.append(f"{text} [{numbers[unit.evidence_index]}]")
+        if unit not in lead:
+            text = _clipped(text, _SUPPORT_CHARS)
+        line = f"{text} [{numbers[unit.evidence_index]}]"
+        if parts and unit in lead:
+            parts[0] = f"{parts[0]} {line}"  # another part of the question, answered on the first line
+        else:
+            parts.append(line)
     body = "\n".join(parts)
     return f"{label}: {body}" if label else body
+
+
+# A supporting line is cut, at a cell or sentence, to about this many characters.
+_SUPPORT_CHARS = 400
+
+
+def _clipped(text: str, limit: int) -> str:
+    """The text cut after its last cell, row or sentence that ends within `limit` characters."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = max(head.rfind(" · "), head.rfind("; "), head.rfind(". ") + 1)
+    return (head[:cut] if cut > limit // 3 else head.rsplit(" ", 1)[0]).rstrip(" ;·.") + " …"
+
+
+# Ingestion writes a table row as "caption · header: value · header: value …".
+_CELLS = " · "
+
+
+def _is_row(text: str) -> bool:
+    segments = text.split(_CELLS)
+    return len(segments) >= 3 and sum(": " in segment for segment in segments) >= 2
+
+
+def _same_table(unit: Unit, best: Unit) -> bool:
+    """Whether `unit` is another row of the table `best` is a row of: on the same page, under
+    the same caption, or without one, under mostly the same column headers."""
+    if unit.evidence_index != best.evidence_index or not _is_row(unit.text) or not _is_row(best.text):
+        return False
+    first, other = unit.text.split(_CELLS), best.text.split(_CELLS)
+    if ": " not in first[0] or ": " not in other[0]:
+        return first[0] == other[0]
+    headers, others = _headers(first), _headers(other)
+    return headers[0] == others[0] and len(set(headers) & set(others)) >= 0.6 * max(len(headers), len(others))
+
+
+def _headers(cells: list[str]) -> list[str]:
+    return [cell.split(": ", 1)[0] for cell in cells if ": " in cell]
+
+
+def _rows_together(rows: list[str]) -> str:
+    """Rows of one table as one line, rows apart by semicolons: each row without the cells it
+    begins with that the row before it begins with too (the caption, a shared parameter), and
+    the cells of descriptive columns without their header ("Symbol: VBB" reads "VBB")."""
+    cells = [row.rstrip(".").split(_CELLS) for row in rows]
+    parts = [_CELLS.join(_compact(cell) for cell in cells[0])]
+    for previous, current in itertools.pairwise(cells):
+        shared = 0
+        while shared + 1 < len(current) and shared < len(previous) and current[shared] == previous[shared]:
+            shared += 1
+        parts.append(_CELLS.join(_compact(cell) for cell in current[shared:]))
+    return "; ".join(parts)
+
+
+# Column headers that name what a row is about rather than a value of it.
+_DESCRIPTIVE = re.compile(
+    r"(?:parameters?|characteristics?|symbols?|descriptions?|(?:test)?conditions?|names?|items?|propert(?:y|ies)|features?)"
+    r"(?:\(\d\))?",
+    re.IGNORECASE,
+)
+
+
+def _compact(cell: str) -> str:
+    header, colon, value = cell.partition(": ")
+    if colon and _DESCRIPTIVE.fullmatch(re.sub(r"\s+", "", header)):
+        return value
+    return cell

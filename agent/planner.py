@@ -16,15 +16,18 @@ from dataclasses import dataclass
 
 from agent.events import ToolStep
 from agent.extractive import (
+    LOOKUP_MAX_LINES,
     LOOKUP_PAGES,
     LOOKUP_PAGES_READ,
     NOTHING_FOUND,
     Selection,
     Unit,
+    at_most_lines,
     render,
     select_lookup,
     select_units,
 )
+from agent.scope import is_description, searched_question
 from agent.tools import Toolbox, ToolResult
 from library.embeddings import line_similarity
 from library.models import Document
@@ -65,7 +68,7 @@ def plan(question: str, documents: list[Document], phrases: Mapping[int, str] | 
     clauses = [c.strip(" ,;?") for c in _CLAUSE_SPLIT.split(question) if c.strip(" ,;?")]
     if len(clauses) >= 2:
         # Later clauses say "it"/"its": carry the subject over by searching the same documents.
-        return [Part(question=clause + "?", documents=documents) for clause in clauses]
+        return [Part(question=clause[0].upper() + clause[1:] + "?", documents=documents) for clause in clauses]
     return [Part(question=question, documents=documents)]
 
 
@@ -86,15 +89,19 @@ _JOINED_AFTER = re.compile(r"^\s*(?:,\s*(?:and|or)?|and|or|vs\.?|versus)\s+(?:th
 
 def _as_asked_of(question: str, document: Document, documents: list[Document], phrases: Mapping[int, str]) -> str:
     """The question as asked of one document: without the other parts' numbers or names
-    ("the LDO"), which would only mislead its search, and without the comparison's direction."""
+    ("the LDO"), which would only mislead its search, without its own description, and without
+    the comparison's direction."""
     others = [d for d in documents if d.pk != document.pk]
     spans = [
         match.span()
         for match in part_numbers_in(question)
         if any(part_number_names(match.group(), d.source_name) for d in others)
     ]
-    for other in others:
-        if phrase := phrases.get(other.pk):
+    # Its own description goes too: the search is kept to its document, where "the 2.4 GHz
+    # radio" only points at the pages that say what the part is.
+    for described in [*others, document]:
+        phrase = phrases.get(described.pk, "")
+        if (described in others and phrase) or is_description(phrase):
             spans += [m.span() for m in re.finditer(rf"\b{re.escape(phrase)}(?:['’]s)?(?!\w)", question)]
     text = question
     for start, end in sorted(spans, reverse=True):
@@ -138,10 +145,12 @@ def run(
         for part in plan(question, documents, phrases):
             text = yield from _answer_part(part, toolbox, budget, max_units=2)
             if text:
-                answers.append(text)
-        yield "\n".join(answers) if answers else NOTHING_FOUND
+                answers.append(text.split("\n"))
+        # The first line answers for every part; each part's supporting lines follow.
+        first = " ".join(lines[0] for lines in answers)
+        yield "\n".join([first, *(line for lines in answers for line in lines[1:])]) if answers else NOTHING_FOUND
         return
-    text = yield from _answer_clauses(question, documents, toolbox, budget)
+    text = yield from _answer_clauses(searched_question(question, documents, phrases or {}), documents, toolbox, budget)
     yield text or NOTHING_FOUND
 
 
@@ -213,8 +222,25 @@ def _select(
         extra = select_units(terms=clause, evidence=pages, page_weights=weights, max_units=1, value_lines=1)
         known = {(u.evidence_index, u.line_index) for u in units}
         units += [u for u in extra.units if (u.evidence_index, u.line_index) not in known]
+    lead = _lead(units, clause_terms)
+    units = at_most_lines([*lead, *(u for u in units if u not in lead)], LOOKUP_MAX_LINES + len(lead) - 1)
     coverage = _coverage(terms, units) if terms.weights else 0.0
-    return Selection(units=units, coverage=max(coverage, selection.coverage))
+    return Selection(units=units, coverage=max(coverage, selection.coverage), lead=len(lead))
+
+
+def _lead(units: list[Unit], clause_terms: list[QueryTerms]) -> list[Unit]:
+    """The lines of the answer's first line: the best one, then for each part of the question it
+    leaves uncovered the line that covers that part best."""
+    if not units:
+        return []
+    lead = [units[0]]
+    for clause in clause_terms:
+        if _coverage(clause, lead) >= _WELL_COVERED:
+            continue
+        best = max(units, key=lambda u: _coverage(clause, [u]))
+        if best not in lead and _coverage(clause, [*lead, best]) > _coverage(clause, lead):
+            lead.append(best)
+    return lead
 
 
 def _coverage(terms: QueryTerms, units: list[Unit]) -> float:

@@ -7,12 +7,13 @@ thread so far narrow the search; otherwise the whole org library.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from agent.events import Turn
 from library.models import Document
 from library.search.profiles import documents_described_in
+from library.search.terms import part_numbers_in
 from library.selectors import documents_named_in, topics_of_documents
 from orgs.models import Organization
 from topics.models import Topic
@@ -35,6 +36,27 @@ class Scope:
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(topic.name for topic in self.topics)
+
+    def searched_question(self, query: str) -> str:
+        return searched_question(query, self.documents, self.phrases)
+
+
+def is_description(phrase: str) -> bool:
+    """Whether a phrase that named a document says what it is ("the humidity sensor") rather
+    than naming its part number ("the ADS1113", which its sibling's datasheet covers too)."""
+    return bool(phrase) and not any(part_numbers_in(phrase))
+
+
+def searched_question(query: str, documents: Sequence[Document], phrases: Mapping[int, str]) -> str:
+    """The question as the search reads it once its scope is one described document: without
+    the description ("the 2.4 GHz radio"), which inside that document only points at the pages
+    that say what the part is."""
+    if len(documents) != 1 or not is_description(phrases.get(documents[0].pk, "")):
+        return query
+    phrase = re.escape(phrases[documents[0].pk])
+    text = re.sub(rf"\b(?:the\s+)?{phrase}(?:['’]s)?(?!\w)", " ", query, flags=re.IGNORECASE)
+    text = re.sub(r"\s+([,?.;])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
+    return text if re.search(r"\w", text) else query
 
 
 def scope_choose(*, org: Organization, query: str, history: Sequence[Turn], topics: Sequence[Topic] | None) -> Scope:

@@ -85,7 +85,11 @@ def _answer_fast(
     """One search, one generation."""
     retrieval_started = time.perf_counter()
     retrieved = page_search(
-        org=org, query=query, topic_ids=scope.topic_ids, document_ids=scope.document_ids, limit=LOOKUP_PAGES_READ
+        org=org,
+        query=scope.searched_question(query),
+        topic_ids=scope.topic_ids,
+        document_ids=scope.document_ids,
+        limit=LOOKUP_PAGES_READ,
     )
     run.evidence = [page.copy() for page in retrieved.pages]
     relevant = bool(retrieved.pages) and is_relevant(retrieved.pages[0])

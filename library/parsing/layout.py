@@ -541,12 +541,21 @@ def title_of(lines: list[Line]) -> str:
         for line in lines
         if len(line.text) >= 4 and re.search(r"[A-Za-z]{3}", line.text) and not _SECTION_WORD.match(line.text)
     ]
-    levels = sorted({round(line.size) for line in sized}, reverse=True)[:2]
+    levels = sorted({round(line.size) for line in sized}, reverse=True)[:3]
     if not levels:
         return ""
-    title = [line.text for line in sized if round(line.size) >= levels[-1]]
-    words = re.sub(r"\s+", " ", " ".join(title)).split(" ")
+    words = _words_down_to(sized, levels[min(1, len(levels) - 1)])
+    if len(words) < _THIN_TITLE_WORDS and len(levels) == 3:
+        # A vendor's name and a part number say nothing of what the part is: the next size does.
+        words = _words_down_to(sized, levels[2])
     return " ".join(words[:24])[:200]
+
+
+def _words_down_to(lines: list[Line], size: int) -> list[str]:
+    return re.sub(r"\s+", " ", " ".join(line.text for line in lines if round(line.size) >= size)).split(" ")
+
+
+_THIN_TITLE_WORDS = 6
 
 
 # Section names and page furniture set as large as a title: never part of it.

@@ -6,12 +6,13 @@ that answer it, ranked: query terms (terms.py), the hybrid chunk search and page
 `CitedPage`, the shape an answer cites and a message stores.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from library.embeddings import embed_question
-from library.models import Chunk
+from library.models import Chunk, Document
 from library.search import ranking, sql
 from library.search.cited import CitedPage
 from library.search.ranking import PageFeatures, is_relevant, page_weights
@@ -85,8 +86,26 @@ def page_search(
         kept_lexical=knobs.kept_lexical,
         row_scan_chunks=knobs.row_scan_chunks,
     )
-    pages = _measured_pages(org, hits, vector, terms) if hits else []
-    return Retrieved(pages=ranking.rank_pages(pages, terms, limit), terms=terms, query_embedding=vector)
+    pages = ranking.rank_pages(_measured_pages(org, hits, vector, terms), terms, limit) if hits else []
+    _mark_identity(org, pages, terms)
+    pages = ranking.within_documents(pages, terms, {page.document_id: page.identity for page in pages})
+    return Retrieved(pages=pages, terms=terms, query_embedding=vector)
+
+
+def _mark_identity(org: Organization, pages: list[CitedPage], terms: QueryTerms) -> None:
+    """Set each page's `identity`: the question's terms its document's title (the profile's first
+    sentence) or file name holds. (The profile's defining paragraph goes on to features.)"""
+    documents = list(
+        Document.objects.filter(org=org, pk__in={page.document_id for page in pages}).values_list(
+            "pk", "profile", "source_name"
+        )
+    )
+    named = text_lexemes(
+        texts=[f"{profile.split('. ', 1)[0]} {re.sub(r'[-_.]', ' ', name)}" for _, profile, name in documents]
+    )
+    identity = {pk: frozenset(terms.matched(lexemes)) for (pk, _, _), lexemes in zip(documents, named, strict=True)}
+    for page in pages:
+        page.identity = identity.get(page.document_id, frozenset())
 
 
 def _measured_pages(

@@ -23,6 +23,8 @@ class CitedPage:
     passages: list[str] = field(default_factory=list)
     score: float = 0.0
     features: PageFeatures | None = None  # what ranking measured; None for a page read, not searched
+    # The question's terms that name this page's document (its title or file name holds them).
+    identity: frozenset[str] = frozenset()
 
     def copy(self) -> "CitedPage":
         """A copy whose chunk lists can grow without touching this page's."""
@@ -35,6 +37,7 @@ class CitedPage:
             passages=list(self.passages),
             score=self.score,
             features=self.features,
+            identity=self.identity,
         )
 
     def merge_chunks(self, other: "CitedPage") -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from library.embeddings import embed_texts
 from library.models import Document
 from library.search.sql import documents_mentioning
+from library.search.terms import STOPWORDS
 from orgs.models import Organization
 
 # A phrase names a document when its score (cosine + _WORDS_WEIGHT × word share) reaches
@@ -35,7 +36,9 @@ _COMPARATIVE = re.compile(
     r"|longer|shorter|lowest|highest|fastest|slowest|largest|smallest|same|other|first|last|next|following)\b",
     re.IGNORECASE,
 )
-_PHRASE_END = re.compile(r"[,;:?!.()\"]|\s(?:or|and|vs\.?|versus|than|with|from|in|on|at|to|for|when|if)\s", re.I)
+_PHRASE_END = re.compile(
+    r"[,;:?!()\"]|\.(?!\d)|\s(?:or|and|vs\.?|versus|than|with|from|in|on|at|to|for|when|if)\s", re.I
+)
 _WORD = re.compile(r"[a-z0-9][a-z0-9.+]*", re.I)
 
 
@@ -57,26 +60,87 @@ def documents_described_in(*, org: Organization, text: str, topic_ids: Sequence[
     if len(documents) < 2:
         return []
     profiles = np.asarray([d.profile_embedding for d in documents], dtype=np.float32)
-    profile_words = [set(w.lower() for w in _WORD.findall(d.profile)) for d in documents]
+    profile_words = [[w.lower() for w in _WORD.findall(d.profile)] for d in documents]
     found: list[Described] = []
     for options in candidates:
         vectors = embed_texts(options)
-        best: tuple[float, int, str] | None = None
+        named: list[tuple[float, int, str]] = []  # (score, document index, phrase) of the clear options
         for option, vector in zip(options, vectors, strict=True):
-            words = [w.lower() for w in _WORD.findall(option)]
-            scores = profiles @ vector + _WORDS_WEIGHT * np.asarray(
-                [sum(w in held for w in words) / len(words) for held in profile_words]
-            )
+            words = _WORD.findall(option)
+            shares = np.asarray([_word_share(words, set(held)) for held in profile_words])
+            scores = profiles @ vector + _WORDS_WEIGHT * shares
+            _score_spelled_out(words, profile_words, profiles, scores)
             order = np.argsort(-scores)
             top, second = float(scores[order[0]]), float(scores[order[1]])
-            if top >= _MIN_SCORE and top - second >= _MIN_MARGIN and (best is None or top > best[0]):
-                best = (top, int(order[0]), option)
-        if best is None or any(item.document.pk == documents[best[1]].pk for item in found):
-            continue
-        if documents_mentioning(org=org, phrase=best[2]) > max(2, _MAX_MENTIONED_SHARE * len(documents)):
-            continue  # words every datasheet uses ("the output voltage"), not a part's name
-        found.append(Described(document=documents[best[1]], phrase=best[2]))
+            if top >= _MIN_SCORE and top - second >= _MIN_MARGIN:
+                named.append((top, int(order[0]), option))
+        for _, index, phrase in sorted(named, reverse=True):
+            if any(item.document.pk == documents[index].pk for item in found):
+                break
+            # Words every datasheet uses ("the output voltage") are a property, not a part's name;
+            # a longer option may still name one ("serial" no, "serial flash" yes).
+            if documents_mentioning(org=org, phrase=phrase) <= max(2, _MAX_MENTIONED_SHARE * len(documents)):
+                found.append(Described(document=documents[index], phrase=phrase))
+                break
     return found
+
+
+def _word_share(words: list[str], profile: set[str]) -> float:
+    """The share of the phrase's words the profile holds."""
+    return sum(w.lower() in profile for w in words) / len(words)
+
+
+def _score_spelled_out(
+    words: list[str], profile_words: list[list[str]], profiles: np.ndarray, scores: np.ndarray
+) -> None:
+    """Score again, against each profile that spells out an acronym of the phrase ("LDO": "low
+    dropout"), the phrase with the acronym in those words: the model does not know most
+    acronyms. An acronym some profile holds as a word ("RTC", "ADCs") is left as it is."""
+    acronyms = [
+        w for w in words if len(w) >= 3 and w.isalpha() and w.isupper() and not _held_anywhere(w.lower(), profile_words)
+    ]
+    if not acronyms:
+        return
+    spelled: list[tuple[int, str]] = []
+    for index, profile in enumerate(profile_words):
+        expansions = {acronym: _spelled_out(acronym.lower(), profile) for acronym in acronyms}
+        if any(expansions.values()):
+            spelled.append((index, " ".join(expansions.get(w) or w for w in words)))
+    if spelled:
+        for (index, phrase), vector in zip(spelled, embed_texts([phrase for _, phrase in spelled]), strict=True):
+            share = _word_share(phrase.split(), set(profile_words[index]))
+            scores[index] = max(scores[index], float(profiles[index] @ vector) + _WORDS_WEIGHT * share)
+
+
+def _held_anywhere(word: str, profile_words: list[list[str]]) -> bool:
+    return any(word in profile or f"{word}s" in profile for profile in profile_words)
+
+
+def _spelled_out(letters: str, profile: list[str]) -> str:
+    """Consecutive words of the profile that spell the acronym's letters, or "": each word gives
+    its initial, the last one may give more of its letters after its first three ("low
+    dropout" for "ldo", "inertial module" for "imu"); no stop word, no word under three letters."""
+    for start in range(len(profile)):
+        for length in range(2, len(letters) + 1):
+            words = profile[start : start + length]
+            if len(words) < length or any(len(w) < 3 or not w.isalpha() or w in STOPWORDS for w in words):
+                continue
+            initials, rest = letters[: length - 1], letters[length - 1 :]
+            if all(w[0] == c for w, c in zip(words, initials, strict=False)) and _ends_with_letters(rest, words[-1]):
+                return " ".join(words)
+    return ""
+
+
+def _ends_with_letters(letters: str, word: str) -> bool:
+    """Whether the word starts with the first letter and holds the others in order, past its third."""
+    if word[0] != letters[0]:
+        return False
+    position = 3
+    for letter in letters[1:]:
+        position = word.find(letter, position) + 1
+        if not position:
+            return False
+    return True
 
 
 def _phrases(text: str) -> list[list[str]]:

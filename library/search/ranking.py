@@ -68,11 +68,13 @@ class PageFeatures:
     fused: float  # its chunks' fused ranks, scaled so the best chunk of a search scores about 1
     contents: float  # 1 for a contents page or revision history, else 0
     window: float = 0.0  # the largest share a few consecutive blocks hold (pages near the cut only)
+    matched: frozenset[str] = frozenset()  # the question's terms it holds
 
 
 class RankedPage(Protocol):
     """A page as ranking sees it (library.search.cited.CitedPage)."""
 
+    document_id: int
     source_name: str
     page: int
     text: str
@@ -99,6 +101,7 @@ def page_features(*, rows: list[PageRow], hits: list[ChunkHit], text: str, terms
         coverage_all=coverage * terms.present_share,
         fused=(fused[0] + knobs.fused_runners_up * sum(fused[1:3])) * knobs.rrf_k,
         contents=1.0 if is_listing_page(text) else 0.0,
+        matched=frozenset(matched),
     )
 
 
@@ -162,6 +165,35 @@ def window_coverage(texts: list[str], terms: QueryTerms) -> list[float]:
             best = max(best, share[found])
         result.append(best)
     return result
+
+
+def within_documents(pages: list[_Page], terms: QueryTerms, identity: dict[int, frozenset[str]]) -> list[_Page]:
+    """The ranked pages with each document's pages reordered among the places they hold, on
+    the terms that do not name the document: those chose the document; which of its pages
+    answers is what the question asks of it (the title page holds "Li-ion charger" too)."""
+    by_document: dict[int, list[int]] = {}
+    for index, page in enumerate(pages):
+        by_document.setdefault(page.document_id, []).append(index)
+    ordered = list(pages)
+    for document_id, places in by_document.items():
+        if len(places) < 2 or not identity.get(document_id):
+            continue
+        asked = {lex: w for lex, w in terms.weights.items() if lex not in identity[document_id]}
+        if not sum(asked.values()):
+            continue
+        mine = sorted((pages[i] for i in places), key=lambda p: (-_asked_score(p, asked), p.page))
+        scores = [pages[i].score for i in places]  # each place keeps its score: weights follow places
+        for place, page, score in zip(places, mine, scores, strict=True):
+            ordered[place] = page
+            page.score = score
+    return ordered
+
+
+def _asked_score(page: RankedPage, asked: dict[str, float]) -> float:
+    """The page's score with its coverage measured on the `asked` terms only."""
+    features = _features(page)
+    held = sum(asked.get(lex, 0.0) for lex in features.matched) / sum(asked.values())
+    return page.score + KNOBS.coverage * (held - features.coverage)
 
 
 def page_weights(pages: list[_Page]) -> list[float]:

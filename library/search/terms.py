@@ -79,12 +79,20 @@ class QueryTerms:
         """The question's terms found among a text's lexemes (a compound: all of its parts)."""
         found = set()
         heads: dict[int, set[str]] = {}  # the text's lexemes cut to a stem's length, by length
+        joined: set[str] | None = None  # the text's number+unit lexemes' units ("4kb" → "kb")
         for lex, stem, parts in self._forms:
             if parts:
                 if all(part in lexemes for part in parts):
                     found.add(lex)
-            elif lex in lexemes:
+            elif lex in lexemes or ABBREVIATIONS.get(lex) in lexemes:
                 found.add(lex)
+            elif _MIXED.fullmatch(lex) and all(run in lexemes for run in _RUNS.findall(lex)):
+                found.add(lex)  # "ufqfpn48" in the question, "UFQFPN 48" in the text
+            elif lex.isalpha() and len(lex) <= _UNIT_LETTERS:
+                if joined is None:
+                    joined = {m.group(2) for other in lexemes if (m := _NUMBER_UNIT.fullmatch(other))}
+                if lex in joined:
+                    found.add(lex)  # "4 KB" in the question, "4KB" in the text
             elif stem is not None:
                 if len(stem) not in heads:
                     heads[len(stem)] = {other[: len(stem)] for other in lexemes}
@@ -102,6 +110,24 @@ class QueryTerms:
         """Each term, its stem (None: found only exactly) and a compound's parts, worked out
         once: `matched` runs on every block of every candidate page."""
         return [(lex, None, lex.split("_")) if "_" in lex else (lex, word_stem(lex), []) for lex in self.weights]
+
+
+# A term of letters and digits ("ufqfpn48", "4kb") is also found written apart, and a short
+# word of letters ("kb") also written onto a number ("4kb").
+_MIXED = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9]+")
+_RUNS = re.compile(r"[a-z]+|\d+")
+_NUMBER_UNIT = re.compile(r"(\d+(?:\.\d+)?)([a-z]+)")
+_UNIT_LETTERS = 3
+
+# How datasheet tables write a word of the question: "Max" for "maximum" (column headers, units).
+ABBREVIATIONS = {
+    "maximum": "max",
+    "minimum": "min",
+    "typical": "typ",
+    "typically": "typ",
+    "temperature": "temp",
+    "frequency": "freq",
+}
 
 
 def question_terms(lexemes: list[str], question: str) -> list[str]:
@@ -142,16 +168,28 @@ def is_identifier(lexeme: str) -> bool:
     return bool(_IDENTIFIER.fullmatch(lexeme))
 
 
-_SUFFIXES = ("ies", "es", "s", "ing", "ed")
+# Endings cut from a word to search the rest as a prefix, each with what it leaves and the
+# least length of what it leaves: "-ation" keeps "at" and a final "e" goes, so "regulation",
+# "regulate" and "regulated" all find "regulator".
+_SUFFIXES = (
+    ("ations", "at", 4),
+    ("ation", "at", 4),
+    ("ies", "", 4),
+    ("es", "", 4),
+    ("s", "", 4),
+    ("ing", "", 4),
+    ("ed", "", 4),
+    ("e", "", 5),
+)
 
 
 def word_stem(lexeme: str) -> str | None:
     """A crude stem of a plain English word ("addresses" → "address"); None for symbols."""
     if not lexeme.isalpha() or not lexeme.isascii() or len(lexeme) < 5:
         return None
-    for suffix in _SUFFIXES:
-        if lexeme.endswith(suffix) and len(lexeme) - len(suffix) >= 4 and not lexeme.endswith("ss"):
-            return lexeme[: -len(suffix)]
+    for suffix, kept, least in _SUFFIXES:
+        if lexeme.endswith(suffix) and len(lexeme) - len(suffix) >= least and not lexeme.endswith("ss"):
+            return lexeme[: -len(suffix)] + kept
     return lexeme
 
 
@@ -170,6 +208,8 @@ def search_form(lexeme: str) -> str:
     compound name, else exact."""
     if "_" in lexeme:
         return " <-> ".join(search_form(part) for part in lexeme.split("_") if part)
+    if lexeme in ABBREVIATIONS:
+        return f"('{word_stem(lexeme) or lexeme}':* | '{ABBREVIATIONS[lexeme]}')"
     stem = word_stem(lexeme)
     if stem is not None:
         return "'" + stem + "':*"

@@ -74,6 +74,22 @@ def test_a_sentence_out_of_a_long_paragraph_is_shown_after_the_sentence_that_nam
     assert "undesirable" not in text
 
 
+def test_a_sentence_holds_the_subject_its_paragraph_names_first() -> None:
+    # "THRESH_TAP" is only in the paragraph's first sentence (a heading here); the sentence with
+    # the scale factor speaks of it, and is chosen over a sentence that names it but states nothing.
+    terms = QueryTerms(weights={"thresh_tap": 3.0, "scale": 1.0, "factor": 1.0})
+    paragraph = (
+        "Register 0x1D—THRESH_TAP (Read/Write). "
+        "The data format is unsigned, so the magnitude of the tap event is compared with the value in it "
+        "for normal tap detection, on every axis that is enabled for it. "
+        "The scale factor is 62.5 mg/LSB (that is, 0xFF = +16 g)."
+    )
+    other = "Set the THRESH_TAP register and the DUR register before you enable the tap interrupts in INT_ENABLE."
+    evidence = [_page(15, f"{other}\n{paragraph}")]
+    text = compose(terms=terms, evidence=evidence, page_weights=[1.0], max_units=1)
+    assert text.startswith("Register 0x1D—THRESH_TAP (Read/Write). … The scale factor is 62.5 mg/LSB")
+
+
 def test_a_line_ending_with_a_colon_is_shown_with_what_it_announces() -> None:
     terms = QueryTerms(weights={"reconditioning": 3.0, "procedure": 1.0})
     text = "\n".join(
@@ -132,3 +148,76 @@ def test_a_value_line_that_says_it_in_other_words_is_chosen_when_meaning_is_meas
 
     assert "temperature" not in lexical
     assert [unit.text for unit in measured.units] == ["Wide operating temperature range: -40 °C to +125 °C"]
+
+
+def _rows(caption: str, rows: list[str]) -> str:
+    return "\n".join(f"{caption} · {row}" for row in rows)
+
+
+def test_rows_of_one_table_answering_two_parts_make_the_first_line_with_their_shared_cells_once() -> None:
+    terms = QueryTerms(weights={"load": 2.0, "supply": 1.0, "voltage": 1.0, "output": 1.0, "current": 1.0})
+    text = "\n".join(
+        [
+            "The outputs are protected against shorts to ground by a current limit.",
+            _rows(
+                "Absolute Maximum Ratings",
+                [
+                    "Characteristic: Load Supply Voltage · Symbol: VBB · Rating: 35 V",
+                    "Characteristic: Output Current · Symbol: IOUT · Rating: ±2 A",
+                    "Characteristic: Logic Supply Voltage · Symbol: VDD · Rating: 7 V",
+                    "Characteristic: Storage Temperature · Symbol: Tstg · Rating: –55 to 150 °C",
+                    "Characteristic: Junction Temperature · Symbol: TJ · Rating: 150 °C",
+                ],
+            ),
+        ]
+    )
+    evidence = [_page(2, text)]
+
+    answer = compose(terms=terms, evidence=evidence, page_weights=[1.0], max_units=1)
+
+    first = answer.split("\n")[0]
+    # The caption once, the descriptive columns without their header names, rows apart by ";".
+    assert first.count("Absolute Maximum Ratings") == 1
+    assert "Load Supply Voltage · VBB · Rating: 35 V" in first
+    assert "Output Current · IOUT · Rating: ±2 A" in first
+    assert "Storage Temperature" not in answer  # a row on nothing the question asks stays out
+    # A row is never padded with the rows after it.
+    assert "Characteristic:" not in first
+
+
+def test_the_part_name_does_not_choose_the_line() -> None:
+    # "charger" and "li-ion" name the document (its title holds them): the line to quote is
+    # the one on what is asked of it.
+    terms = QueryTerms(weights={"li-ion": 8.0, "charger": 8.0, "regulate": 3.0, "voltage": 1.0, "battery": 2.0})
+    title_line = "Single-Cell Linear Li-Ion Battery Charger"
+    row = "ELECTRICAL CHARACTERISTICS · Battery Voltage Regulation · Min: 4.16 V · Typ: 4.20 V · Max: 4.24 V"
+    named = CitedPage(document_id=1, source_name="charger.pdf", page=3, text=f"{title_line}\n{row}")
+    plain = CitedPage(document_id=1, source_name="charger.pdf", page=3, text=f"{title_line}\n{row}")
+    named.identity = frozenset({"li-ion", "charger", "battery"})
+
+    assert compose(terms=terms, evidence=[plain], page_weights=[1.0], max_units=1).startswith(title_line)
+    assert compose(terms=terms, evidence=[named], page_weights=[1.0], max_units=1).startswith("ELECTRICAL")
+
+
+def test_a_line_with_a_value_of_the_kind_asked_for_leads() -> None:
+    # "How long": the line with a time leads, though the other holds more of the question's words.
+    terms = QueryTerms(weights={"long": 1.0, "erase": 2.0, "sector": 2.0})
+    text = "\n".join(
+        [
+            "A long sector erase sets all memory within a sector to FFh and draws 25 mA.",
+            "AC Electrical Characteristics · Sector Erase Time (4KB) · tSE · Typ: 30 ms · Max: 200 ms",
+        ]
+    )
+    answer = compose(terms=terms, evidence=[_page(65, text)], page_weights=[1.0], max_units=2)
+    assert answer.startswith("AC Electrical Characteristics")
+
+
+def test_a_long_supporting_line_is_cut_at_a_cell() -> None:
+    terms = QueryTerms(weights={"sleep": 3.0, "current": 1.0, "wakeup": 3.0})
+    bits = " · ".join(f"bit {i}: wakeup source {i}" for i in range(40))
+    long_row = f"Register map · Name: CTRL · Description: {bits}"
+    evidence = [_page(8, f"Sleep current IDDSL 0.1 µA\n{long_row}")]
+    lines = compose(terms=terms, evidence=evidence, page_weights=[1.0], max_units=2).split("\n")
+    assert lines[0].startswith("Sleep current")
+    assert len(lines[1]) < 420 and lines[1].endswith("… [1]")
+    assert " · bit " in lines[1] and not lines[1].endswith("· … [1]")  # cut after a whole cell

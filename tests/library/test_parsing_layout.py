@@ -115,5 +115,8 @@ def test_a_first_page_title_says_what_the_part_is() -> None:
     assert "Humidity and Temperature Sensor" in page("datasheets-extra/sensirion-sht3x.pdf", 1).title
     assert page("datasheets/bosch-bme280.pdf", 1).title == "BME280 Combined humidity and pressure sensor"
     assert "Stand-Alone CAN Controller" in page("datasheets/microchip-mcp2515.pdf", 1).title
+    # A vendor's name and the part number alone are a thin title: the next size of type says what it is.
+    assert "LOW DROPOUT VOLTAGE REGULATOR" in page("datasheets-extra/ams-ams1117.pdf", 1).title
+    assert "CMOS Voltage Converters" in page("datasheets/renesas-icl7660.pdf", 1).title
     long_title = page("datasheets/ti-ads1115.pdf", 1).title  # a long subtitle is cut, never overflows
     assert long_title.startswith("ADS1113, ADS1114, ADS1115") and len(long_title) <= 200

@@ -9,7 +9,7 @@ from agent.planner import plan
 from agent.scope import scope_choose
 from library.parsing.pages import page_layout
 from library.parsing.profile import PROFILE_PAGES, document_profile
-from library.search.profiles import documents_described_in
+from library.search.profiles import _phrases, _spelled_out, documents_described_in
 from tests.conftest import DATASHEETS
 
 EXTRA_DATASHEETS = Path(DATASHEETS).parent / "datasheets-extra"
@@ -47,18 +47,35 @@ def test_a_part_named_by_what_it_is_resolves_to_its_document(datasheets_org) -> 
 
     assert described("What is the maximum bit rate of the CAN controller?") == ["microchip-mcp2515.pdf"]
     assert described("How fast can the USB UART bridge transfer data?") == ["ftdi-ft232r.pdf"]
+    # An acronym the model does not know, spelled out by a profile ("iNEMO inertial module").
+    assert described("What full-scale ranges does the IMU's gyroscope offer?") == ["st-lsm6ds33.pdf"]
     # Words that name no part leave the search to the whole library.
     assert described("What is the output voltage at the lowest temperature?") == []
 
 
 @pytest.mark.django_db
 @pytest.mark.slow
-def test_a_comparison_of_described_parts_asks_each_without_the_other(datasheets_org) -> None:
+def test_a_comparison_of_described_parts_asks_each_without_either_description(datasheets_org) -> None:
     question = "Which accepts the faster SPI clock, the CAN controller or the power MOSFET?"
     scope = scope_choose(org=datasheets_org, query=question, history=[], topics=None)
     assert [d.source_name for d in scope.documents] == ["microchip-mcp2515.pdf", "infineon-irf540n.pdf"]
     assert scope.named_in_query == 2  # AUTO answers it as a comparison
     parts = plan(question, scope.documents, scope.phrases)
     can, mosfet = (p.question for p in parts)
-    assert can == "Which accepts the SPI clock, the CAN controller?"
-    assert mosfet == "Which accepts the SPI clock, the power MOSFET?"
+    # Each search is kept to its part's document: the description would only find its title page.
+    assert can == mosfet == "Which accepts the SPI clock?"
+
+
+def test_a_number_with_a_decimal_point_stays_in_the_phrase() -> None:
+    assert _phrases("Which draws less, the 2.4 GHz radio or the serial flash?") == [
+        ["2.4", "2.4 GHz", "2.4 GHz radio"],
+        ["serial", "serial flash"],
+    ]
+
+
+def test_an_acronym_is_spelled_out_by_initials_and_the_last_words_own_letters() -> None:
+    assert _spelled_out("ldo", "1a low dropout voltage regulator".split()) == "low dropout"
+    assert _spelled_out("rtc", "an accurate real time clock with".split()) == "real time clock"
+    # Letters from inside a word other than the last, or stop words, spell nothing.
+    assert _spelled_out("dac", "in a dsbga chip sized package".split()) == ""
+    assert _spelled_out("ldo", "led displays of up to".split()) == ""

@@ -1,13 +1,15 @@
 """library/search/terms.py: which of the question's terms a text holds."""
 
 import random
+import re
 
-from library.search.terms import QueryTerms, word_stem
+from library.search.terms import ABBREVIATIONS, QueryTerms, word_stem
 
 
 def _matched_term_by_term(terms: QueryTerms, lexemes: set[str]) -> set[str]:
-    """The rule `matched` implements, written out plainly: a compound needs all its parts, a
-    word its stem as the start of some lexeme, anything else itself."""
+    """The rule `matched` implements, written out plainly: a compound needs all its parts; a
+    word its stem as the start of some lexeme, or its tables' abbreviation; letters and digits
+    mixed their runs apart; a short word of letters itself after a number; anything else itself."""
     found = set()
     for lex in terms.weights:
         if "_" in lex:
@@ -15,7 +17,14 @@ def _matched_term_by_term(terms: QueryTerms, lexemes: set[str]) -> set[str]:
                 found.add(lex)
             continue
         stem = word_stem(lex)
-        if lex in lexemes or (stem is not None and any(other.startswith(stem) for other in lexemes)):
+        runs = re.findall(r"[a-z]+|\d+", lex)
+        if (
+            lex in lexemes
+            or ABBREVIATIONS.get(lex) in lexemes
+            or (stem is not None and any(other.startswith(stem) for other in lexemes))
+            or (len(runs) > 1 and lex.isalnum() and lex.isascii() and all(run in lexemes for run in runs))
+            or (lex.isalpha() and len(lex) <= 3 and any(re.fullmatch(rf"\d+(?:\.\d+)?{lex}", o) for o in lexemes))
+        ):
             found.add(lex)
     return found
 
@@ -51,8 +60,34 @@ def test_matched_agrees_with_the_rule_on_random_texts() -> None:
         "vdd",
         "vddio",
         "sleep",
+        "kb",
+        "4kb",
+        "ufqfpn",
+        "48",
+        "ufqfpn48",
+        "maximum",
+        "max",
+        "i2",
+        "c",
     ]
     for _ in range(500):
         terms = QueryTerms(weights={lex: 1.0 for lex in rng.sample([*words, "who_am_i", "ctrl1_xl"], 5)})
         lexemes = set(rng.sample(words, rng.randint(0, 12)))
         assert terms.matched(lexemes) == _matched_term_by_term(terms, lexemes)
+
+
+def test_numbers_and_units_are_found_written_together_or_apart() -> None:
+    terms = QueryTerms(weights={"kb": 1.0, "ufqfpn48": 1.0, "maximum": 1.0})
+    assert terms.matched({"4kb", "sector", "erase"}) == {"kb"}  # "4 KB" asked, "4KB" written
+    assert terms.matched({"ufqfpn", "48", "7"}) == {"ufqfpn48"}  # "UFQFPN48" asked, "UFQFPN 48" written
+    assert terms.matched({"max", "typ"}) == {"maximum"}  # the table's column header
+
+
+def test_a_word_meets_its_relatives_through_its_stem() -> None:
+    # "-ation" keeps "at" and a final "e" goes: the question's "regulate" finds "Regulation",
+    # "regulation" finds "regulated" and "regulator".
+    assert word_stem("regulation") == word_stem("regulate") == word_stem("regulated") == "regulat"
+    assert QueryTerms(weights={"regulate": 1.0}).matched({"battery", "voltage", "regulation"}) == {"regulate"}
+    assert QueryTerms(weights={"regulation": 1.0}).matched({"regulator"}) == {"regulation"}
+    # A short word keeps its "e": "state" does not find "status" or "static".
+    assert word_stem("state") == "state"
