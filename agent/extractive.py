@@ -210,7 +210,8 @@ def select_units(
     and their page's rank; with `meaning` (a line's similarity to the question), the value
     lines of the first pages also on how close they are in meaning, so a line that says it in
     other words ("operating temperature range" for "works at 105 °C ambient") can be chosen.
-    (FAST does without: no gain on the dev set, and it multiplied its latency.)
+    (FAST does without: no gain on the dev set, and it multiplied its latency.) A chosen table
+    row brings the rows of its table that answer the rest; `max_lines` caps the lines shown.
     """
     weights = terms.weights
     total = sum(weights.values())
@@ -226,9 +227,7 @@ def select_units(
         for unit in _values_for_the_rest(units, chosen, covered, evidence, weights, total, value_lines):
             chosen.append(unit)
             covered |= unit.lexemes
-    chosen = _with_sibling_rows(units, chosen)
-    if max_lines is not None and chosen and _held_share(chosen[:1], weights, total) >= _LEAD_ENOUGH:
-        max_lines = min(max_lines, _LINES_AFTER_A_FULL_LEAD)  # the first line answers: less support
+    chosen = _with_sibling_rows(units, chosen, weights)
     chosen = at_most_lines(chosen, max_lines)
     covered = set().union(*(unit.lexemes for unit in chosen)) if chosen else set()
     coverage = sum(weights[lex] for lex in covered) / total
@@ -314,7 +313,7 @@ _SIBLING_ROWS = 2
 _SMALL_TABLE = 4
 
 
-def _with_sibling_rows(units: list[Unit], chosen: list[Unit]) -> list[Unit]:
+def _with_sibling_rows(units: list[Unit], chosen: list[Unit], weights: dict[str, float]) -> list[Unit]:
     """The chosen lines, each chosen row followed by the rows of its table that belong beside it."""
     out: list[Unit] = []
     for unit in chosen:
@@ -322,11 +321,11 @@ def _with_sibling_rows(units: list[Unit], chosen: list[Unit]) -> list[Unit]:
             continue
         out.append(unit)
         if _is_row(unit.text):
-            out += [row for row in _sibling_rows(units, unit) if row not in out]
+            out += [row for row in _sibling_rows(units, unit, weights) if row not in out]
     return out
 
 
-def _sibling_rows(units: list[Unit], best: Unit) -> list[Unit]:
+def _sibling_rows(units: list[Unit], best: Unit, weights: dict[str, float]) -> list[Unit]:
     """Rows of the best row's table that belong beside it: a small table's every row; else those
     holding terms of the question it does not hold (the other half of "its sleep current and
     its start-up time"), then the rows right after it that hold the same terms (a table the
@@ -335,7 +334,7 @@ def _sibling_rows(units: list[Unit], best: Unit) -> list[Unit]:
     if len(rows) < _SMALL_TABLE:
         return rows
     adding = [u for u in rows if u.lexemes - best.lexemes]
-    adding.sort(key=lambda u: -u.relevance)
+    adding.sort(key=lambda u: (-sum(weights[lex] for lex in u.lexemes - best.lexemes), -u.relevance))
     adding = adding[:_SIBLING_ROWS]
     for unit in sorted(rows, key=lambda u: u.line_index):
         if len(adding) >= _SIBLING_ROWS:
@@ -343,17 +342,6 @@ def _sibling_rows(units: list[Unit], best: Unit) -> list[Unit]:
         if unit.line_index > best.line_index and unit not in adding and unit.lexemes == best.lexemes:
             adding.append(unit)
     return adding
-
-
-# When the best line alone holds this share of the question's terms, the answer shows at most
-# this many lines.
-_LEAD_ENOUGH = 2.0
-_LINES_AFTER_A_FULL_LEAD = 2
-
-
-def _held_share(units: list[Unit], weights: dict[str, float], total: float) -> float:
-    held = set().union(*(unit.lexemes for unit in units)) if units else set()
-    return sum(weights[lex] for lex in held) / total
 
 
 def at_most_lines(units: list[Unit], lines: int | None) -> list[Unit]:

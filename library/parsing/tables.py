@@ -232,6 +232,8 @@ def row_units(table: FoundTable, caption: str) -> list[Unit]:
     for row in rows:
         named = [(_header_over(cell, headers), cell.text) for cell in row]
         unit = next((value for header, value in named if _UNIT_HEADER.match(header) and value), "")
+        if not any(_NUMBER.match(value) for header, value in named if not _UNIT_HEADER.match(header)):
+            unit = ""  # no value to write it onto: the unit column stays a cell of its own
         parts = []
         for header, value in named:
             if not value or _DASH_ONLY.match(value) or (unit and _UNIT_HEADER.match(header)):
@@ -252,7 +254,8 @@ def row_units(table: FoundTable, caption: str) -> list[Unit]:
 
 
 _UNIT_HEADER = re.compile(r"^units?\b", re.IGNORECASE)
-_NUMBER = re.compile(r"^[±+\-−]?\d+(?:[.,]\d+)?$")
+# A number, or a range of two ("-40 to +125", "4.5 ~ 5.5").
+_NUMBER = re.compile(r"^[±+\-−–]?\d+(?:[.,]\d+)?(?:\s*(?:to|~|…)\s*[±+\-−–]?\d+(?:[.,]\d+)?)?$")
 
 
 def _header_rows(bands: list[list[Cell]]) -> int:

@@ -59,6 +59,16 @@ def test_an_electrical_characteristics_row_carries_min_typ_max_and_unit_under_ea
     assert sum(row.startswith("PARAMETER: Output Source Resistance") for row in found) >= 6
 
 
+def test_a_unit_column_is_written_onto_ranges_and_kept_when_no_value_takes_it() -> None:
+    ratings = rows(page("datasheets-extra/allegro-a4988.pdf", 2))
+    storage = "Absolute Maximum Ratings · Characteristic: Storage Temperature · Symbol: Tstg · Rating: –55 to 150 oC"
+    assert storage in ratings
+    timing = rows(page("datasheets-extra/maxim-ds3231.pdf", 4))
+    recovery = "PARAMETER: Recovery at Power-Up · SYMBOL: tREC · CONDITIONS: (Note 13) · MIN TYP MAX: 250 300"
+    recovery += " · UNITS: ms"  # no one value takes the unit ("250 300" is two): it stays a cell
+    assert recovery in timing
+
+
 def test_a_ratings_list_gives_each_entry_its_label_and_value() -> None:
     texts = [unit.text for unit in page("datasheets/renesas-icl7660.pdf", 3).units]
     # Each entry carries the heading of its own column, not the one beside it.
