@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from library.search.sql import ChunkHit, PageRow, terms_in_lines
-from library.search.terms import QueryTerms
+from library.search.terms import QueryTerms, unit_pattern, units_written_on_numbers
 from library.search.text import is_listing_page, text_blocks
 
 
@@ -140,17 +140,14 @@ def window_coverage(texts: list[str], terms: QueryTerms) -> list[float]:
     consecutive blocks hold: an answer sits in one passage or table row group, where a long
     page may hold the same terms scattered over unrelated paragraphs.
 
-    A block holds a term as `QueryTerms.matched` finds it among the block's lexemes; PostgreSQL
-    tests every block of every page at once (`terms_in_lines`), so no block's lexemes travel."""
+    A block holds a term as `QueryTerms.matched` finds it among the block's lexemes
+    (`terms_in_blocks`)."""
     weights = list(terms.weights.values())
     total = sum(weights)
     if not total:
         return [0.0 for _ in texts]
     blocks_of = [text_blocks(text) for text in texts]
-    # A block repeated (a page header, a table's column heads) is tested once.
-    distinct = list(dict.fromkeys(block for blocks in blocks_of for block in blocks))
-    mask_of = dict(zip(distinct, terms_in_lines(lines=distinct, forms=terms.match_forms), strict=True))
-    masks = iter(mask_of[block] for blocks in blocks_of for block in blocks)
+    masks = iter(terms_in_blocks([block for blocks in blocks_of for block in blocks], terms))
     share: dict[int, float] = {}  # the share of the terms a pattern holds, summed in the terms' order
     result = []
     for blocks in blocks_of:
@@ -165,6 +162,25 @@ def window_coverage(texts: list[str], terms: QueryTerms) -> list[float]:
             best = max(best, share[found])
         result.append(best)
     return result
+
+
+def terms_in_blocks(blocks: list[str], terms: QueryTerms) -> list[int]:
+    """Which of the question's terms each block holds, as `QueryTerms.matched` finds them among
+    its lexemes, as a mask (bit i: the i-th term of `terms.weights`). PostgreSQL tests every
+    distinct block at once (`terms_in_lines`), so no block's lexemes travel but those that may
+    write a unit onto a number, which Python reads as `matched` does."""
+    distinct = list(dict.fromkeys(blocks))  # a page header, a table's column heads: tested once
+    masks, lexemes_of = terms_in_lines(
+        lines=distinct,
+        forms=terms.match_forms,
+        lexemes_like=unit_pattern(terms.unit_terms) if terms.unit_terms else None,
+    )
+    units = {lex: 1 << bit for bit, lex in enumerate(terms.weights) if lex in terms.unit_terms}
+    for i, lexemes in enumerate(lexemes_of):
+        for unit in units_written_on_numbers(lexemes) & units.keys():
+            masks[i] |= units[unit]
+    mask_of = dict(zip(distinct, masks, strict=True))
+    return [mask_of[block] for block in blocks]
 
 
 def within_documents(pages: list[_Page], terms: QueryTerms, identity: dict[int, frozenset[str]]) -> list[_Page]:

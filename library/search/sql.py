@@ -7,6 +7,7 @@ Terms are split by the same `simple` parser that built the index, so the answere
 a text's terms is exactly the index's.
 """
 
+import json
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
@@ -453,13 +454,16 @@ def text_lexemes(*, texts: Sequence[str]) -> list[set[str]]:
         return [set(row[0]) for row in cursor.fetchall()]
 
 
-def terms_in_lines(*, lines: Sequence[str], forms: Sequence[str | None]) -> list[int]:
+def terms_in_lines(
+    *, lines: Sequence[str], forms: Sequence[str | None], lexemes_like: str | None = None
+) -> tuple[list[int], list[list[str]]]:
     """For each line (no line break in it), which of the terms it holds, as a mask (bit i: the
     term of `forms[i]`, a tsquery text; None: a term no text holds), its lexemes made by the
-    `simple` parser as `text_lexemes` makes them. The lines travel as one text and the masks
-    come back as one: thousands of lines a question cost one short round trip."""
+    `simple` parser as `text_lexemes` makes them; and with `lexemes_like` (a regular
+    expression), each line's lexemes it matches (else empty lists). The lines travel as one
+    text and come back as one row: thousands of lines a question cost one short round trip."""
     if not lines:
-        return []
+        return [], []
     parts = range(0, max(1, len(forms)), _MASK_BITS)
     params: SqlParams = []
     columns = []
@@ -469,8 +473,10 @@ def terms_in_lines(*, lines: Sequence[str], forms: Sequence[str | None]) -> list
             if form is not None:
                 tests.append(f"(CASE WHEN s.v @@ %s::tsquery THEN {1 << bit}::bigint ELSE 0 END)")
                 params.append(form)
-        mask = " + ".join(tests) or "0::bigint"
-        columns.append(f"string_agg(({mask})::text, ',' ORDER BY s.n)")
+        columns.append(f"string_agg(({' + '.join(tests) or '0::bigint'})::text, ',' ORDER BY s.n)")
+    if lexemes_like is not None:
+        columns.append("json_agg(ARRAY(SELECT l FROM unnest(tsvector_to_array(s.v)) AS l WHERE l ~ %s) ORDER BY s.n)")
+        params.append(lexemes_like)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(columns)} FROM (SELECT to_tsvector('simple', u.t) AS v, u.n"
@@ -479,10 +485,13 @@ def terms_in_lines(*, lines: Sequence[str], forms: Sequence[str | None]) -> list
         )
         row = cursor.fetchone()
     masks = [0] * len(lines)
-    for part, column in enumerate(row):
-        for i, mask in enumerate(column.split(",") if column is not None else []):  # None: one empty line
+    for part in range(len(parts)):
+        for i, mask in enumerate(row[part].split(",") if row[part] is not None else []):  # None: one empty line
             masks[i] |= int(mask) << (part * _MASK_BITS)
-    return masks
+    found = row[len(parts)] if lexemes_like is not None and row[len(parts)] is not None else []
+    if isinstance(found, str):  # json as the driver hands it over, unparsed
+        found = json.loads(found)
+    return masks, found or [[] for _ in lines]
 
 
 def library_mentions(*, org: Organization, phrase: str) -> bool:

@@ -9,7 +9,7 @@ from library.embeddings import embed_query
 from library.models import Chunk, Document
 from library.search import QueryTerms, page_read, page_search, query_terms, text_blocks, text_lexemes
 from library.search import sql as search_sql
-from library.search.ranking import KNOBS, window_coverage
+from library.search.ranking import KNOBS, terms_in_blocks, window_coverage
 from library.search.sql import ChunkHit, chunk_search
 from library.selectors import documents_named_in
 from orgs.models import Organization
@@ -267,6 +267,9 @@ def _chunks_holding(org: Organization, tsquery: str) -> list[int]:
         "What does WHO_AM_I return, and what is CTRL1_XL for?",
         "What I2C slave addresses can the BME280 use? Is 0x76 the default?",
         "ADXL345 standby current 0.1 \u00b5A at 25 °C, sensitivity of the embedded sensors",
+        # Table abbreviations, units written onto numbers, letters and digits written apart.
+        "What is the maximum supply voltage in V and the minimum temperature? 4 KB of SRAM, 8 MHz, 5 mA",
+        "Which package is TSSOP20 or QFN24, and what does the ESP32 regulation of 3.3 V need?",
         # More terms than one 62-bit mask holds.
         " ".join(
             [*"supply voltage current range address register pin package temperature".split(), *map(str, range(60))]
@@ -283,7 +286,7 @@ def test_blocks_hold_the_terms_sql_finds_as_matched_finds_them_in_their_lexemes(
         for document_id, page in Chunk.objects.filter(org=datasheets_org).values_list("document_id", "page").distinct()
         for block in text_blocks(_page_text(datasheets_org, document_id, page))
     ]
-    masks = search_sql.terms_in_lines(lines=blocks, forms=terms.match_forms)
+    masks = terms_in_blocks(blocks, terms)
     found = [{lex for bit, lex in enumerate(lexemes) if mask >> bit & 1} for mask in masks]
     assert found == [terms.matched(held) for held in text_lexemes(texts=blocks)]
     assert sum(1 for held in found if held) > 100
