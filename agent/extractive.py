@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from library.search import CitedPage, QueryTerms, is_listing_page, text_blocks, text_lexemes
+from library.search.text import CELLS, SENTENCE_BREAK, is_row, shown_cell
 
 NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
-_SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(])")
 _DIGIT = re.compile(r"\d")
 _MAX_UNIT_CHARS = 200
 _MAX_LEAD_CHARS = 200
@@ -58,7 +58,7 @@ def _units(evidence_index: int, text: str) -> list[Unit]:
     units: list[Unit] = []
     for index, block in enumerate(text_blocks(text)):
         # A table row stays whole however long: its cells are not sentences.
-        pieces = [block] if len(block) <= _MAX_UNIT_CHARS or _is_row(block) else _SENTENCE.split(block)
+        pieces = [block] if len(block) <= _MAX_UNIT_CHARS or is_row(block) else SENTENCE_BREAK.split(block)
         lead = ""
         for position, piece in enumerate(pieces):
             piece = piece.strip()
@@ -85,7 +85,7 @@ def _with_context(unit: Unit, blocks: list[str]) -> str:
     A unit that ends with a colon announces what follows (a procedure, a list): that is added.
     A row parsed from a ruled table carries its headers and stands alone."""
     text = unit.text
-    if _is_row(text):
+    if is_row(text):
         return text
     index = unit.line_index + 1
     if text.endswith(":") and blocks[unit.line_index].endswith(text):
@@ -113,7 +113,7 @@ _OPEN_END = re.compile(
 
 
 def _first_sentence(text: str) -> str:
-    return _SENTENCE.split(text, maxsplit=1)[0][:_MAX_UNIT_CHARS]
+    return SENTENCE_BREAK.split(text, maxsplit=1)[0][:_MAX_UNIT_CHARS]
 
 
 _VALUE = re.compile(
@@ -320,7 +320,7 @@ def _with_sibling_rows(units: list[Unit], chosen: list[Unit], weights: dict[str,
         if unit in out:
             continue
         out.append(unit)
-        if _is_row(unit.text):
+        if is_row(unit.text):
             out += [row for row in _sibling_rows(units, unit, weights) if row not in out]
     return out
 
@@ -498,7 +498,7 @@ def render(
             group.append(unit)
     for group in groups:
         unit = group[0]
-        if _is_row(unit.text):
+        if is_row(unit.text):
             text = _rows_together([u.text for u in sorted(group, key=lambda u: u.line_index)])
         else:
             text = _with_context(unit, lines_of[unit.evidence_index]).strip()
@@ -534,21 +534,12 @@ def _clipped(text: str, limit: int) -> str:
     return (head[:cut] if cut > limit // 3 else head.rsplit(" ", 1)[0]).rstrip(" ;·.") + " …"
 
 
-# Ingestion writes a table row as "caption · header: value · header: value …".
-_CELLS = " · "
-
-
-def _is_row(text: str) -> bool:
-    segments = text.split(_CELLS)
-    return len(segments) >= 3 and sum(": " in segment for segment in segments) >= 2
-
-
 def _same_table(unit: Unit, best: Unit) -> bool:
     """Whether `unit` is another row of the table `best` is a row of: on the same page, under
     the same caption, or without one, under mostly the same column headers."""
-    if unit.evidence_index != best.evidence_index or not _is_row(unit.text) or not _is_row(best.text):
+    if unit.evidence_index != best.evidence_index or not is_row(unit.text) or not is_row(best.text):
         return False
-    first, other = unit.text.split(_CELLS), best.text.split(_CELLS)
+    first, other = unit.text.split(CELLS), best.text.split(CELLS)
     if ": " not in first[0] or ": " not in other[0]:
         return first[0] == other[0]
     headers, others = _headers(first), _headers(other)
@@ -563,26 +554,11 @@ def _rows_together(rows: list[str]) -> str:
     """Rows of one table as one line, rows apart by semicolons: each row without the cells it
     begins with that the row before it begins with too (the caption, a shared parameter), and
     the cells of descriptive columns without their header ("Symbol: VBB" reads "VBB")."""
-    cells = [row.rstrip(".").split(_CELLS) for row in rows]
-    parts = [_CELLS.join(_compact(cell) for cell in cells[0])]
+    cells = [row.rstrip(".").split(CELLS) for row in rows]
+    parts = [CELLS.join(shown_cell(cell) for cell in cells[0])]
     for previous, current in itertools.pairwise(cells):
         shared = 0
         while shared + 1 < len(current) and shared < len(previous) and current[shared] == previous[shared]:
             shared += 1
-        parts.append(_CELLS.join(_compact(cell) for cell in current[shared:]))
+        parts.append(CELLS.join(shown_cell(cell) for cell in current[shared:]))
     return "; ".join(parts)
-
-
-# Column headers that name what a row is about rather than a value of it.
-_DESCRIPTIVE = re.compile(
-    r"(?:parameters?|characteristics?|symbols?|descriptions?|(?:test)?conditions?|names?|items?|propert(?:y|ies)|features?)"
-    r"(?:\(\d\))?",
-    re.IGNORECASE,
-)
-
-
-def _compact(cell: str) -> str:
-    header, colon, value = cell.partition(": ")
-    if colon and _DESCRIPTIVE.fullmatch(re.sub(r"\s+", "", header)):
-        return value
-    return cell

@@ -14,7 +14,7 @@ from library.models import Chunk, Document, PageUnits
 from library.parsing.pdf_text import PdfProblem, extract_page_text, normalise_text, open_pdf
 from library.search import CitedPage, library_mentions
 from library.search.terms import part_number_names, part_numbers_in, parts_asked_about
-from library.search.text import page_lines
+from library.search.text import page_lines, quoted_in
 from orgs.models import Organization
 from topics.models import Topic
 
@@ -136,6 +136,8 @@ def cited_chunk_ids(*, org: Organization, pages: Sequence[CitedPage]) -> list[li
 # A unit shorter than this ("Min", "3.3 V") is found in too many answers by chance.
 _QUOTED_UNIT_CHARS = 16
 _MAX_QUOTED_UNITS = 6
+# A sentence of a paragraph counts as quoting it from this length (shorter ones recur).
+_QUOTED_SENTENCE_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,8 @@ class QuotedUnits:
 
 
 def quoted_units(*, org: Organization, cited: CitedPage, answer: str) -> QuotedUnits:
-    """The units an answer quotes from this cited page (the extractive answerer copies rows and
-    sentences verbatim), at most a few."""
+    """The units an answer quotes from this cited page (the extractive answerer copies
+    sentences verbatim and rows cell by cell), at most a few."""
     record = (
         PageUnits.objects.filter(document__org=org, document__source_name=cited.source_name, page=cited.page)
         .select_related("document")
@@ -161,7 +163,7 @@ def quoted_units(*, org: Organization, cited: CitedPage, answer: str) -> QuotedU
     found: list[int] = []
     for index, unit in enumerate(record.units):
         text = " ".join(str(unit.get("text", "")).split())
-        if len(text) >= _QUOTED_UNIT_CHARS and text in said:
+        if len(text) >= _QUOTED_UNIT_CHARS and quoted_in(text, said, least=_QUOTED_SENTENCE_CHARS):
             found.append(index)
             if len(found) == _MAX_QUOTED_UNITS:
                 break

@@ -51,6 +51,45 @@ def text_blocks(text: str) -> list[str]:
     return [line.strip() for line in text.split("\n") if line.strip()]
 
 
+# Ingestion writes a table row as "caption · header: value · header: value …".
+CELLS = " · "
+# Column headers that name what a row is about rather than a value of it.
+_DESCRIPTIVE = re.compile(
+    r"(?:parameters?|characteristics?|symbols?|descriptions?|(?:test)?conditions?|names?|items?|propert(?:y|ies)|features?)"
+    r"(?:\(\d\))?",
+    re.IGNORECASE,
+)
+# Where one sentence ends and the next begins.
+SENTENCE_BREAK = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(])")
+
+
+def is_row(text: str) -> bool:
+    """Whether a unit is a table row (at least two "header: value" cells among three or more)."""
+    segments = text.split(CELLS)
+    return len(segments) >= 3 and sum(": " in segment for segment in segments) >= 2
+
+
+def shown_cell(cell: str) -> str:
+    """A row's cell as an answer shows it: a descriptive column without its header name
+    ("Symbol: VBB" reads "VBB"), a value with it ("Max: 2 ms")."""
+    header, colon, value = cell.partition(": ")
+    if colon and _DESCRIPTIVE.fullmatch(re.sub(r"\s+", "", header)):
+        return value
+    return cell
+
+
+def quoted_in(unit: str, answer: str, *, least: int) -> bool:
+    """Whether an answer (whitespace folded) quotes a unit: a row when every cell of it, as
+    answers show cells, is in the answer (rows of one table share a line and their common
+    cells); a paragraph when it, or one of its sentences of at least `least` characters, is."""
+    if is_row(unit):
+        cells = [shown_cell(cell.strip()).rstrip(".") for cell in unit.split(CELLS)]
+        return all(cell in answer for cell in cells if cell)
+    if len(unit) >= least and unit in answer:
+        return True
+    return any(len(sentence) >= least and sentence in answer for sentence in SENTENCE_BREAK.split(unit)[1:])
+
+
 def is_listing_page(text: str) -> bool:
     """A contents page or a revision history: it names topics and values without stating them."""
     return _is_contents_page(text) or _is_change_log(text)

@@ -1,0 +1,36 @@
+"""library/search/text.py: the row format's rules, shared by the answerer and the page marks."""
+
+from library.search.text import is_row, quoted_in, shown_cell
+
+ROW = "Absolute Maximum Ratings · Characteristic: Output Current · Symbol: IOUT · Rating: ±2 A"
+
+
+def test_a_row_is_told_from_a_paragraph_with_a_heading() -> None:
+    assert is_row(ROW)
+    assert not is_row("Internal PWM Current Control · Each full-bridge is controlled by a fixed off-time PWM.")
+
+
+def test_a_descriptive_cell_is_shown_without_its_header_a_value_with_it() -> None:
+    assert shown_cell("Symbol: IOUT") == "IOUT"
+    assert shown_cell("PARAME TER: Short Circuit to Ground") == "Short Circuit to Ground"
+    assert shown_cell("Rating: ±2 A") == "Rating: ±2 A"
+
+
+def test_an_answer_quotes_a_row_cell_by_cell_and_a_paragraph_by_a_sentence() -> None:
+    # Rows of one table share a line: the second shows only the cells it does not share.
+    answer = (
+        "Absolute Maximum Ratings · Load Supply Voltage · VBB · Rating: 35 V; Output Current · IOUT · Rating: ±2 A. [1]"
+    )
+    assert quoted_in(ROW, answer, least=40)
+    assert not quoted_in(ROW.replace("±2 A", "±3 A"), answer, least=40)
+    paragraph = (
+        "Register 0x1D—THRESH_TAP (Read/Write). The THRESH_TAP register is eight bits and holds the threshold "
+        "value for tap interrupts. The scale factor is 62.5 mg/LSB (that is, 0xFF = +16 g)."
+    )
+    assert quoted_in(
+        paragraph,
+        "Register 0x1D—THRESH_TAP (Read/Write). … The scale factor is 62.5 mg/LSB (that is, 0xFF = +16 g). [1]",
+        least=40,
+    )
+    # The heading alone is too short to say which paragraph was quoted.
+    assert not quoted_in(paragraph, "Register 0x1D—THRESH_TAP (Read/Write). [1]", least=40)
