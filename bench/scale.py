@@ -44,7 +44,9 @@ filter only, once with one of the org's topics, once with one of its documents. 
 the question's embedding is made beforehand). Its dense SQL is caught as it runs and run
 again twice: as is (its latency, "dense ms") and with `enable_indexscan = off`, which
 makes it exact within the same filter; recall@10 compares the two (a tie at the 10th
-distance counts as found). `--config` runs more settings, each a row: `ef=N` (the
+distance counts as found). A scope read row by row measures its dense candidates in the
+same pass as its terms (stage "scope_terms"); for it, the exact query that row scan would
+send on its own is what is run again. `--config` runs more settings, each a row: `ef=N` (the
 project's hnsw.ef_search, patched in library.search.ranking.KNOBS), `iter=strict_order|relaxed_order|off`
 (rewritten in its SET LOCAL), `row_scan=N` (the project's row_scan_chunks: `row_scan=0` is the
 search before small scopes were read row by row, always through the HNSW and GIN indexes),
@@ -89,6 +91,7 @@ from django.db import connection, transaction  # noqa: E402
 from library.embeddings import embed_texts  # noqa: E402
 from library.models import Chunk, Document  # noqa: E402
 from library.search import page_search, ranking  # noqa: E402
+from library.search import sql as search_sql  # noqa: E402
 from orgs.models import Organization  # noqa: E402
 from topics.models import Topic  # noqa: E402
 
@@ -667,23 +670,48 @@ def applied(config: Config) -> Iterator[list[tuple[str, list, float]]]:
                 cursor.execute(f"RESET {name}")
 
 
-def dense_statements(sent: list[tuple[str, list, float]]) -> tuple[list[str], str, list]:
-    """The SET LOCALs and the dense query `chunk_search` sent (the one ordering by distance)."""
+def _is_scope_pass(sql: str) -> bool:
+    """A small scope's one pass over its rows (library.search.sql._terms_held): the term counts,
+    the lexical scores and, when page_search gives it the question's vector, the dense candidates."""
+    return "string_agg(s.id" in sql
+
+
+def dense_statements(sent: list[tuple[str, list, float]]) -> tuple[list[str], str, list] | None:
+    """The SET LOCALs and the dense query `chunk_search` sent (the one ordering by distance);
+    None when the dense candidates came with the scope's pass."""
     sets = [sql for sql, _, _ in sent if sql.startswith("SET LOCAL")]
     for sql, params, _ in sent:
-        if "<=>" in sql and "LIMIT" in sql:
+        if "<=>" in sql and "LIMIT" in sql and not _is_scope_pass(sql):
             return sets, sql, params
-    raise RuntimeError("page_search sent no dense query: has the search SQL changed?")
+    if not any(_is_scope_pass(sql) and "<=>" in sql for sql, _, _ in sent):
+        raise RuntimeError("page_search sent no dense query: has the search SQL changed?")
+    return None
+
+
+def row_scan_dense_statement(
+    org: Organization, topic_ids: list[int] | None, document_ids: list[int] | None, vector: list[float]
+) -> tuple[list[str], str, list]:
+    """The exact dense query a row scan sends on its own (`_dense_candidates`), for a search whose
+    pass over the scope measured its dense candidates: its latency and recall stand for theirs."""
+    caught: list[tuple[str, list]] = []
+
+    def catch(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        caught.append((sql, params))
+        return execute(sql, params, many, context)
+
+    where, params = search_sql._filters(org, topic_ids, document_ids)
+    knobs = ranking.KNOBS
+    with transaction.atomic(), connection.cursor() as cursor, connection.execute_wrapper(catch):
+        search_sql._dense_candidates(cursor, vector, where, params, knobs.candidates, knobs.ef_search, row_scan=True)
+    return [], caught[-1][0], caught[-1][1]
 
 
 # Where page_search's time goes, by the statements it sends (recognised by their text).
 _STAGES = [
+    ("scope_terms", _is_scope_pass),
     ("dense", lambda sql: "<=>" in sql and "LIMIT" in sql),
     ("window_lexemes", lambda sql: "WITH ORDINALITY" in sql),
     ("query_terms", lambda sql: "tsvector_to_array(to_tsvector" in sql or "count(*)" in sql),
-    # A small scope's one pass over its rows (library.search.sql._terms_held): the term counts
-    # and the lexical scores together.
-    ("scope_terms", lambda sql: "OFFSET 0) s" in sql),
     ("lexical", lambda sql: "ts_rank_cd" in sql),
     ("page_rows", lambda sql: "unnest(" in sql and "<=>" in sql),
 ]
@@ -800,7 +828,10 @@ def _measure_filter(
         for name, ms in stage_times(sent).items():
             stages.setdefault(name, []).append(ms)
         stages.setdefault("outside_sql", []).append(total_ms[-1] - sum(ms for _, _, ms in sent))
-        sets, sql, params = dense_statements(list(sent))
+        caught = dense_statements(list(sent))
+        if caught is None:
+            caught = row_scan_dense_statement(orgs[org_id], topic_ids, doc_ids, vectors[i].tolist())
+        sets, sql, params = caught
         approx, ms = run_dense(sets, sql, params, exact=False)
         exact, _ = run_dense(sets, sql, params, exact=True)
         dense_ms.append(ms)

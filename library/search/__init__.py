@@ -62,6 +62,7 @@ def page_search(
     `query_embedding` spares embedding a question whose vector is known.
     """
     knobs = ranking.KNOBS
+    vector = list(query_embedding) if query_embedding is not None else embed_question(query)
     terms = query_terms(
         org=org,
         query_text=query,
@@ -69,8 +70,9 @@ def page_search(
         document_ids=document_ids,
         identifier_weight=knobs.identifier_weight,
         row_scan_chunks=knobs.row_scan_chunks,
+        query_embedding=vector,
+        candidates=knobs.candidates,
     )
-    vector = list(query_embedding) if query_embedding is not None else embed_question(query)
     hits = sql.chunk_search(
         org=org,
         terms=terms,

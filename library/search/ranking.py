@@ -12,8 +12,8 @@ held-out one (bench/qa_extra.jsonl), as a region where neighbouring values do as
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from library.search.sql import ChunkHit, PageRow, text_lexemes
-from library.search.terms import QueryTerms
+from library.search.sql import ChunkHit, PageRow, terms_in_lines
+from library.search.terms import QueryTerms, unit_pattern, units_written_on_numbers
 from library.search.text import is_listing_page, text_blocks
 
 
@@ -138,21 +138,49 @@ def _features(page: RankedPage) -> PageFeatures:
 def window_coverage(texts: list[str], terms: QueryTerms) -> list[float]:
     """For each page, the largest share of the question's (IDF-weighted) terms that a few
     consecutive blocks hold: an answer sits in one passage or table row group, where a long
-    page may hold the same terms scattered over unrelated paragraphs."""
-    total = sum(terms.weights.values())
+    page may hold the same terms scattered over unrelated paragraphs.
+
+    A block holds a term as `QueryTerms.matched` finds it among the block's lexemes
+    (`terms_in_blocks`)."""
+    weights = list(terms.weights.values())
+    total = sum(weights)
     if not total:
         return [0.0 for _ in texts]
     blocks_of = [text_blocks(text) for text in texts]
-    lexemes = iter(text_lexemes(texts=[block for blocks in blocks_of for block in blocks]))
+    masks = iter(terms_in_blocks([block for blocks in blocks_of for block in blocks], terms))
+    share: dict[int, float] = {}  # the share of the terms a pattern holds, summed in the terms' order
     result = []
     for blocks in blocks_of:
-        matched = [terms.matched(next(lexemes)) for _ in blocks]
+        held = [next(masks) for _ in blocks]
         best = 0.0
-        for start in range(len(matched)):
-            held = set().union(*matched[start : start + KNOBS.window_blocks])
-            best = max(best, sum(terms.weights[lex] for lex in held) / total)
+        for start in range(len(held)):
+            found = 0
+            for mask in held[start : start + KNOBS.window_blocks]:
+                found |= mask
+            if found not in share:
+                share[found] = sum(w for bit, w in enumerate(weights) if found >> bit & 1) / total
+            best = max(best, share[found])
         result.append(best)
     return result
+
+
+def terms_in_blocks(blocks: list[str], terms: QueryTerms) -> list[int]:
+    """Which of the question's terms each block holds, as `QueryTerms.matched` finds them among
+    its lexemes, as a mask (bit i: the i-th term of `terms.weights`). PostgreSQL tests every
+    distinct block at once (`terms_in_lines`), so no block's lexemes travel but those that may
+    write a unit onto a number, which Python reads as `matched` does."""
+    distinct = list(dict.fromkeys(blocks))  # a page header, a table's column heads: tested once
+    masks, lexemes_of = terms_in_lines(
+        lines=distinct,
+        forms=terms.match_forms,
+        lexemes_like=unit_pattern(terms.unit_terms) if terms.unit_terms else None,
+    )
+    units = {lex: 1 << bit for bit, lex in enumerate(terms.weights) if lex in terms.unit_terms}
+    for i, lexemes in enumerate(lexemes_of):
+        for unit in units_written_on_numbers(lexemes) & units.keys():
+            masks[i] |= units[unit]
+    mask_of = dict(zip(distinct, masks, strict=True))
+    return [mask_of[block] for block in blocks]
 
 
 def within_documents(pages: list[_Page], terms: QueryTerms, identity: dict[int, frozenset[str]]) -> list[_Page]:

@@ -7,6 +7,7 @@ Terms are split by the same `simple` parser that built the index, so the answere
 a text's terms is exactly the index's.
 """
 
+import json
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
@@ -90,6 +91,8 @@ def query_terms(
     document_ids: Sequence[int] | None = None,
     identifier_weight: float = 1.0,
     row_scan_chunks: int = 0,
+    query_embedding: Sequence[float] | None = None,
+    candidates: int = 0,
 ) -> QueryTerms:
     """Lexemes of the question as the `simple` parser makes them, minus stop words, with IDF.
 
@@ -99,7 +102,8 @@ def query_terms(
     more, and the words that do (say "address", "0x76") weigh more. The question is folded as
     ingestion folds the pages (NFKC: "µA" typed with the micro sign finds "μA", "I²C" "I2C").
     A scope of at most `row_scan_chunks` chunks is read row by row (see `chunk_search`), once:
-    which terms each chunk holds is kept with the terms, for `chunk_search` to rank from.
+    which terms each chunk holds is kept with the terms, for `chunk_search` to rank from, and
+    with `query_embedding`, the `candidates` chunks nearest it, measured in the same pass.
     """
     query_text = unicodedata.normalize("NFKC", query_text)
     if document_ids:
@@ -112,14 +116,22 @@ def query_terms(
         if not lexemes:
             return QueryTerms(weights={})
         forms = [search_form(lex) for lex in lexemes]
-        cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
-        total = max(1, cursor.fetchone()[0])
-        if total <= row_scan_chunks:
-            held = _terms_held(cursor, lexemes, where, where_params)
-            df = {lex: sum(1 for found in held.values() if found >> i & 1) for i, lex in enumerate(lexemes)}
-            terms = query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
-            scope = _scope_key(org, topic_ids, document_ids)
-            return replace(terms, held=HeldTerms(scope=scope, lexemes=tuple(lexemes), chunks=held))
+        narrowed = topic_ids is not None or document_ids is not None
+        size = _scope_size(cursor, org, where, where_params, narrowed=narrowed, row_scan_chunks=row_scan_chunks)
+        if size is None or size <= row_scan_chunks:
+            nearest_to = None if query_embedding is None or not candidates else (tuple(query_embedding), candidates)
+            patterns, counted, nearest = _terms_held(cursor, lexemes, where, where_params, nearest_to=nearest_to)
+            held = HeldTerms(
+                scope=_scope_key(org, topic_ids, document_ids),
+                lexemes=tuple(lexemes),
+                patterns=patterns,
+                nearest=nearest,
+                nearest_to=nearest_to,
+            )
+            df = {lex: held.chunks_holding(lex) for lex in lexemes}
+            terms = query_terms_weighed(lexemes, df, max(1, counted), identifier_weight=identifier_weight)
+            return replace(terms, held=held)
+        total = max(1, size)
         # Only chunks holding some term are counted (a GIN index scan).
         counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
         cursor.execute(
@@ -130,28 +142,92 @@ def query_terms(
     return query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
 
 
-def _terms_held(cursor: CursorWrapper, lexemes: Sequence[str], where: str, where_params: SqlParams) -> dict[int, int]:
-    """The scope's chunks holding any of the terms, each with which of them it holds (bit i: the
-    i-th term): one pass over the scope's rows, found by its org or document btree index.
+def _scope_size(
+    cursor: CursorWrapper,
+    org: Organization,
+    where: str,
+    where_params: SqlParams,
+    *,
+    narrowed: bool,
+    row_scan_chunks: int,
+) -> int | None:
+    """How many chunks the scope holds; None when it cannot hold more than `row_scan_chunks`
+    (a topic or document scope within an org that small), so its pass over its rows counts it.
 
-    The subquery (OFFSET 0 keeps the planner from pushing the term tests into it) is what keeps
-    the GIN index out: it would find the terms in every org's chunks first. A tsvector kept in
-    the row (STORAGE MAIN, library migration 0006) is tested where it lies, without a copy.
+    The org's chunks are counted from its index alone; a topic's would be counted from its
+    documents' chunks' rows, fetched from the heap for their org_id: as costly as the pass.
+    """
+    cursor.execute("SELECT count(*) FROM library_chunk c WHERE c.org_id = %s", [org.pk])
+    org_chunks = int(cursor.fetchone()[0])
+    if not narrowed:
+        return org_chunks
+    if org_chunks <= row_scan_chunks:
+        return None
+    cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
+    return int(cursor.fetchone()[0])
+
+
+def _terms_held(
+    cursor: CursorWrapper,
+    lexemes: Sequence[str],
+    where: str,
+    where_params: SqlParams,
+    *,
+    nearest_to: tuple[Sequence[float], int] | None = None,
+) -> tuple[dict[int, tuple[int, str]], int, tuple[int, ...]]:
+    """The scope's chunks holding any of the terms, grouped by which of them they hold (bit i:
+    the i-th term), each pattern with its count of chunks and their ids (see `HeldTerms`); how
+    many chunks the scope holds; and with `nearest_to` (a question vector and how many), the
+    chunks nearest it, nearest first, as the row scan of `_dense_candidates`
+    finds them: one pass over the scope's rows, found by its org or document btree index.
+
+    Each row's terms are tested once, in the subquery (its OFFSET 0, or the materialized CTE,
+    keeps the planner from pushing the test of the masks into it, where it would test them
+    again, and keeps the GIN and HNSW indexes out: they hold every org's chunks). A tsvector
+    and embedding kept in the row (STORAGE MAIN, library migration 0006) are read where they
+    lie. Grouping on the server sends a row a pattern, not a row a chunk: a common term is held
+    by most of the scope.
     """
     forms = [search_form(lex) for lex in lexemes]
+    parts = range(0, len(forms), _MASK_BITS)
     masks = ", ".join(
         " + ".join(
-            f"(CASE WHEN s.sv @@ %s::tsquery THEN {1 << bit}::bigint ELSE 0 END)"
+            f"(CASE WHEN c.search_vector @@ %s::tsquery THEN {1 << bit}::bigint ELSE 0 END)"
             for bit in range(len(forms[start : start + _MASK_BITS]))
         )
-        for start in range(0, len(forms), _MASK_BITS)
+        + f" AS m{part}"
+        for part, start in enumerate(parts)
     )
-    cursor.execute(
-        f"SELECT s.id, {masks} FROM (SELECT c.id, c.search_vector AS sv FROM library_chunk c WHERE {where} OFFSET 0) s"
-        " WHERE s.sv @@ %s::tsquery",
-        [*forms, *where_params, " | ".join(forms)],
+    columns = ", ".join(f"s.m{part}" for part in range(len(parts)))
+    grouped = (
+        f"SELECT {columns}, count(*), string_agg(s.id::text, ',') FILTER"
+        f" (WHERE {' OR '.join(f's.m{part} <> 0' for part in range(len(parts)))})"
     )
-    return {row[0]: sum(mask << (part * _MASK_BITS) for part, mask in enumerate(row[1:])) for row in cursor.fetchall()}
+    if nearest_to is None:
+        sql = f"{grouped} FROM (SELECT c.id, {masks} FROM library_chunk c WHERE {where} OFFSET 0) s GROUP BY {columns}"
+        params: SqlParams = [*forms, *where_params]
+    else:
+        # The nearest as `_dense_candidates` orders them: its top-N sort, then its sort of those.
+        sql = (
+            f"WITH s AS MATERIALIZED (SELECT c.id, {masks}, c.embedding <=> %s::vector AS distance"
+            f" FROM library_chunk c WHERE {where}) {grouped}, (SELECT string_agg(n.id::text, ',' ORDER BY n.distance)"
+            f" FROM (SELECT s.id, s.distance FROM s ORDER BY s.distance LIMIT %s) n) FROM s GROUP BY {columns}"
+        )
+        params = [*forms, _vector(nearest_to[0]), *where_params, nearest_to[1]]
+    cursor.execute(sql, params)
+    return _held_rows(cursor.fetchall(), len(parts))
+
+
+def _held_rows(rows: list[tuple], width: int) -> tuple[dict[int, tuple[int, str]], int, tuple[int, ...]]:
+    """`_terms_held`'s rows (masks, count, ids, and maybe the nearest) as its result."""
+    patterns, scope_chunks, nearest = {}, 0, ""
+    for row in rows:
+        scope_chunks += row[width]
+        pattern = sum(mask << (part * _MASK_BITS) for part, mask in enumerate(row[:width]))
+        if pattern:
+            patterns[pattern] = (int(row[width]), str(row[width + 1]))
+        nearest = row[width + 2] if len(row) > width + 2 else ""
+    return patterns, scope_chunks, tuple(int(chunk_id) for chunk_id in nearest.split(",") if chunk_id)
 
 
 def chunk_search(
@@ -184,18 +260,21 @@ def chunk_search(
             cursor.execute(f"SELECT count(*) FROM library_chunk c WHERE {where}", where_params)
             scope = cursor.fetchone()[0]
         row_scan = scope is not None and scope <= row_scan_chunks
-        dense = _dense_candidates(
-            cursor, query_embedding, where, where_params, candidates, ef_search, row_scan=row_scan
-        )
+        scope_key = _scope_key(org, topic_ids, document_ids)
+        held = terms.held if terms.held is not None and terms.held.scope == scope_key else None
+        if row_scan and held is not None and held.nearest_to == (tuple(query_embedding), candidates):
+            dense = list(held.nearest)  # measured by query_terms' pass over the same rows
+        else:
+            dense = _dense_candidates(
+                cursor, query_embedding, where, where_params, candidates, ef_search, row_scan=row_scan
+            )
         if not terms.weights:
             lexical = []
         elif row_scan:
-            scope_key = _scope_key(org, topic_ids, document_ids)
-            held = terms.held
-            if held is None or held.scope != scope_key:
+            if held is None:
                 lexemes = list(terms.weights)
-                chunks = _terms_held(cursor, lexemes, where, where_params)
-                held = HeldTerms(scope=scope_key, lexemes=tuple(lexemes), chunks=chunks)
+                patterns, _, _ = _terms_held(cursor, lexemes, where, where_params)
+                held = HeldTerms(scope=scope_key, lexemes=tuple(lexemes), patterns=patterns)
             lexical = _lexical_ranked(cursor, terms, held, candidates)
         else:
             lexical = _lexical_candidates(cursor, terms, where, where_params, candidates)
@@ -281,21 +360,26 @@ def _lexical_ranked(cursor: CursorWrapper, terms: QueryTerms, held: HeldTerms, c
     """
     weights = {lex: Decimal(repr(weight)) for lex, weight in terms.weights.items()}
     index = {lex: i for i, lex in enumerate(held.lexemes)}
-    by_pattern: dict[int, Decimal] = {}
-    scores: dict[int, Decimal] = {}
+    scored: list[tuple[Decimal, int, str]] = []  # a pattern's score, its chunks and their ids
     with localcontext() as exact:
         exact.prec = 60
-        for chunk_id, found in held.chunks.items():
-            score = by_pattern.get(found)
-            if score is None:
-                score = sum((w for lex, w in weights.items() if lex in index and found >> index[lex] & 1), Decimal(0))
-                by_pattern[found] = score
+        for found, (count, ids) in held.patterns.items():
+            score = sum((w for lex, w in weights.items() if lex in index and found >> index[lex] & 1), Decimal(0))
             if score > 0:
-                scores[chunk_id] = score
-    if not scores:
+                scored.append((score, count, ids))
+    if not scored:
         return []
-    cut = sorted(scores.values(), reverse=True)[min(candidates, len(scores)) - 1]
-    contenders = [chunk_id for chunk_id, score in scores.items() if score >= cut]
+    # The cut: the score of the `candidates`-th best chunk (or of the last, if fewer).
+    scored.sort(key=lambda pattern: -pattern[0])
+    wanted = min(candidates, sum(count for _, count, _ in scored))
+    seen, cut = 0, scored[-1][0]
+    for score, count, _ in scored:
+        seen += count
+        if seen >= wanted:
+            cut = score
+            break
+    scores = {int(chunk_id): score for score, _, ids in scored if score >= cut for chunk_id in ids.split(",")}
+    contenders = list(scores)
     cursor.execute(
         "SELECT c.id, ts_rank_cd(c.search_vector, %s::tsquery) FROM library_chunk c WHERE c.id = ANY(%s)",
         [_or_query(terms), contenders],
@@ -368,6 +452,46 @@ def text_lexemes(*, texts: Sequence[str]) -> list[set[str]]:
             [list(texts)],
         )
         return [set(row[0]) for row in cursor.fetchall()]
+
+
+def terms_in_lines(
+    *, lines: Sequence[str], forms: Sequence[str | None], lexemes_like: str | None = None
+) -> tuple[list[int], list[list[str]]]:
+    """For each line (no line break in it), which of the terms it holds, as a mask (bit i: the
+    term of `forms[i]`, a tsquery text; None: a term no text holds), its lexemes made by the
+    `simple` parser as `text_lexemes` makes them; and with `lexemes_like` (a regular
+    expression), each line's lexemes it matches (else empty lists). The lines travel as one
+    text and come back as one row: thousands of lines a question cost one short round trip."""
+    if not lines:
+        return [], []
+    parts = range(0, max(1, len(forms)), _MASK_BITS)
+    params: SqlParams = []
+    columns = []
+    for start in parts:
+        tests = []
+        for bit, form in enumerate(forms[start : start + _MASK_BITS]):
+            if form is not None:
+                tests.append(f"(CASE WHEN s.v @@ %s::tsquery THEN {1 << bit}::bigint ELSE 0 END)")
+                params.append(form)
+        columns.append(f"string_agg(({' + '.join(tests) or '0::bigint'})::text, ',' ORDER BY s.n)")
+    if lexemes_like is not None:
+        columns.append("json_agg(ARRAY(SELECT l FROM unnest(tsvector_to_array(s.v)) AS l WHERE l ~ %s) ORDER BY s.n)")
+        params.append(lexemes_like)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM (SELECT to_tsvector('simple', u.t) AS v, u.n"
+            " FROM string_to_table(%s, E'\\n') WITH ORDINALITY AS u(t, n) OFFSET 0) s",
+            [*params, "\n".join(lines)],
+        )
+        row = cursor.fetchone()
+    masks = [0] * len(lines)
+    for part in range(len(parts)):
+        for i, mask in enumerate(row[part].split(",") if row[part] is not None else []):  # None: one empty line
+            masks[i] |= int(mask) << (part * _MASK_BITS)
+    found = row[len(parts)] if lexemes_like is not None and row[len(parts)] is not None else []
+    if isinstance(found, str):  # json as the driver hands it over, unparsed
+        found = json.loads(found)
+    return masks, found or [[] for _ in lines]
 
 
 def library_mentions(*, org: Organization, phrase: str) -> bool:

@@ -7,7 +7,7 @@ those counts into the weights every later stage uses.
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -31,13 +31,24 @@ _LONGEST_TERM = 60
 
 @dataclass(frozen=True)
 class HeldTerms:
-    """Which of the question's terms each chunk of a scope holds (the chunks holding any; bit i
-    of a chunk's mask: `lexemes[i]`), as `query_terms` read them going through the scope row by
-    row; `scope` names the scope (org, topics, documents), so only a search of it takes them."""
+    """Which of the question's terms the chunks of a scope hold, as `query_terms` read them going
+    through the scope row by row. The chunks holding any are grouped by which they hold: bit i of
+    a pattern is `lexemes[i]`, and each pattern maps to how many chunks hold exactly those terms
+    and their ids, comma-separated (read only for the patterns that can make the full-text
+    candidates). `scope` names the scope (org, topics, documents), so only a search of it takes them.
+    When the pass was given the question's vector, `nearest` holds the scope's chunks nearest it,
+    nearest first, and `nearest_to` that vector and how many were asked for."""
 
     scope: tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]
     lexemes: tuple[str, ...]
-    chunks: Mapping[int, int]
+    patterns: Mapping[int, tuple[int, str]]
+    nearest: tuple[int, ...] = ()
+    nearest_to: tuple[tuple[float, ...], int] | None = None
+
+    def chunks_holding(self, lexeme: str) -> int:
+        """How many chunks of the scope hold the term."""
+        bit = 1 << self.lexemes.index(lexeme)
+        return sum(count for pattern, (count, _) in self.patterns.items() if pattern & bit)
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ class QueryTerms:
                 found.add(lex)  # "ufqfpn48" in the question, "UFQFPN 48" in the text
             elif lex.isalpha() and len(lex) <= _UNIT_LETTERS:
                 if joined is None:
-                    joined = {m.group(2) for other in lexemes if (m := _NUMBER_UNIT.fullmatch(other))}
+                    joined = units_written_on_numbers(lexemes)
                 if lex in joined:
                     found.add(lex)  # "4 KB" in the question, "4KB" in the text
             elif stem is not None:
@@ -88,6 +99,18 @@ class QueryTerms:
                 if stem in heads[len(stem)]:  # some lexeme starts with the stem
                     found.add(lex)
         return found
+
+    @cached_property
+    def match_forms(self) -> list[str | None]:
+        """Each term's `match_form`, in the order of `weights`: what `matched` finds, asked of SQL,
+        but for a short word written onto a number ("4KB" for "kb"; see `unit_terms`)."""
+        return [match_form(lex) for lex in self.weights]
+
+    @cached_property
+    def unit_terms(self) -> list[str]:
+        """The terms `matched` also finds written onto a number, as a unit ("kb" in "4kb"): no
+        tsquery says that, so those lexemes are read (`unit_pattern` finds them, and more)."""
+        return [lex for lex in self.weights if "_" not in lex and lex.isalpha() and len(lex) <= _UNIT_LETTERS]
 
     @cached_property
     def _forms(self) -> list[tuple[str, str | None, list[str]]]:
@@ -102,6 +125,19 @@ _MIXED = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9]+")
 _RUNS = re.compile(r"[a-z]+|\d+")
 _NUMBER_UNIT = re.compile(r"(\d+(?:\.\d+)?)([a-z]+)")
 _UNIT_LETTERS = 3
+
+
+def units_written_on_numbers(lexemes: Iterable[str]) -> set[str]:
+    """The units of a text's number+unit lexemes ("4kb" → "kb", "3.3v" → "v")."""
+    return {m.group(2) for other in lexemes if (m := _NUMBER_UNIT.fullmatch(other))}
+
+
+def unit_pattern(units: Sequence[str]) -> str:
+    """A PostgreSQL regular expression matching every lexeme that writes one of these units (all
+    letters, so none is special to a pattern) onto a number, and some that do not: the unit,
+    after anything but a-z, at the end."""
+    return "[^a-z](?:" + "|".join(units) + ")$"
+
 
 # How datasheet tables write a word of the question: "Max" for "maximum" (column headers, units).
 ABBREVIATIONS = {
@@ -197,6 +233,30 @@ def search_form(lexeme: str) -> str:
     stem = word_stem(lexeme)
     if stem is not None:
         return "'" + stem + "':*"
+    return _exact_form(lexeme)
+
+
+def match_form(lexeme: str) -> str | None:
+    """The tsquery text that holds for a text exactly when `QueryTerms.matched` finds the term
+    among the text's lexemes, but for a unit written onto a number (`QueryTerms.unit_terms`): a
+    compound's parts each exactly, anywhere in the text (not as a phrase); any other term
+    exactly, as its table abbreviation, as its runs of letters and digits written apart, or by
+    its stem as a prefix. None for a compound with an empty part, which `matched` never finds."""
+    if "_" in lexeme:
+        parts = lexeme.split("_")
+        return None if "" in parts else " & ".join(_exact_form(part) for part in parts)
+    forms = [_exact_form(lexeme)]
+    if lexeme in ABBREVIATIONS:
+        forms.append(_exact_form(ABBREVIATIONS[lexeme]))
+    if _MIXED.fullmatch(lexeme):
+        forms.append("(" + " & ".join(_exact_form(run) for run in _RUNS.findall(lexeme)) + ")")
+    stem = word_stem(lexeme)
+    if stem is not None:
+        forms.append("'" + stem + "':*")
+    return " | ".join(forms)
+
+
+def _exact_form(lexeme: str) -> str:
     return "'" + lexeme.replace("'", "''").replace("\\", "\\\\") + "'"
 
 

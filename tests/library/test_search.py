@@ -7,9 +7,9 @@ from django.db import connection, transaction
 
 from library.embeddings import embed_query
 from library.models import Chunk, Document
-from library.search import QueryTerms, page_search, query_terms
+from library.search import QueryTerms, page_read, page_search, query_terms, text_blocks, text_lexemes
 from library.search import sql as search_sql
-from library.search.ranking import KNOBS, window_coverage
+from library.search.ranking import KNOBS, terms_in_blocks, window_coverage
 from library.search.sql import ChunkHit, chunk_search
 from library.selectors import documents_named_in
 from orgs.models import Organization
@@ -234,3 +234,146 @@ def test_a_question_of_more_terms_than_a_mask_holds_is_counted_alike_both_ways(d
     by_indexes = query_terms(org=datasheets_org, query_text=question, row_scan_chunks=0)
     assert len(by_rows.weights) + len(by_rows.absent) > 62
     assert by_rows == by_indexes
+
+
+def test_the_scope_pass_sends_a_row_for_each_set_of_terms_not_for_each_chunk(datasheets_org) -> None:
+    # A common term is held by most of a scope: the pass groups the chunks on the server by
+    # which terms they hold, and the counts add up to what the GIN index finds.
+    question = "What is the maximum supply voltage of the device?"
+    terms = query_terms(org=datasheets_org, query_text=question, row_scan_chunks=10**9)
+    assert terms.held is not None
+    patterns = terms.held.patterns
+    holding = sum(count for count, _ in patterns.values())
+    assert len(patterns) < holding / 10
+    assert sorted(int(i) for _, ids in patterns.values() for i in ids.split(",")) == _chunks_holding(
+        datasheets_org, search_sql._or_query(terms)
+    )
+    for lex in terms.held.lexemes:
+        assert terms.held.chunks_holding(lex) == len(_chunks_holding(datasheets_org, search_sql.search_form(lex)))
+
+
+def _chunks_holding(org: Organization, tsquery: str) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM library_chunk WHERE org_id = %s AND search_vector @@ %s::tsquery ORDER BY id",
+            [org.pk, tsquery],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does WHO_AM_I return, and what is CTRL1_XL for?",
+        "What I2C slave addresses can the BME280 use? Is 0x76 the default?",
+        "ADXL345 standby current 0.1 \u00b5A at 25 °C, sensitivity of the embedded sensors",
+        # Table abbreviations, units written onto numbers, letters and digits written apart.
+        "What is the maximum supply voltage in V and the minimum temperature? 4 KB of SRAM, 8 MHz, 5 mA",
+        "Which package is TSSOP20 or QFN24, and what does the ESP32 regulation of 3.3 V need?",
+        # More terms than one 62-bit mask holds.
+        " ".join(
+            [*"supply voltage current range address register pin package temperature".split(), *map(str, range(60))]
+        ),
+    ],
+)
+def test_blocks_hold_the_terms_sql_finds_as_matched_finds_them_in_their_lexemes(datasheets_org, question: str) -> None:
+    # The window feature asks PostgreSQL which terms each block holds (terms_in_lines); it
+    # must be what QueryTerms.matched finds among the block's lexemes, on every page.
+    terms = query_terms(org=datasheets_org, query_text=question)
+    lexemes = list(terms.weights)
+    blocks = [
+        block
+        for document_id, page in Chunk.objects.filter(org=datasheets_org).values_list("document_id", "page").distinct()
+        for block in text_blocks(_page_text(datasheets_org, document_id, page))
+    ]
+    masks = terms_in_blocks(blocks, terms)
+    found = [{lex for bit, lex in enumerate(lexemes) if mask >> bit & 1} for mask in masks]
+    assert found == [terms.matched(held) for held in text_lexemes(texts=blocks)]
+    assert sum(1 for held in found if held) > 100
+
+
+def _page_text(org: Organization, document_id: int, page: int) -> str:
+    read = page_read(org=org, document_id=document_id, page=page)
+    assert read is not None
+    return read.text
+
+
+def test_the_window_feature_sends_each_block_once_as_one_text_and_gets_one_row_back(datasheets_org) -> None:
+    sent: list[str] = []
+    texts_sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        texts_sent.extend(param for param in params if isinstance(param, str) and "\n" in param)
+        return execute(sql, params, many, context)
+
+    terms = QueryTerms(weights={"crystal": 2.0, "flash": 2.0, "who_am_i": 1.0})
+    texts = [f"Integrated crystal 40 MHz\nIntegrated SPI flash {n} MB\nWHO_AM_I register" for n in range(50)]
+    with connection.execute_wrapper(record):
+        windows = window_coverage(texts, terms)
+    assert windows == [pytest.approx(1.0)] * 50
+    assert len(sent) == 1
+    assert "unnest" not in sent[0]
+    assert len(texts_sent) == 1
+    assert texts_sent[0].split("\n").count("Integrated crystal 40 MHz") == 1
+
+
+def test_a_topics_chunks_are_counted_by_its_pass_over_them_not_read_twice(datasheets_org) -> None:
+    # Counting a topic's chunks alone reads each one's row for its org_id: the row scan that
+    # follows reads the same rows and counts them as it goes.
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    sensors = Topic.objects.get(org=datasheets_org, name="Sensors")
+    with connection.execute_wrapper(record):
+        terms = query_terms(
+            org=datasheets_org, query_text="supply voltage", topic_ids=[sensors.pk], row_scan_chunks=10**9
+        )
+    assert terms.scope_chunks == Chunk.objects.filter(org=datasheets_org, document__topics=sensors).count()
+    assert not [sql for sql in sent if sql.startswith("SELECT count(*)") and "EXISTS" in sql]
+    by_indexes = query_terms(org=datasheets_org, query_text="supply voltage", topic_ids=[sensors.pk])
+    assert terms == by_indexes
+
+
+def test_the_row_scan_finds_the_nearest_chunks_in_its_pass_as_the_dense_query_finds_them(datasheets_org) -> None:
+    sensors = Topic.objects.get(org=datasheets_org, name="Sensors")
+    esp32 = Document.objects.get(org=datasheets_org, source_name="espressif-esp32-wroom-32.pdf")
+    for question in ["What I2C slave addresses can the BME280 use?", "Which strapping pins does it have?"]:
+        vector = [float(x) for x in embed_query(question)]
+        for topic_ids, document_ids in [(None, None), ([sensors.pk], None), (None, [esp32.pk])]:
+            terms = query_terms(
+                org=datasheets_org,
+                query_text=question,
+                topic_ids=topic_ids,
+                document_ids=document_ids,
+                row_scan_chunks=10**9,
+                query_embedding=vector,
+                candidates=KNOBS.candidates,
+            )
+            assert terms.held is not None
+            where, params = search_sql._filters(datasheets_org, topic_ids, document_ids)
+            with transaction.atomic(), connection.cursor() as cursor:
+                dense = search_sql._dense_candidates(
+                    cursor, vector, where, params, KNOBS.candidates, KNOBS.ef_search, row_scan=True
+                )
+            assert len(dense) == min(KNOBS.candidates, terms.scope_chunks or 0)
+            assert list(terms.held.nearest) == dense
+
+
+def test_a_search_read_row_by_row_reads_the_scopes_rows_once(datasheets_org) -> None:
+    # The terms each chunk holds and its distance to the question come from one pass.
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        pages = page_search(org=datasheets_org, query="BME280 I2C address 0x76", limit=5).pages
+    assert pages
+    scans = [sql for sql in sent if "FROM library_chunk c WHERE" in sql and "<=>" in sql]
+    assert len(scans) == 1
+    assert "string_agg(s.id" in scans[0]
