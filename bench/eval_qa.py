@@ -278,7 +278,7 @@ def evaluate(org: Organization, path: Path, modes: list[str], verbose: bool) -> 
     from django.conf import settings
 
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    results = RESULTS if path.resolve() == DEV_QA.resolve() else RESULTS.with_name(f"eval_qa-{path.stem}.json")
+    results = results_path(path)
     by_mode = {mode: run_mode(org, items, mode) for mode in modes}
     summary = {
         "backend": settings.LLM_BACKEND,
@@ -328,6 +328,11 @@ def print_table(summaries: list[dict]) -> None:
             print(f"{name:24} {labels[key]:16} {r['hit@1']:>8.3f} {r['hit@5']:>8.3f}" + f" {'-':>8}" * 7)
 
 
+def results_path(questions: Path) -> Path:
+    """Where a question set's results go: eval_qa.json for the dev set, eval_qa-<set>.json else."""
+    return RESULTS if questions.resolve() == DEV_QA.resolve() else RESULTS.with_name(f"eval_qa-{questions.stem}.json")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ingest-only", action="store_true", help="only make sure the library is ingested")
@@ -350,7 +355,7 @@ def main() -> None:
     answer(org=org, query="warm-up: BME280 supply voltage", mode="FAST")  # model load outside timings
     summaries = [evaluate(org, path, args.modes, args.verbose) for path in args.qa]
     print_table(summaries)
-    print("\nsaved " + ", ".join(str(RESULTS.with_name(f"eval_qa-{p.stem}.json").name) for p in args.qa))
+    print("\nsaved " + ", ".join(results_path(path).name for path in args.qa))
 
 
 if __name__ == "__main__":
