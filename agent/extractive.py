@@ -15,7 +15,6 @@ from library.search.text import CELLS, SENTENCE_BREAK, is_row, shown_cell
 
 NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
-_DIGIT = re.compile(r"\d")
 _MAX_UNIT_CHARS = 200
 _MAX_LEAD_CHARS = 200
 # A sentence holds the terms its paragraph's first sentence names, at this weight.
@@ -253,9 +252,11 @@ def _scored_units(
     ]
     line_weights = [_line_weights(weights, item.identity) for item in evidence]
     asked = asked_kinds(terms)
-    leads = {u.lead for u in units if u.lead}
-    lead_lexemes = dict(zip(leads, text_lexemes(texts=list(leads)), strict=True))
-    for unit, lexemes in zip(units, text_lexemes(texts=[u.text for u in units]), strict=True):
+    leads = list({u.lead for u in units if u.lead})
+    # The units' and the leads' lexemes in one round trip to the parser.
+    parsed = text_lexemes(texts=[*(u.text for u in units), *leads])
+    lead_lexemes = dict(zip(leads, parsed[len(units) :], strict=True))
+    for unit, lexemes in zip(units, parsed[: len(units)], strict=True):
         # A sentence speaks of what its paragraph's first sentence names ("The THRESH_TAP
         # register …" before "The scale factor is 62.5 mg/LSB"), and is shown after it.
         said = terms.matched(lexemes)

@@ -61,15 +61,16 @@ def documents_described_in(*, org: Organization, text: str, topic_ids: Sequence[
         return []
     profiles = np.asarray([d.profile_embedding for d in documents], dtype=np.float32)
     profile_words = [[w.lower() for w in _WORD.findall(d.profile)] for d in documents]
+    profile_sets = [set(words) for words in profile_words]
     found: list[Described] = []
     for options in candidates:
         vectors = embed_texts(options)
         named: list[tuple[float, int, str]] = []  # (score, document index, phrase) of the clear options
         for option, vector in zip(options, vectors, strict=True):
             words = _WORD.findall(option)
-            shares = np.asarray([_word_share(words, set(held)) for held in profile_words])
+            shares = np.asarray([_word_share(words, held) for held in profile_sets])
             scores = profiles @ vector + _WORDS_WEIGHT * shares
-            _score_spelled_out(words, profile_words, profiles, scores)
+            _score_spelled_out(words, profile_words, profile_sets, profiles, scores)
             order = np.argsort(-scores)
             top, second = float(scores[order[0]]), float(scores[order[1]])
             if top >= _MIN_SCORE and top - second >= _MIN_MARGIN:
@@ -91,13 +92,17 @@ def _word_share(words: list[str], profile: set[str]) -> float:
 
 
 def _score_spelled_out(
-    words: list[str], profile_words: list[list[str]], profiles: np.ndarray, scores: np.ndarray
+    words: list[str],
+    profile_words: list[list[str]],
+    profile_sets: list[set[str]],
+    profiles: np.ndarray,
+    scores: np.ndarray,
 ) -> None:
     """Score again, against each profile that spells out an acronym of the phrase ("LDO": "low
     dropout"), the phrase with the acronym in those words: the model does not know most
     acronyms. An acronym some profile holds as a word ("RTC", "ADCs") is left as it is."""
     acronyms = [
-        w for w in words if len(w) >= 3 and w.isalpha() and w.isupper() and not _held_anywhere(w.lower(), profile_words)
+        w for w in words if len(w) >= 3 and w.isalpha() and w.isupper() and not _held_anywhere(w.lower(), profile_sets)
     ]
     if not acronyms:
         return
@@ -108,12 +113,12 @@ def _score_spelled_out(
             spelled.append((index, " ".join(expansions.get(w) or w for w in words)))
     if spelled:
         for (index, phrase), vector in zip(spelled, embed_texts([phrase for _, phrase in spelled]), strict=True):
-            share = _word_share(phrase.split(), set(profile_words[index]))
+            share = _word_share(phrase.split(), profile_sets[index])
             scores[index] = max(scores[index], float(profiles[index] @ vector) + _WORDS_WEIGHT * share)
 
 
-def _held_anywhere(word: str, profile_words: list[list[str]]) -> bool:
-    return any(word in profile or f"{word}s" in profile for profile in profile_words)
+def _held_anywhere(word: str, profile_sets: list[set[str]]) -> bool:
+    return any(word in profile or f"{word}s" in profile for profile in profile_sets)
 
 
 def _spelled_out(letters: str, profile: list[str]) -> str:
