@@ -7,6 +7,7 @@ than letting pdfminer parse the page again. Each body row becomes one unit, e.g.
 """
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,8 @@ def find_tables(chars: list[Char], edges: list[Edge], width: float, height: floa
         cells = _outer_cells([Box(*bbox) for bbox in table.cells])
         if len(cells) < 4:
             continue
-        bands = _bands(cells, _within(Box(*table.bbox), chars))
+        inside = _within(Box(*table.bbox), chars)
+        bands = _bands(_join_cut_words(cells, inside), inside)
         if len(bands) < 2 or max(len(band) for band in bands) < 2:
             continue
         texts = {cell.box: cell.text for band in bands for cell in band}
@@ -95,6 +97,60 @@ def _outer_cells(boxes: list[Box]) -> list[Box]:
     return [box for box in solid if not any(other is not box and _contains(other, box) for other in solid)]
 
 
+def _join_cut_words(cells: list[Box], chars: list[Char]) -> list[Box]:
+    """Cells side by side whose shared border runs through a word ("PARAME | TER", "0.228-0. |
+    244") made one: a rule hidden under a header's shading, or one the text runs over, is no
+    column border there."""
+    joints = _word_joints(chars)
+    if not joints:
+        return cells
+    xs = [x for x, _, _ in joints]
+
+    def cuts_word(left: Box, right: Box) -> bool:
+        border = (left.x1 + right.x0) / 2
+        nearby = joints[
+            bisect.bisect_left(xs, border - _MAX_JOINT_REACH) : bisect.bisect_right(xs, border + _MAX_JOINT_REACH)
+        ]
+        return any(lo < border < hi and left.top <= y <= left.bottom for _, (lo, hi), y in nearby)
+
+    rows: dict[tuple[int, int], list[Box]] = {}
+    for box in cells:
+        rows.setdefault((round(box.top), round(box.bottom)), []).append(box)
+    out: list[Box] = []
+    for row in rows.values():
+        row.sort(key=lambda box: box.x0)
+        current = row[0]
+        for box in row[1:]:
+            if abs(box.x0 - current.x1) <= 1.5 and cuts_word(current, box):
+                current = current.union(box)
+            else:
+                out.append(current)
+                current = box
+        out.append(current)
+    return out
+
+
+# How far from a border the middle of a joint's two characters may lie (half a wide glyph).
+_MAX_JOINT_REACH = 6.0
+
+
+def _word_joints(chars: list[Char]) -> list[tuple[float, tuple[float, float], float]]:
+    """Where two characters of one word meet: (x of the joint, the two characters' middles,
+    the height of their middle), sorted by x. Neighbours in the page's order on one line, with
+    no gap between them."""
+    joints = []
+    for previous, char in itertools.pairwise(chars):
+        if previous.text.isspace() or char.text.isspace() or not (previous.text.isalnum() or char.text.isalnum()):
+            continue
+        a, b = previous.box, char.box
+        if abs(a.top - b.top) > 0.5 * a.height or not 0 <= b.x0 - a.x1 + 0.5 < 0.25 * a.height + 0.5:
+            continue
+        middles = ((a.x0 + a.x1) / 2, (b.x0 + b.x1) / 2)
+        joints.append(((a.x1 + b.x0) / 2, middles, (a.top + a.bottom) / 2))
+    joints.sort()
+    return joints
+
+
 def _contains(outer: Box, inner: Box) -> bool:
     return (
         outer.x0 - 0.5 <= inner.x0
@@ -112,6 +168,7 @@ def _bands(cells: list[Box], chars: list[Char]) -> list[list[Cell]]:
     """
     by_height = _CharsByHeight(chars)
     lines_of = {cell: _cell_lines(cell, by_height) for cell in cells}
+    borders = sorted({x for cell in cells for x in (cell.x0, cell.x1)})
     tops: list[float] = []
     for top in sorted(cell.top for cell in cells):
         if not tops or top - tops[-1] > 1.0:
@@ -126,8 +183,45 @@ def _bands(cells: list[Box], chars: list[Char]) -> list[list[Cell]]:
         if not covering or key in seen:
             continue
         seen.add(key)
-        bands.extend(_split_stacked([(cell, lines_of[cell]) for cell in covering]))
+        pieces = [piece for cell in covering for piece in _side_by_side(cell, lines_of[cell], borders)]
+        bands.extend(_split_stacked(pieces))
     return bands
+
+
+# Values side by side in one cell are split under their columns only when each is this short.
+_SHORT_VALUE = 16
+
+
+def _side_by_side(cell: Box, lines: list[Line], borders: list[float]) -> list[tuple[Box, list[Line]]]:
+    """A cell holding several short values side by side, each under a column the rows above
+    rule apart (TYP and MAX under a part name, with no rule between them in the body), as one
+    cell per column: "TYP: 1 · MAX: 2", not "MIN TYP MAX: 1 2". A single value stays whole,
+    even when it sits under several columns (a rating given once for MIN and MAX)."""
+    inner = [x for x in borders if cell.x0 + 2 < x < cell.x1 - 2]
+    if not inner or len(lines) < 2 or any(len(line.text) > _SHORT_VALUE for line in lines):
+        return [(cell, lines)]
+    edges = [cell.x0, *inner, cell.x1]
+    column_of: dict[int, int] = {}
+    for index, line in enumerate(lines):
+        column = next(
+            (i for i in range(len(edges) - 1) if edges[i] - 1 <= line.box.x0 and line.box.x1 <= edges[i + 1] + 1), None
+        )
+        if column is None:
+            return [(cell, lines)]  # text across a column's border: one value
+        column_of[index] = column
+    beside = any(
+        column_of[i] != column_of[j] and abs(a.box.top - b.box.top) < 0.6 * max(a.box.height, 1.0)
+        for (i, a), (j, b) in itertools.combinations(enumerate(lines), 2)
+    )
+    if not beside:
+        return [(cell, lines)]
+    return [
+        (
+            Box(edges[i], cell.top, edges[i + 1], cell.bottom),
+            [line for k, line in enumerate(lines) if column_of[k] == i],
+        )
+        for i in range(len(edges) - 1)
+    ]
 
 
 def _split_stacked(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]]:

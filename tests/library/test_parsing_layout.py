@@ -59,6 +59,29 @@ def test_an_electrical_characteristics_row_carries_min_typ_max_and_unit_under_ea
     assert sum(row.startswith("PARAMETER: Output Source Resistance") for row in found) >= 6
 
 
+def test_a_rule_that_runs_through_a_headers_words_is_no_column_border() -> None:
+    # The LM358's headers are shaded over rules that cut "PARAMETER" and "LM158A" in two.
+    found = rows(page("datasheets-extra/ti-lm358.pdf", 5))
+    offset = next(row for row in found if "Input Offset Voltage" in row)
+    assert "PARAMETER: Input Offset Voltage · TEST CONDITIONS: See(2), TA = 25°C" in offset
+    assert not any("PARAME ·" in row or "PARAME TER" in row or "LM158 A" in row for row in found)
+
+
+def test_values_side_by_side_in_one_cell_go_under_their_own_columns() -> None:
+    # TYP and MAX sit in one body cell under a part name; the header row rules them apart.
+    found = rows(page("datasheets-extra/ti-lm358.pdf", 5))
+    offset = next(row for row in found if "Input Offset Voltage" in row)
+    assert offset.endswith(
+        "LM158A TYP: 1 mV · LM158A MAX: 2 mV · LM358A TYP: 2 mV · LM358A MAX: 3 mV"
+        " · LM158, LM258 TYP: 2 mV · LM158, LM258 MAX: 5 mV"
+    )
+    ratings = rows(page("datasheets/ti-ads1115.pdf", 6))
+    assert "7.1 Absolute Maximum Ratings · Power-supply voltage · VDD to GND · MIN: –0.3 V · MAX: 7 V" in ratings
+    # One value under both MIN and MAX is one rating, not a minimum.
+    supply = next(row for row in rows(page("datasheets-extra/ti-lm358.pdf", 4)) if "Supply Voltage, V+" in row)
+    assert supply.endswith("LM158A, LM258A, LM358A MIN MAX: 32 V · LM2904 MIN MAX: 26 V")
+
+
 def test_a_unit_column_is_written_onto_ranges_and_kept_when_no_value_takes_it() -> None:
     ratings = rows(page("datasheets-extra/allegro-a4988.pdf", 2))
     storage = "Absolute Maximum Ratings · Characteristic: Storage Temperature · Symbol: Tstg · Rating: –55 to 150 oC"
