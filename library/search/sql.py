@@ -25,6 +25,7 @@ from library.search.terms import (
     question_terms,
     search_form,
     without_parts_of,
+    without_possessives,
 )
 from orgs.models import Organization
 
@@ -105,7 +106,7 @@ def query_terms(
     which terms each chunk holds is kept with the terms, for `chunk_search` to rank from, and
     with `query_embedding`, the `candidates` chunks nearest it, measured in the same pass.
     """
-    query_text = unicodedata.normalize("NFKC", query_text)
+    query_text = without_possessives(unicodedata.normalize("NFKC", query_text))
     if document_ids:
         names = Document.objects.filter(pk__in=list(document_ids)).values_list("source_name", flat=True)
         query_text = without_parts_of(query_text, list(names))

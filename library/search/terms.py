@@ -296,6 +296,15 @@ def part_number_names(part_number: str, source_name: str) -> bool:
     return token in _alnum(stem) or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
 
 
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+
+
+def without_possessives(query: str) -> str:
+    """ "the ADS1115's addresses" as "the ADS1115 addresses": the parser would make the "s" a
+    term of its own, and as a rare one it would outweigh "address"."""
+    return _POSSESSIVE.sub("", query)
+
+
 def without_parts_of(query: str, source_names: Sequence[str]) -> str:
     """The question without the part numbers naming these documents: within the
     ESP32-WROOM-32's datasheet, "esp32", "wroom" and "32" tell no page from another, yet as

@@ -99,6 +99,13 @@ def test_a_register_name_made_of_stop_words_is_searched_as_a_phrase(datasheets_o
     assert "WHO_AM_I" in pages[0].text
 
 
+def test_a_possessive_is_no_term_of_its_own(datasheets_org) -> None:
+    # "ADS1115's" parses into "ads1115" and "s"; a rare "s" would outweigh "address".
+    for question in ("What are the ADS1115's I2C addresses?", "What are the ADS1115\u2019s I2C addresses?"):
+        terms = query_terms(org=datasheets_org, query_text=question)
+        assert set(terms.weights) | set(terms.absent) == {"ads1115", "i2c", "addresses"}
+
+
 def test_revision_histories_and_contents_pages_do_not_lead_the_ranking(datasheets_org) -> None:
     # The ESP32 module's revision history (pp. 25-27) and its lists of tables and figures
     # (pp. 3-5) name "strapping pins" more often than the page that lists them.
