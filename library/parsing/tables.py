@@ -66,22 +66,95 @@ def find_tables(chars: list[Char], edges: list[Edge], width: float, height: floa
     """Ruled tables of at least two rows and two columns, as rows of cells with their text."""
     if sum(1 for e in edges if e.orientation == "h") < 3 or sum(1 for e in edges if e.orientation == "v") < 2:
         return []
-    page = _Page(edges, width, height)
+    page = _Page([*edges, *_open_sides(edges)], width, height)
     found = []
     for table in TableFinder(page, _SETTINGS).tables:  # type: ignore[arg-type]
         cells = _outer_cells([Box(*bbox) for bbox in table.cells])
         if len(cells) < 4:
             continue
         inside = _within(Box(*table.bbox), chars)
-        bands = _bands(_join_cut_words(cells, inside), inside)
+        cells = _join_cut_words(cells, inside)
+        bands, filled = _bands(cells, inside)
         if len(bands) < 2 or max(len(band) for band in bands) < 2:
             continue
-        texts = {cell.box: cell.text for band in bands for cell in band}
-        filled = sum(1 for cell in cells if texts.get(cell))
         if filled < 0.4 * len(cells):
             continue  # a chart's grid, not a table
         found.append(FoundTable(Box(*table.bbox), bands))
     return found
+
+
+def _open_sides(edges: list[Edge]) -> list[Edge]:
+    """The sides of tables ruled across but left open at their ends (ADI's style: full-width
+    rules between sections, column rules inside only), drawn in: without them the table found
+    is its inner columns only, and the parameter and unit columns are lost to it."""
+    rules = _full_rules(edges)
+    verticals = [edge.box for edge in edges if edge.orientation == "v"]
+    groups: list[list[Box]] = []
+    for rule in sorted(rules, key=lambda rule: (rule.x0, rule.x1)):
+        group = next((g for g in groups if abs(g[0].x0 - rule.x0) <= 2 and abs(g[0].x1 - rule.x1) <= 2), None)
+        if group is None:
+            groups.append([rule])
+        else:
+            group.append(rule)
+    sides: list[Edge] = []
+    for group in groups:
+        group.sort(key=lambda rule: rule.top)
+        run = [group[0]]
+        for rule in [*group[1:], None]:
+            if rule is not None and _ruled_between(run[-1], rule, verticals):
+                run.append(rule)
+                continue
+            if len(run) >= 3:
+                x0, x1 = min(r.x0 for r in run), max(r.x1 for r in run)
+                for upper, lower in itertools.pairwise(run):
+                    for x in (x0, x1):
+                        if not _ruled_at(x, upper.top, lower.bottom, verticals):
+                            sides.append(Edge("v", Box(x - 0.25, upper.top, x + 0.25, lower.bottom)))
+            run = [rule] if rule is not None else []
+    return sides
+
+
+def _full_rules(edges: list[Edge]) -> list[Box]:
+    """The horizontal rules, a rule drawn as touching segments made one."""
+    pieces = sorted((edge.box for edge in edges if edge.orientation == "h"), key=lambda box: (box.top, box.x0))
+    rules: list[Box] = []
+    for piece in pieces:
+        last = rules[-1] if rules else None
+        if last is not None and abs(piece.top - last.top) <= 0.6 and piece.x0 <= last.x1 + 1.5:
+            rules[-1] = last.union(piece)
+        else:
+            rules.append(piece)
+    return rules
+
+
+def _ruled_at(x: float, top: float, bottom: float, verticals: list[Box]) -> bool:
+    """Whether a vertical rule at `x` runs from `top` to `bottom` (a side already drawn)."""
+    return any(abs(v.x0 - x) <= 2 and v.top <= top + 2 and v.bottom >= bottom - 2 for v in verticals)
+
+
+def _ruled_between(upper: Box, lower: Box, verticals: list[Box]) -> bool:
+    """Whether a column rule inside the two rules' span runs (nearly) all the way from one to the
+    other: they rule one table, not two tables or a table and the page's header."""
+    gap = lower.top - upper.bottom
+    if gap <= 0:
+        return False
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for v in verticals:
+        if upper.x0 + 5 < v.x0 < upper.x1 - 5:
+            top, bottom = max(v.top, upper.bottom), min(v.bottom, lower.top)
+            if bottom > top:
+                spans.setdefault(round(v.x0), []).append((top, bottom))
+    return any(_covered(pieces) >= 0.8 * gap for pieces in spans.values())
+
+
+def _covered(spans: list[tuple[float, float]]) -> float:
+    """The length the union of the spans covers (a rule drawn twice counts once)."""
+    length, reach = 0.0, float("-inf")
+    for top, bottom in sorted(spans):
+        if bottom > reach:
+            length += bottom - max(top, reach)
+            reach = bottom
+    return length
 
 
 def _within(box: Box, chars: list[Char]) -> list[Char]:
@@ -161,14 +234,17 @@ def _contains(outer: Box, inner: Box) -> bool:
     )
 
 
-def _bands(cells: list[Box], chars: list[Char]) -> list[list[Cell]]:
-    """For each horizontal band between two cell tops, the cells covering it, left to right.
+def _bands(cells: list[Box], chars: list[Char]) -> tuple[list[list[Cell]], int]:
+    """For each horizontal band between two cell tops, the cells covering it, left to right;
+    and how many of `cells` hold text.
 
     A cell spanning several rows covers each of their bands, so it is part of each row.
     """
     by_height = _CharsByHeight(chars)
     lines_of = {cell: _cell_lines(cell, by_height) for cell in cells}
+    filled = sum(1 for cell in cells if any(line.text.strip() for line in lines_of[cell]))
     borders = sorted({x for cell in cells for x in (cell.x0, cell.x1)})
+    implied = _header_word_borders(cells, lines_of)
     tops: list[float] = []
     for top in sorted(cell.top for cell in cells):
         if not tops or top - tops[-1] > 1.0:
@@ -183,22 +259,44 @@ def _bands(cells: list[Box], chars: list[Char]) -> list[list[Cell]]:
         if not covering or key in seen:
             continue
         seen.add(key)
-        pieces = [piece for cell in covering for piece in _side_by_side(cell, lines_of[cell], borders)]
+        pieces = [piece for cell in covering for piece in _side_by_side(cell, lines_of[cell], borders, implied)]
         bands.extend(_split_stacked(pieces))
-    return bands
+    return bands, filled
 
 
 # Values side by side in one cell are split under their columns only when each is this short.
 _SHORT_VALUE = 16
 
 
-def _side_by_side(cell: Box, lines: list[Line], borders: list[float]) -> list[tuple[Box, list[Line]]]:
+def _header_word_borders(cells: list[Box], lines_of: dict[Box, list[Line]]) -> list[float]:
+    """Column borders the header row implies without ruling them: a header cell holding short
+    words side by side ("Min   Typ   Max") heads one column per word, apart halfway between them."""
+    top = min(cell.top for cell in cells)
+    borders = []
+    for cell in cells:
+        lines = sorted(lines_of[cell], key=lambda line: line.box.x0)
+        if cell.top > top + 1 or len(lines) < 2:
+            continue
+        if any(len(line.text) > _SHORT_VALUE or _NUMERIC.match(line.text) for line in lines):
+            continue
+        if all(abs(line.box.top - lines[0].box.top) < _SAME_ROW * lines[0].box.height for line in lines):
+            borders += [(left.box.x1 + right.box.x0) / 2 for left, right in itertools.pairwise(lines)]
+    return borders
+
+
+def _side_by_side(
+    cell: Box, lines: list[Line], borders: list[float], implied: list[float]
+) -> list[tuple[Box, list[Line]]]:
     """A cell holding several short values side by side, each under a column the rows above
     rule apart (TYP and MAX under a part name, with no rule between them in the body), as one
     cell per column: "TYP: 1 · MAX: 2", not "MIN TYP MAX: 1 2". A single value stays whole,
-    even when it sits under several columns (a rating given once for MIN and MAX)."""
-    inner = [x for x in borders if cell.x0 + 2 < x < cell.x1 - 2]
-    if not inner or len(lines) < 2 or any(len(line.text) > _SHORT_VALUE for line in lines):
+    even when it sits under several ruled columns (a rating given once for MIN and MAX); under
+    columns the header's words imply (`_header_word_borders`), it goes under its own."""
+    unruled = [x for x in implied if cell.x0 + 2 < x < cell.x1 - 2]
+    inner = sorted({x for x in borders if cell.x0 + 2 < x < cell.x1 - 2} | set(unruled))
+    if not inner or not lines or any(len(line.text) > _SHORT_VALUE for line in lines):
+        return [(cell, lines)]
+    if len(lines) < 2 and not unruled:
         return [(cell, lines)]
     edges = [cell.x0, *inner, cell.x1]
     column_of: dict[int, int] = {}
@@ -213,7 +311,7 @@ def _side_by_side(cell: Box, lines: list[Line], borders: list[float]) -> list[tu
         column_of[i] != column_of[j] and abs(a.box.top - b.box.top) < 0.6 * max(a.box.height, 1.0)
         for (i, a), (j, b) in itertools.combinations(enumerate(lines), 2)
     )
-    if not beside:
+    if not beside and not unruled:
         return [(cell, lines)]
     return [
         (
@@ -227,12 +325,16 @@ def _side_by_side(cell: Box, lines: list[Line], borders: list[float]) -> list[tu
 def _split_stacked(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]]:
     """A row whose cells stack several values line by line, with no rule between them (a
     column of rates beside a column of currents), is that many rows: line i of each such
-    cell together. Cells holding one line (a shared label) belong to each of them."""
+    cell together. Cells holding one line (a shared label) belong to each of them. Cells
+    stacking text but no number hold wrapped names, one each."""
     counts = {len(lines) for _, lines in band if len(lines) >= 2}
     stacked = [lines for _, lines in band if len(lines) >= 2]
     aligned = len(counts) == 1 and len(stacked) >= 2 and _lines_align(stacked)
+    if aligned and not any(_NUMERIC.match(line.text) for lines in stacked for line in lines):
+        return [[_whole(box, lines) for box, lines in band]]  # names wrapped alike ("DEC_FIFO_ / GYRO2")
     if not aligned:
-        return [[Cell(box, clean_cell(" ".join(line.text for line in lines))) for box, lines in band]]
+        by_height = _rows_by_height(band) if len(stacked) >= 2 else None
+        return by_height or [[_whole(box, lines) for box, lines in band]]
     rows = []
     for index in range(counts.pop()):
         row = []
@@ -244,6 +346,87 @@ def _split_stacked(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]]:
                 row.append(Cell(box, clean_cell(" ".join(line.text for line in lines))))
         rows.append(row)
     return rows
+
+
+def _whole(box: Box, lines: list[Line]) -> Cell:
+    return Cell(box, clean_cell(" ".join(line.text for line in lines)))
+
+
+# Lines at most this share of a line's height apart in height are one row.
+_SAME_ROW = 0.6
+# A band is read as rows by height when at least this share of its rows hold lines of two cells.
+_SHARED_ROWS = 0.6
+
+
+def _rows_by_height(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]] | None:
+    """A band whose cells stack different numbers of lines (a section of a table ruled only
+    between sections: "SENSITIVITY" over its parameters, a condition wrapped over two lines) as
+    one row per height its lines sit at. A first row without a number while later rows have
+    some is the section's title: its first cell heads each row's first cell, its other cells
+    serve rows that leave that column empty ("Each axis"). A later row without a number
+    continues the row above (a wrapped condition). Cells of one line belong to every row.
+    None when the lines do not sit in rows across the cells (prose wrapped beside values)."""
+    lines = sorted((line for _, cell_lines in band if len(cell_lines) >= 2 for line in cell_lines), key=_top)
+    height = sorted(line.box.height for line in lines)[len(lines) // 2]
+    starts: list[float] = []
+    for line in lines:
+        if not starts or line.box.top - starts[-1] > _SAME_ROW * height:
+            starts.append(line.box.top)
+    if len(starts) < 2:
+        return None
+    grid: list[list[list[Line]]] = [[[] for _ in band] for _ in starts]
+    for column, (_, cell_lines) in enumerate(band):
+        if len(cell_lines) >= 2:
+            for line in cell_lines:
+                grid[bisect.bisect_right(starts, line.box.top + 0.3 * height) - 1][column].append(line)
+    values = _value_columns(grid)
+    numbered = [any(_NUMERIC.match(line.text) for column in values for line in row[column]) for row in grid]
+    shared = sum(1 for row in grid if sum(1 for cell in row if cell) >= 2)
+    if sum(numbered) < 2 or shared < max(2, _SHARED_ROWS * sum(numbered)):
+        return None  # no column of values on several rows: wrapped text, a header, a drawing
+    title: list[list[Line]] = [[] for _ in band]
+    if len(grid) >= 3 and not numbered[0] and any(numbered[1:]):
+        title, grid, numbered = grid[0], grid[1:], numbered[1:]
+    merged: list[list[list[Line]]] = []
+    for row, has_number in zip(grid, numbered, strict=True):
+        if merged and not has_number and any(numbered):
+            merged[-1] = [above + below for above, below in zip(merged[-1], row, strict=True)]
+        else:
+            merged.append(row)
+    for above, row in itertools.pairwise(merged):
+        if not row[0]:
+            row[0] = above[0]  # the parameter of the row above, under another condition
+    rows = []
+    for row in merged:
+        cells = []
+        for column, (box, cell_lines) in enumerate(band):
+            if len(cell_lines) < 2:
+                cells.append(_whole(box, cell_lines))
+                continue
+            own = row[column] or title[column] if column else [*title[column], *row[column]]
+            top = min((line.box.top for line in row[column]), default=box.top)
+            bottom = max((line.box.bottom for line in row[column]), default=box.bottom)
+            cells.append(_whole(Box(box.x0, top, box.x1, bottom) if row[column] else box, own))
+        rows.append(cells)
+    return rows
+
+
+_NUMERIC = re.compile(r"^[<>≤≥±+\-−–~]?\s?\d")
+
+
+def _value_columns(grid: list[list[list[Line]]]) -> list[int]:
+    """The columns most of whose lines in the band are numbers (Min, Typ, Max), not labels,
+    conditions or units. The first column names the row ("±2 g Range"), whatever it holds."""
+    columns = []
+    for column in range(1, len(grid[0])):
+        texts = [line.text for row in grid for line in row[column]]
+        if texts and sum(1 for text in texts if _NUMERIC.match(text)) >= 0.5 * len(texts):
+            columns.append(column)
+    return columns
+
+
+def _top(line: Line) -> float:
+    return line.box.top
 
 
 def _lines_align(stacked: list[list[Line]]) -> bool:
