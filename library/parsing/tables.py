@@ -97,21 +97,24 @@ def _open_sides(edges: list[Edge]) -> list[Edge]:
         else:
             group.append(rule)
     sides: list[Edge] = []
-    for group in groups:
-        group.sort(key=lambda rule: rule.top)
-        run = [group[0]]
-        for rule in [*group[1:], None]:
-            if rule is not None and _ruled_between(run[-1], rule, verticals):
-                run.append(rule)
-                continue
-            if len(run) >= 3:
-                x0, x1 = min(r.x0 for r in run), max(r.x1 for r in run)
-                for upper, lower in itertools.pairwise(run):
-                    for x in (x0, x1):
-                        if not _ruled_at(x, upper.top, lower.bottom, verticals):
-                            sides.append(Edge("v", Box(x - 0.25, upper.top, x + 0.25, lower.bottom)))
-            run = [rule] if rule is not None else []
+    for run in (run for group in groups for run in _one_table_runs(group, verticals) if len(run) >= 3):
+        x0, x1 = min(rule.x0 for rule in run), max(rule.x1 for rule in run)
+        for upper, lower in itertools.pairwise(run):
+            for x in (x0, x1):
+                if not _ruled_at(x, upper.top, lower.bottom, verticals):
+                    sides.append(Edge("v", Box(x - 0.25, upper.top, x + 0.25, lower.bottom)))
     return sides
+
+
+def _one_table_runs(rules: list[Box], verticals: list[Box]) -> list[list[Box]]:
+    """Rules of one width, top to bottom, in runs that column rules join into one table."""
+    runs: list[list[Box]] = []
+    for rule in sorted(rules, key=lambda rule: rule.top):
+        if runs and _ruled_between(runs[-1][-1], rule, verticals):
+            runs[-1].append(rule)
+        else:
+            runs.append([rule])
+    return runs
 
 
 def _full_rules(edges: list[Edge]) -> list[Box]:
@@ -308,7 +311,7 @@ def _side_by_side(
             return [(cell, lines)]  # text across a column's border: one value
         column_of[index] = column
     beside = any(
-        column_of[i] != column_of[j] and abs(a.box.top - b.box.top) < 0.6 * max(a.box.height, 1.0)
+        column_of[i] != column_of[j] and abs(a.box.top - b.box.top) < _SAME_ROW * max(a.box.height, 1.0)
         for (i, a), (j, b) in itertools.combinations(enumerate(lines), 2)
     )
     if not beside and not unruled:
@@ -366,19 +369,9 @@ def _rows_by_height(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]] | No
     serve rows that leave that column empty ("Each axis"). A later row without a number
     continues the row above (a wrapped condition). Cells of one line belong to every row.
     None when the lines do not sit in rows across the cells (prose wrapped beside values)."""
-    lines = sorted((line for _, cell_lines in band if len(cell_lines) >= 2 for line in cell_lines), key=_top)
-    height = sorted(line.box.height for line in lines)[len(lines) // 2]
-    starts: list[float] = []
-    for line in lines:
-        if not starts or line.box.top - starts[-1] > _SAME_ROW * height:
-            starts.append(line.box.top)
-    if len(starts) < 2:
+    grid = _grid_by_height(band)
+    if len(grid) < 2:
         return None
-    grid: list[list[list[Line]]] = [[[] for _ in band] for _ in starts]
-    for column, (_, cell_lines) in enumerate(band):
-        if len(cell_lines) >= 2:
-            for line in cell_lines:
-                grid[bisect.bisect_right(starts, line.box.top + 0.3 * height) - 1][column].append(line)
     values = _value_columns(grid)
     numbered = [any(_NUMERIC.match(line.text) for column in values for line in row[column]) for row in grid]
     shared = sum(1 for row in grid if sum(1 for cell in row if cell) >= 2)
@@ -403,12 +396,32 @@ def _rows_by_height(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]] | No
             if len(cell_lines) < 2:
                 cells.append(_whole(box, cell_lines))
                 continue
-            own = row[column] or title[column] if column else [*title[column], *row[column]]
+            if column == 0:
+                own = [*title[0], *row[0]]  # "SENSITIVITY" heads "Sensitivity at XOUT …"
+            else:
+                own = row[column] or title[column]  # "Each axis" serves the rows that name none
             top = min((line.box.top for line in row[column]), default=box.top)
             bottom = max((line.box.bottom for line in row[column]), default=box.bottom)
             cells.append(_whole(Box(box.x0, top, box.x1, bottom) if row[column] else box, own))
         rows.append(cells)
     return rows
+
+
+def _grid_by_height(band: list[tuple[Box, list[Line]]]) -> list[list[list[Line]]]:
+    """The lines of the band's cells of several lines, row by row (one row per height lines
+    start at), column by column."""
+    lines = sorted((line for _, cell_lines in band if len(cell_lines) >= 2 for line in cell_lines), key=_top)
+    height = sorted(line.box.height for line in lines)[len(lines) // 2]
+    starts: list[float] = []
+    for line in lines:
+        if not starts or line.box.top - starts[-1] > _SAME_ROW * height:
+            starts.append(line.box.top)
+    grid: list[list[list[Line]]] = [[[] for _ in band] for _ in starts]
+    for column, (_, cell_lines) in enumerate(band):
+        if len(cell_lines) >= 2:
+            for line in cell_lines:
+                grid[bisect.bisect_right(starts, line.box.top + 0.3 * height) - 1][column].append(line)
+    return grid
 
 
 _NUMERIC = re.compile(r"^[<>≤≥±+\-−–~]?\s?\d")
