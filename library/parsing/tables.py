@@ -97,12 +97,15 @@ def _open_sides(edges: list[Edge]) -> list[Edge]:
         else:
             group.append(rule)
     sides: list[Edge] = []
-    for run in (run for group in groups for run in _one_table_runs(group, verticals) if len(run) >= 3):
-        x0, x1 = min(rule.x0 for rule in run), max(rule.x1 for rule in run)
-        for upper, lower in itertools.pairwise(run):
-            for x in (x0, x1):
-                if not _ruled_at(x, upper.top, lower.bottom, verticals):
-                    sides.append(Edge("v", Box(x - 0.25, upper.top, x + 0.25, lower.bottom)))
+    for group in (group for group in groups if len(group) >= 3):
+        x0, x1 = min(rule.x0 for rule in group), max(rule.x1 for rule in group)
+        top, bottom = min(rule.top for rule in group), max(rule.bottom for rule in group)
+        near = [v for v in verticals if x0 - 3 < v.x0 < x1 + 3 and v.bottom > top and v.top < bottom]
+        for run in (run for run in _one_table_runs(group, near) if len(run) >= 3):
+            for upper, lower in itertools.pairwise(run):
+                for x in (min(rule.x0 for rule in run), max(rule.x1 for rule in run)):
+                    if not _ruled_at(x, upper.top, lower.bottom, near):
+                        sides.append(Edge("v", Box(x - 0.25, upper.top, x + 0.25, lower.bottom)))
     return sides
 
 
