@@ -102,8 +102,9 @@ def _open_sides(edges: list[Edge]) -> list[Edge]:
         top, bottom = min(rule.top for rule in group), max(rule.bottom for rule in group)
         near = [v for v in verticals if x0 - 3 < v.x0 < x1 + 3 and v.bottom > top and v.top < bottom]
         for run in (run for run in _one_table_runs(group, near) if len(run) >= 3):
+            ends = (min(rule.x0 for rule in run), max(rule.x1 for rule in run))
             for upper, lower in itertools.pairwise(run):
-                for x in (min(rule.x0 for rule in run), max(rule.x1 for rule in run)):
+                for x in ends:
                     if not _ruled_at(x, upper.top, lower.bottom, near):
                         sides.append(Edge("v", Box(x - 0.25, upper.top, x + 0.25, lower.bottom)))
     return sides
@@ -222,7 +223,8 @@ def _word_joints(chars: list[Char]) -> list[tuple[float, tuple[float, float], fl
         if previous.text.isspace() or char.text.isspace() or not (previous.text.isalnum() or char.text.isalnum()):
             continue
         a, b = previous.box, char.box
-        if abs(a.top - b.top) > 0.5 * a.height or not 0 <= b.x0 - a.x1 + 0.5 < 0.25 * a.height + 0.5:
+        gap = b.x0 - a.x1  # a little overlap is kerning
+        if abs(a.top - b.top) > 0.5 * a.height or not -0.5 <= gap < 0.25 * a.height:
             continue
         middles = ((a.x0 + a.x1) / 2, (b.x0 + b.x1) / 2)
         joints.append(((a.x1 + b.x0) / 2, middles, (a.top + a.bottom) / 2))
@@ -285,7 +287,7 @@ def _header_word_borders(cells: list[Box], lines_of: dict[Box, list[Line]]) -> l
             continue
         if any(len(line.text) > _SHORT_VALUE or _NUMERIC.match(line.text) for line in lines):
             continue
-        if all(abs(line.box.top - lines[0].box.top) < _SAME_ROW * lines[0].box.height for line in lines):
+        if all(_same_height(lines[0], line) for line in lines):
             borders += [(left.box.x1 + right.box.x0) / 2 for left, right in itertools.pairwise(lines)]
     return borders
 
@@ -314,7 +316,7 @@ def _side_by_side(
             return [(cell, lines)]  # text across a column's border: one value
         column_of[index] = column
     beside = any(
-        column_of[i] != column_of[j] and abs(a.box.top - b.box.top) < _SAME_ROW * max(a.box.height, 1.0)
+        column_of[i] != column_of[j] and _same_height(a, b)
         for (i, a), (j, b) in itertools.combinations(enumerate(lines), 2)
     )
     if not beside and not unruled:
@@ -336,11 +338,11 @@ def _split_stacked(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]]:
     counts = {len(lines) for _, lines in band if len(lines) >= 2}
     stacked = [lines for _, lines in band if len(lines) >= 2]
     aligned = len(counts) == 1 and len(stacked) >= 2 and _lines_align(stacked)
-    if aligned and not any(_NUMERIC.match(line.text) for lines in stacked for line in lines):
-        return [[_whole(box, lines) for box, lines in band]]  # names wrapped alike ("DEC_FIFO_ / GYRO2")
+    whole = [[_whole(box, lines) for box, lines in band]]
     if not aligned:
-        by_height = _rows_by_height(band) if len(stacked) >= 2 else None
-        return by_height or [[_whole(box, lines) for box, lines in band]]
+        return (_rows_by_height(band) if len(stacked) >= 2 else None) or whole
+    if not any(_NUMERIC.match(line.text) for lines in stacked for line in lines):
+        return whole  # names wrapped alike ("DEC_FIFO_ / GYRO2")
     rows = []
     for index in range(counts.pop()):
         row = []
@@ -349,7 +351,7 @@ def _split_stacked(band: list[tuple[Box, list[Line]]]) -> list[list[Cell]]:
                 line = lines[index]
                 row.append(Cell(Box(box.x0, line.box.top, box.x1, line.box.bottom), clean_cell(line.text)))
             else:
-                row.append(Cell(box, clean_cell(" ".join(line.text for line in lines))))
+                row.append(_whole(box, lines))
         rows.append(row)
     return rows
 
@@ -360,6 +362,13 @@ def _whole(box: Box, lines: list[Line]) -> Cell:
 
 # Lines at most this share of a line's height apart in height are one row.
 _SAME_ROW = 0.6
+
+
+def _same_height(line: Line, other: Line) -> bool:
+    """Whether two lines sit side by side, on one row."""
+    return abs(line.box.top - other.box.top) < _SAME_ROW * max(line.box.height, 1.0)
+
+
 # A band is read as rows by height when at least this share of its rows hold lines of two cells.
 _SHARED_ROWS = 0.6
 
@@ -448,11 +457,7 @@ def _top(line: Line) -> float:
 def _lines_align(stacked: list[list[Line]]) -> bool:
     """Line i of every stacked cell sits at the same height: values side by side, not wrapped prose."""
     first = stacked[0]
-    return all(
-        abs(line.box.top - other.box.top) < 0.6 * max(line.box.height, 1.0)
-        for lines in stacked[1:]
-        for line, other in zip(first, lines, strict=True)
-    )
+    return all(_same_height(line, other) for lines in stacked[1:] for line, other in zip(first, lines, strict=True))
 
 
 class _CharsByHeight:
