@@ -263,7 +263,11 @@ def _exact_form(lexeme: str) -> str:
 # --- part numbers -------------------------------------------------------------------------
 
 # A part number: letters and digits mixed ("BME280", "LSM6DS33", "ESP32-WROOM-32", "IRF540N").
-_PART_TOKEN = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w.])")
+# A hyphenated tail of lower-case words is English, not part of the number ("ICL7660-family",
+# "BME280-based"); an upper-case or numbered one is ("ESP32-WROOM-32", "LM358-Q1").
+_PART_TOKEN = re.compile(
+    r"(?<![\w.])[A-Za-z][A-Za-z0-9]*\d[A-Za-z0-9]*(?:-(?![a-z]{3,}(?:-[a-z]+)*(?![\w-]))[A-Za-z0-9]+)*(?![\w.])"
+)
 # A part number whose digits follow a hyphen ("MPU-6050"): not a name `part_numbers_in` takes
 # for a document's, but a part a question may ask about all the same.
 _HYPHENATED_PART = re.compile(r"(?<![\w.])[A-Za-z]{2,}[A-Za-z0-9]*-\d{2,}[A-Za-z0-9-]*(?![\w.])")

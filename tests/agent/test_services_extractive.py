@@ -181,3 +181,10 @@ def test_a_sibling_part_named_inside_a_datasheet_is_not_unknown(datasheets_org) 
     done = answer(org=datasheets_org, query="What is the resolution of the ADS1113?", mode="FAST")
     assert "no datasheet" not in done.answer
     assert done.sources and done.sources[0].source_name == "ti-ads1115.pdf"
+
+
+@pytest.mark.slow
+def test_a_part_number_with_an_english_word_hyphenated_on_is_still_that_part(datasheets_org) -> None:
+    done = answer(org=datasheets_org, query="What is the supply voltage range of an ADS1115-based logger?", mode="FAST")
+    assert "no datasheet" not in done.answer
+    assert done.sources and done.sources[0].source_name == "ti-ads1115.pdf"
