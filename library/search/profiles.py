@@ -16,7 +16,7 @@ import numpy as np
 
 from library.embeddings import embed_texts
 from library.models import Document
-from library.search.sql import documents_mentioning
+from library.search.sql import documents_mentioning, documents_using_words
 from library.search.terms import STOPWORDS
 from orgs.models import Organization
 
@@ -37,7 +37,7 @@ _COMPARATIVE = re.compile(
     re.IGNORECASE,
 )
 _PHRASE_END = re.compile(
-    r"[,;:?!()\"]|\.(?!\d)|\s(?:or|and|vs\.?|versus|than|with|from|in|on|at|to|for|when|if)\s", re.I
+    r"[,;:?!()\"]|\.(?!\d)|\s(?:or|and|vs\.?|versus|than|with|from|in|on|at|to|for|when|if|of)\s", re.I
 )
 _WORD = re.compile(r"[a-z0-9][a-z0-9.+]*", re.I)
 
@@ -80,10 +80,29 @@ def documents_described_in(*, org: Organization, text: str, topic_ids: Sequence[
                 break
             # Words every datasheet uses ("the output voltage") are a property, not a part's name;
             # a longer option may still name one ("serial" no, "serial flash" yes).
-            if documents_mentioning(org=org, phrase=phrase) <= max(2, _MAX_MENTIONED_SHARE * len(documents)):
-                found.append(Described(document=documents[index], phrase=phrase))
+            if documents_mentioning(org=org, phrase=phrase) > max(2, _MAX_MENTIONED_SHARE * len(documents)):
+                continue
+            if _spelled_by_another(org, documents[index], phrase):
                 break
+            found.append(Described(document=documents[index], phrase=phrase))
+            break
     return found
+
+
+def _spelled_by_another(org: Organization, document: Document, phrase: str) -> bool:
+    """Whether another datasheet writes every word of the phrase and this one does not: the
+    phrase was matched to this one for a likeness in meaning ("the charge-pump converter" to a
+    battery charger) while another says it in so many words. A datasheet that writes none of
+    the words can still be meant ("the USB bridge")."""
+    writers = documents_using_words(org=org, words=_plain_words(phrase))
+    return bool(writers) and document.pk not in writers
+
+
+def _plain_words(phrase: str) -> list[str]:
+    """The phrase's words a datasheet would write out: lower-case words of three letters or
+    more, not stop words; not an acronym (a profile may spell it out instead) nor a unit ("GHz")."""
+    words = re.findall(r"(?<![\w.])[A-Za-z]{3,}(?![\w.])", phrase)
+    return [w for w in words if w[1:].islower() and w.lower() not in STOPWORDS]
 
 
 def _word_share(words: list[str], profile: set[str]) -> float:
@@ -155,6 +174,8 @@ def _phrases(text: str) -> list[list[str]]:
     for match in re.finditer(r"\bthe\s+", text, re.IGNORECASE):
         rest = text[match.end() :]
         end = _PHRASE_END.search(rest)
+        if end and end.group().strip().lower() == "of":
+            continue  # "the dropout of the LDO": what comes before "of" is a property of what follows
         words = (rest[: end.start()] if end else rest).split()[:_MAX_WORDS]
         words = [w.removesuffix("'s").removesuffix("’s") for w in words]
         if not words or _COMPARATIVE.match(words[0]):

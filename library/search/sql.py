@@ -514,3 +514,18 @@ def documents_mentioning(*, org: Organization, phrase: str) -> int:
             [org.pk, unicodedata.normalize("NFKC", phrase)],
         )
         return int(cursor.fetchone()[0])
+
+
+def documents_using_words(*, org: Organization, words: Sequence[str]) -> set[int]:
+    """The org's documents whose text holds every one of these words somewhere, each as a word
+    or the start of one ("converter" in "converters")."""
+    if not words:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.document_id FROM library_chunk c CROSS JOIN unnest(%s::text[]) AS w(word)"
+            " WHERE c.org_id = %s AND c.search_vector @@ to_tsquery('simple', quote_literal(w.word) || ':*')"
+            " GROUP BY c.document_id HAVING count(DISTINCT w.word) = %s",
+            [[word.lower() for word in words], org.pk, len(set(word.lower() for word in words))],
+        )
+        return {row[0] for row in cursor.fetchall()}

@@ -7,9 +7,11 @@ import pytest
 
 from agent.planner import plan
 from agent.scope import scope_choose
+from library.models import Document
 from library.parsing.pages import page_layout
 from library.parsing.profile import PROFILE_PAGES, document_profile
 from library.search.profiles import _phrases, _spelled_out, documents_described_in
+from library.search.sql import documents_using_words
 from tests.conftest import DATASHEETS
 
 EXTRA_DATASHEETS = Path(DATASHEETS).parent / "datasheets-extra"
@@ -79,3 +81,19 @@ def test_an_acronym_is_spelled_out_by_initials_and_the_last_words_own_letters() 
     # Letters from inside a word other than the last, or stop words, spell nothing.
     assert _spelled_out("dac", "in a dsbga chip sized package".split()) == ""
     assert _spelled_out("ldo", "led displays of up to".split()) == ""
+
+
+def test_what_comes_before_of_is_a_property_not_a_part() -> None:
+    assert _phrases("What is the supply current of the CAN controller?") == [["CAN", "CAN controller"]]
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_a_phrase_another_datasheet_writes_out_does_not_name_one_alike_in_meaning_only(datasheets_org) -> None:
+    def described(text: str) -> list[str]:
+        return [d.document.source_name for d in documents_described_in(org=datasheets_org, text=text)]
+
+    # The BME280's profile is closest in meaning, but it never writes "tilt"; the accelerometers do.
+    assert "bosch-bme280.pdf" not in described("What angle can the tilt sensor resolve?")
+    icl7660 = Document.objects.get(org=datasheets_org, source_name="renesas-icl7660.pdf")
+    assert icl7660.pk in documents_using_words(org=datasheets_org, words=["charge", "pump", "converter"])
