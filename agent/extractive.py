@@ -497,13 +497,15 @@ def render(
             groups.append([unit])
         else:
             group.append(unit)
+    said: list[str] = []  # what the lines so far quote
     for group in groups:
         unit = group[0]
         if is_row(unit.text):
             text = _rows_together([u.text for u in sorted(group, key=lambda u: u.line_index)])
         else:
             text = _with_context(unit, lines_of[unit.evidence_index]).strip()
-        if text in shown:
+        text = _without_quoted(text, said)
+        if text in shown or len(text) < 3 or any(text in quoted for quoted in said):
             continue
         if unit.lead and unit.lead not in shown:
             text = f"{unit.lead} … {text}"
@@ -511,6 +513,7 @@ def render(
         shown.add(text)
         if not text.endswith((".", ";", ":", "?", "!")):
             text += "."
+        said.append(text)
         if unit not in lead:
             text = _clipped(text, _SUPPORT_CHARS)
         line = f"{text} [{numbers[unit.evidence_index]}]"
@@ -520,6 +523,17 @@ def render(
             parts.append(line)
     body = "\n".join(parts)
     return f"{label}: {body}" if label else body
+
+
+def _without_quoted(text: str, said: list[str]) -> str:
+    """The text without what earlier lines of the answer already quote: a short line shown with
+    the lines after it can take in a line chosen on its own."""
+    cut = text
+    for quoted in said:
+        core = quoted.removesuffix(".")
+        if core and core in cut:
+            cut = cut.replace(core, " ", 1)
+    return text if cut == text else re.sub(r"\s{2,}", " ", cut).strip(" .;·")
 
 
 # A supporting line is cut, at a cell or sentence, to about this many characters.

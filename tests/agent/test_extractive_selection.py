@@ -221,3 +221,12 @@ def test_a_long_supporting_line_is_cut_at_a_cell() -> None:
     assert lines[0].startswith("Sleep current")
     assert len(lines[1]) < 420 and lines[1].endswith("… [1]")
     assert " · bit " in lines[1] and not lines[1].endswith("· … [1]")  # cut after a whole cell
+
+
+def test_a_line_another_line_already_quotes_is_not_repeated() -> None:
+    # A short line is shown with the short lines after it: the SRAM line, chosen on its own, is
+    # then inside the ROM line's text as well; the answer says it once.
+    terms = QueryTerms(weights={"rom": 2.0, "sram": 2.0})
+    text = "\n".join(["• 448 KB of ROM for booting.", "• 520 KB of SRAM for data."])
+    answer = compose(terms=terms, evidence=[_page(12, text)], page_weights=[1.0], max_units=2)
+    assert answer.count("520 KB") == 1 and answer.count("448 KB") == 1
