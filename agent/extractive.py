@@ -218,6 +218,10 @@ def select_units(
         return Selection(units=[], coverage=0.0)
     units = _scored_units(terms, evidence, page_weights, meaning)
     chosen, covered = _greedy_choice(units, weights, total, max_units)
+    row = _row_restating(units, chosen[0]) if chosen else None
+    if row is not None:
+        chosen = [row, *(unit for unit in chosen if unit is not row)][:max_units]
+        covered |= row.lexemes
     if chosen and spread_pages:
         for unit in _runner_up_pages(units, chosen, page_weights, weights, total, spread_pages):
             chosen.append(unit)
@@ -306,6 +310,48 @@ def _greedy_choice(
         chosen.append(best)
         covered |= best.lexemes
     return chosen, covered
+
+
+# A row that states the lead sentence's value leads instead when it holds at least this share
+# of what the sentence holds of the question.
+_RESTATING_SHARE = 0.5
+_STATED = re.compile(
+    r"(?<![\w.])(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*h|[±+\-−–]?\d+(?:\.\d+)?)\s?"
+    r"([kmµμunp]?(?:v|a|hz|s|w|Ω|ohms?)|°c|%|lsb|sps|bps|ppm|dbm?)?(?![\w])",
+    re.IGNORECASE,
+)
+
+
+def _stated_values(text: str) -> set[tuple[str, str]]:
+    """The values a text states with their units, written alike ("2.6V" and "Typ: 2.60 V")."""
+    values = set()
+    for number, unit in _STATED.findall(text):
+        if unit:
+            number = number.lstrip("+").replace("−", "-").replace("–", "-")
+            number = number.rstrip("0").rstrip(".") if "." in number else number
+            values.add((number, unit.lower().replace("μ", "µ")))
+        elif number.lower().startswith("0x") or number.lower().endswith("h"):
+            values.add((number.lower(), "code"))
+    return values
+
+
+def _row_restating(units: list[Unit], lead: Unit) -> Unit | None:
+    """A table row that states a value the lead sentence states, on the question's subject: a
+    specification table gives the value with its limits and conditions ("Trickle Threshold
+    Voltage · Min: 2.45 V · Typ: 2.60 V · Max: 2.75 V" for "below the trickle threshold (2.6V)")."""
+    if is_row(lead.text):
+        return None
+    values = _stated_values(lead.text)
+    if not values:
+        return None
+    rows = [
+        unit
+        for unit in units
+        if is_row(unit.text)
+        and unit.relevance >= _RESTATING_SHARE * lead.relevance
+        and values & _stated_values(unit.text)
+    ]
+    return max(rows, key=lambda unit: unit.score, default=None)
 
 
 # A chosen row is shown with at most this many other rows of its table; a table of at most

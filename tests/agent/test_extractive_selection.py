@@ -230,3 +230,18 @@ def test_a_line_another_line_already_quotes_is_not_repeated() -> None:
     text = "\n".join(["• 448 KB of ROM for booting.", "• 520 KB of SRAM for data."])
     answer = compose(terms=terms, evidence=[_page(12, text)], page_weights=[1.0], max_units=2)
     assert answer.count("520 KB") == 1 and answer.count("448 KB") == 1
+
+
+def test_a_table_row_stating_the_lead_sentences_value_leads_with_its_limits() -> None:
+    terms = QueryTerms(weights={"battery": 2.0, "trickle": 3.0, "threshold": 2.0, "charge": 2.0})
+    prose = _page(7, "When battery voltage falls below the trickle threshold (2.6V), charge current is limited.")
+    table = _page(
+        3, "ELECTRICAL CHARACTERISTICS · Parameter: Trickle Threshold Voltage · Min: 2.45 V · Typ: 2.60 V · Max: 2.75 V"
+    )
+    answer = compose(terms=terms, evidence=[prose, table], page_weights=[1.0, 0.7], max_units=2)
+    assert answer.startswith("ELECTRICAL CHARACTERISTICS · Trickle Threshold Voltage · Min: 2.45 V")
+    assert "[2]" in answer.split("\n")[0]
+    # A row on the subject that states another value does not displace the sentence.
+    other = _page(3, "ELECTRICAL CHARACTERISTICS · Parameter: Trickle Threshold Voltage · Typ: 190 mV")
+    answer = compose(terms=terms, evidence=[prose, other], page_weights=[1.0, 0.7], max_units=2)
+    assert answer.startswith("When battery voltage falls")
