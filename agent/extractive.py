@@ -140,7 +140,7 @@ _LIMITS = re.compile(r"(?:^| · )(?:min|typ|max)\b[^:·]{0,20}:", re.IGNORECASE)
 _LIMITS_BONUS = 0.1
 
 
-_ASKED_KIND_BONUS = 0.25
+_ASKED_KIND_BONUS = 0.35
 _VALUES_BONUS_CAP = 0.2  # five values or more count alike
 # What a value of each kind of quantity looks like, and the words of a question that ask for
 # one. Physics and datasheet conventions, not facts of any part.

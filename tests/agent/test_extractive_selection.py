@@ -188,7 +188,7 @@ def test_rows_of_one_table_answering_two_parts_make_the_first_line_with_their_sh
 def test_the_part_name_does_not_choose_the_line() -> None:
     # "charger" and "li-ion" name the document (its title holds them): the line to quote is
     # the one on what is asked of it.
-    terms = QueryTerms(weights={"li-ion": 8.0, "charger": 8.0, "regulate": 3.0, "voltage": 1.0, "battery": 2.0})
+    terms = QueryTerms(weights={"li-ion": 12.0, "charger": 12.0, "regulate": 3.0, "voltage": 1.0, "battery": 2.0})
     title_line = "Single-Cell Linear Li-Ion Battery Charger"
     row = "ELECTRICAL CHARACTERISTICS · Battery Voltage Regulation · Min: 4.16 V · Typ: 4.20 V · Max: 4.24 V"
     named = CitedPage(document_id=1, source_name="charger.pdf", page=3, text=f"{title_line}\n{row}")
