@@ -42,8 +42,9 @@ logger = logging.getLogger(__name__)
 # boxes; 5: a title of only a vendor's name and a part number reads on to the next type size;
 # 6: a row's unit column is written onto ranges ("–55 to 150 °C") and kept when no value takes it;
 # 7: a rule through a cell's words is no column border; values side by side go under their columns;
-# 8: tables open at their sides are closed, sections read row by row, MIN/TYP/MAX by position.
-PIPELINE_VERSION = 8
+# 8: tables open at their sides are closed, sections read row by row, MIN/TYP/MAX by position;
+# 9: rows under a parameter cell merged down past a note mark ("(Note 2)") carry the parameter.
+PIPELINE_VERSION = 9
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8

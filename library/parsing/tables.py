@@ -527,8 +527,18 @@ def row_units(table: FoundTable, caption: str) -> list[Unit]:
         else:
             rows.append(band)
     units: list[Unit] = []
+    first, merged = "", False  # the first column's last text; whether it runs down the rows
     for row in rows:
         named = [(_header_over(cell, headers), cell.text) for cell in row]
+        if named and any(_NUMBER.match(value) for _, value in named[1:]):
+            # "Output Voltage" over "(Note 2)" and the empty cells of the next fixed versions:
+            # the parameter cell is merged down, and they are rows of it. (An empty cell alone
+            # is not enough: a merged cell's text may sit in its lower row.)
+            merged = bool(first) and (_NOTE_MARK.match(named[0][1]) is not None or (merged and not named[0][1]))
+            if merged:
+                named[0] = (named[0][0], first)
+            else:
+                first = named[0][1]
         unit = next((value for header, value in named if _UNIT_HEADER.match(header) and value), "")
         if not any(_NUMBER.match(value) for header, value in named if not _UNIT_HEADER.match(header)):
             unit = ""  # no value to write it onto: the unit column stays a cell of its own
@@ -552,6 +562,8 @@ def row_units(table: FoundTable, caption: str) -> list[Unit]:
 
 
 _UNIT_HEADER = re.compile(r"^units?\b", re.IGNORECASE)
+# A cell holding only a reference to a note: "(Note 2)", "(1)".
+_NOTE_MARK = re.compile(r"^(?:\((?:notes?\s*)?\d+(?:\s*,\s*\d+)*\)|notes?\s*\d+)$", re.IGNORECASE)
 # A number, or a range of two ("-40 to +125", "4.5 ~ 5.5").
 _NUMBER = re.compile(r"^[±+\-−–]?\d+(?:[.,]\d+)?(?:\s*(?:to|~|…)\s*[±+\-−–]?\d+(?:[.,]\d+)?)?$")
 

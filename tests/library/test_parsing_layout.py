@@ -59,6 +59,16 @@ def test_an_electrical_characteristics_row_carries_min_typ_max_and_unit_under_ea
     assert sum(row.startswith("PARAMETER: Output Source Resistance") for row in found) >= 6
 
 
+def test_rows_under_a_parameter_cell_merged_down_past_a_note_mark_carry_the_parameter() -> None:
+    # "Output Voltage" heads the rows of every fixed version; the second row holds "(Note 2)".
+    found = rows(page("datasheets-extra/ams-ams1117.pdf", 2))
+    assert (
+        "Parameter: Output Voltage · Device: AMS1117-3.3 · Conditions: 0 ≤ IOUT ≤ 1A , 4.75V ≤ VIN ≤ 12V"
+        " · Min: 3.235 V · Typ: 3.300 V · Max: 3.365 V"
+    ) in found
+    assert not any("Parameter: (Note" in row for row in found)
+
+
 def test_a_rule_that_runs_through_a_headers_words_is_no_column_border() -> None:
     # The LM358's headers are shaded over rules that cut "PARAMETER" and "LM158A" in two.
     found = rows(page("datasheets-extra/ti-lm358.pdf", 5))
