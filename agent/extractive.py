@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from library.search import CitedPage, QueryTerms, is_listing_page, text_blocks, text_lexemes
-from library.search.text import CELLS, SENTENCE_BREAK, is_row, shown_cell
+from library.search.text import CELLS, OPEN_END, SENTENCE_BREAK, first_sentence, is_row, shown_cell
 
 NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
@@ -98,21 +98,10 @@ def _with_context(unit: Unit, blocks: list[str]) -> str:
         while len(text) < _CONTEXT_CHARS and index < len(blocks) and len(blocks[index]) < 120:
             text = f"{text} {blocks[index]}"
             index += 1
-    if _OPEN_END.search(text) and index < len(blocks):
+    if OPEN_END.search(text) and index < len(blocks):
         # Cut mid-sentence by the layout ("... the error warning limit of" / "96."): finish it.
-        text = f"{text} {_first_sentence(blocks[index])}"
+        text = f"{text} {first_sentence(blocks[index], _MAX_UNIT_CHARS)}"
     return text
-
-
-# A text that ends on a word no sentence ends with was cut by the page layout.
-_OPEN_END = re.compile(
-    r"\b(?:a|an|the|of|to|at|by|in|on|for|with|from|into|than|and|or|but|is|are|be|was|were|as|that|its|their)$",
-    re.IGNORECASE,
-)
-
-
-def _first_sentence(text: str) -> str:
-    return SENTENCE_BREAK.split(text, maxsplit=1)[0][:_MAX_UNIT_CHARS]
 
 
 _VALUE = re.compile(
@@ -573,13 +562,27 @@ def render(
 
 def _without_quoted(text: str, said: list[str]) -> str:
     """The text without what earlier lines of the answer already quote: a short line shown with
-    the lines after it can take in a line chosen on its own."""
+    the lines after it can take in a line chosen on its own, and a sentence finished from the
+    next page ends with what that page's first line begins with."""
     cut = text
     for quoted in said:
         core = quoted.removesuffix(".")
         if core and core in cut:
             cut = cut.replace(core, " ", 1)
+        elif (overlap := _overlap(core, cut)) >= _MIN_OVERLAP:
+            cut = cut[overlap:]
     return text if cut == text else re.sub(r"\s{2,}", " ", cut).strip(" .;·")
+
+
+_MIN_OVERLAP = 12
+
+
+def _overlap(earlier: str, later: str) -> int:
+    """The length of the longest end of `earlier` that `later` begins with, in whole words."""
+    for start in range(max(0, len(earlier) - len(later)), len(earlier) - _MIN_OVERLAP + 1):
+        if (start == 0 or earlier[start - 1] == " ") and later.startswith(earlier[start:]):
+            return len(earlier) - start
+    return 0
 
 
 # A supporting line is cut, at a cell or sentence, to about this many characters.

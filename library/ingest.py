@@ -33,6 +33,7 @@ from library.parsing.pages import unit_boxes
 from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
 from library.parsing.pdfium_lock import pdfium_document
 from library.parsing.profile import PROFILE_PAGES, document_profile
+from library.search.text import finish_sentences_across_pages
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ logger = logging.getLogger(__name__)
 # 6: a row's unit column is written onto ranges ("–55 to 150 °C") and kept when no value takes it;
 # 7: a rule through a cell's words is no column border; values side by side go under their columns;
 # 8: tables open at their sides are closed, sections read row by row, MIN/TYP/MAX by position;
-# 9: rows under a parameter cell merged down past a note mark ("(Note 2)") carry the parameter.
-PIPELINE_VERSION = 9
+# 9: rows under a parameter cell merged down past a note mark ("(Note 2)") carry the parameter;
+# 10: a sentence the page break cuts is finished by the next page's first sentence.
+PIPELINE_VERSION = 10
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8
@@ -182,7 +184,7 @@ class _PagePipeline:
         Document.objects.filter(pk=self.document.pk).update(
             ocr_pages=self.ocr_pages, page_problems=self.page_problems, updated_at=clock.now()
         )
-        final = strip_running_headers(self.pages_read)
+        final = finish_sentences_across_pages(strip_running_headers(self.pages_read))
         if not any(text.strip() for text in final):
             raise PdfProblem(no_text_message(self.page_problems))
         drafts = [draft for number, text in enumerate(final, start=1) for draft in chunk_page(number, text)]

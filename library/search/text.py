@@ -107,3 +107,39 @@ def _is_change_log(text: str) -> bool:
     return any(_CHANGE_LOG_HEADING.fullmatch(line) for line in lines) or (
         sum(1 for line in lines if _CHANGE_LINE.match(line)) >= 4
     )
+
+
+# A text that ends on a word no sentence ends with was cut by the layout or the page break.
+OPEN_END = re.compile(
+    r"\b(?:a|an|the|of|to|at|by|in|on|for|with|from|into|than|and|or|but|is|are|be|was|were|as|that|its|their)$",
+    re.IGNORECASE,
+)
+# What is taken from the next page to finish a sentence: its first sentence, at most this long.
+_FINISHING_CHARS = 200
+
+
+def first_sentence(text: str, limit: int = _FINISHING_CHARS) -> str:
+    return SENTENCE_BREAK.split(text, maxsplit=1)[0][:limit]
+
+
+def finish_sentences_across_pages(pages: list[str]) -> list[str]:
+    """Each page's text with its last paragraph, when the page break cuts it mid-sentence
+    ("… slave address 1110111 (0x77), which is the same as"), finished by the next page's first
+    sentence ("BMP280’s I2C address."): the sentence is searched and quoted whole, and cited
+    on the page where it starts."""
+    out = list(pages)
+    for index in range(len(pages) - 1):
+        last = pages[index].rstrip().rsplit("\n", 1)[-1]
+        following = next((line.strip() for line in pages[index + 1].split("\n") if line.strip()), "")
+        if _cut_by_the_page_break(last, following):
+            out[index] = f"{pages[index].rstrip()} {first_sentence(following)}"
+    return out
+
+
+def _cut_by_the_page_break(last: str, following: str) -> bool:
+    """Whether a page's last line is a paragraph that the next page's first line goes on with."""
+    if len(last) < 60 or is_row(last) or not following or is_row(following):
+        return False
+    if last.endswith((".", "!", "?", ":", ";", ")")) or not following[0].isalpha():
+        return False
+    return bool(OPEN_END.search(last)) or following[0].islower()

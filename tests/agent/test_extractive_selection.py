@@ -245,3 +245,13 @@ def test_a_table_row_stating_the_lead_sentences_value_leads_with_its_limits() ->
     other = _page(3, "ELECTRICAL CHARACTERISTICS · Parameter: Trickle Threshold Voltage · Typ: 190 mV")
     answer = compose(terms=terms, evidence=[prose, other], page_weights=[1.0, 0.7], max_units=2)
     assert answer.startswith("When battery voltage falls")
+
+
+def test_a_line_that_begins_with_the_end_of_an_earlier_line_goes_on_from_there() -> None:
+    # The first line's sentence was finished from the next page, whose first line begins with it.
+    terms = QueryTerms(weights={"address": 2.0, "sdo": 2.0, "floating": 2.0})
+    first = _page(32, "Connecting SDO to GND results in slave address 0x76, which is the same as BMP280’s I2C address.")
+    second = _page(33, "BMP280’s I2C address. The SDO pin cannot be left floating.")
+    answer = compose(terms=terms, evidence=[first, second], page_weights=[1.0, 0.9], max_units=2)
+    assert answer.count("BMP280’s I2C address") == 1
+    assert "The SDO pin cannot be left floating." in answer

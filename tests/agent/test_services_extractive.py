@@ -10,6 +10,7 @@ from agent.services import answer, answer_stream
 from core.errors import InvalidRequest
 from library.search import CitedPage
 from topics.models import Topic
+from voltai_server.management.commands.demo_setup import SAMPLE_QUESTION
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -188,3 +189,13 @@ def test_a_part_number_with_an_english_word_hyphenated_on_is_still_that_part(dat
     done = answer(org=datasheets_org, query="What is the supply voltage range of an ADS1115-based logger?", mode="FAST")
     assert "no datasheet" not in done.answer
     assert done.sources and done.sources[0].source_name == "ti-ads1115.pdf"
+
+
+@pytest.mark.slow
+def test_the_sample_question_make_run_prints_is_answered_from_the_interface_section(datasheets_org) -> None:
+    # p. 32's sentence runs onto p. 33 ("… which is the same as" / "BMP280's I2C address."); p. 55
+    # holds the driver's notes on the same address.
+    done = answer(org=datasheets_org, query=SAMPLE_QUESTION, mode="AUTO")
+    first = done.answer.split("\n")[0]
+    assert (done.sources[0].source_name, done.sources[0].page) == ("bosch-bme280.pdf", 32)
+    assert "0x76" in first and "0x77" in first
