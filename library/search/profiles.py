@@ -16,18 +16,20 @@ import numpy as np
 
 from library.embeddings import embed_texts
 from library.models import Document
-from library.search.sql import documents_mentioning, documents_using_words
+from library.search.sql import documents_mentioning, words_held
 from library.search.terms import STOPWORDS
 from orgs.models import Organization
 
 # A phrase names a document when its score (cosine + _WORDS_WEIGHT × word share) reaches
-# _MIN_SCORE and beats the next document's by _MIN_MARGIN. Chosen on the dev datasheets'
-# descriptions ("the CAN controller", "the accelerometer") against phrases that name no part
-# ("the output", "the battery", "the checksum").
+# _MIN_SCORE and beats the next document's by _MIN_MARGIN (documents within _MIN_MARGIN of the
+# best are all named). Chosen on the dev datasheets' descriptions ("the CAN controller", "the
+# accelerometer") against phrases that name no part ("the output", "the battery", "the checksum").
 _MIN_SCORE = 0.45
 _MIN_MARGIN = 0.04
 _WORDS_WEIGHT = 0.15
 _MAX_WORDS = 4
+# At most this many documents a phrase fits alike are each taken as meant.
+_MAX_TIED = 3
 # A phrase most datasheets use is a property, not a part's name.
 _MAX_MENTIONED_SHARE = 0.25
 # "the faster I2C clock", "the lower supply current": a comparison's property, not a part.
@@ -65,26 +67,31 @@ def documents_described_in(*, org: Organization, text: str, topic_ids: Sequence[
     found: list[Described] = []
     for options in candidates:
         vectors = embed_texts(options)
-        named: list[tuple[float, int, str]] = []  # (score, document index, phrase) of the clear options
+        named: list[tuple[float, list[int], str]] = []  # (score, document indexes, phrase) of each option
         for option, vector in zip(options, vectors, strict=True):
             words = _WORD.findall(option)
             shares = np.asarray([_word_share(words, held) for held in profile_sets])
             scores = profiles @ vector + _WORDS_WEIGHT * shares
             _score_spelled_out(words, profile_words, profile_sets, profiles, scores)
             order = np.argsort(-scores)
-            top, second = float(scores[order[0]]), float(scores[order[1]])
-            if top >= _MIN_SCORE and top - second >= _MIN_MARGIN:
-                named.append((top, int(order[0]), option))
-        for _, index, phrase in sorted(named, reverse=True):
-            if any(item.document.pk == documents[index].pk for item in found):
+            top = float(scores[order[0]])
+            if top >= _MIN_SCORE:
+                # Documents within the margin of the best fit the phrase alike: the library holds
+                # two humidity sensors, and "the humidity sensor" is answered for both.
+                tied = [int(i) for i in order[:_MAX_TIED] if top - float(scores[i]) < _MIN_MARGIN]
+                named.append((top, tied, option))
+        for _, indexes, phrase in sorted(named, reverse=True):
+            if any(item.document.pk == documents[indexes[0]].pk for item in found):
                 break
             # Words every datasheet uses ("the output voltage") are a property, not a part's name;
             # a longer option may still name one ("serial" no, "serial flash" yes).
             if documents_mentioning(org=org, phrase=phrase) > max(2, _MAX_MENTIONED_SHARE * len(documents)):
                 continue
-            if _spelled_by_another(org, documents[index], phrase):
+            if len(indexes) == 1 and _spelled_by_another(org, documents[indexes[0]], phrase):
                 break
-            found.append(Described(document=documents[index], phrase=phrase))
+            if len(indexes) > 1:
+                indexes = _told_apart(org, [documents[index] for index in indexes], text, phrase, indexes)
+            found += [Described(document=documents[index], phrase=phrase) for index in indexes]
             break
     return found
 
@@ -94,8 +101,18 @@ def _spelled_by_another(org: Organization, document: Document, phrase: str) -> b
     phrase was matched to this one for a likeness in meaning ("the charge-pump converter" to a
     battery charger) while another says it in so many words. A datasheet that writes none of
     the words can still be meant ("the USB bridge")."""
-    writers = documents_using_words(org=org, words=_plain_words(phrase))
+    words = _plain_words(phrase)
+    writers = {pk for pk, held in words_held(org=org, words=words).items() if held == len({w.lower() for w in words})}
     return bool(writers) and document.pk not in writers
+
+
+def _told_apart(org: Organization, tied: list[Document], text: str, phrase: str, indexes: list[int]) -> list[int]:
+    """Of documents a phrase fits alike, those that write the most of the rest of the question's
+    words: "the humidity sensor" with "what does Bosch prescribe" is the one Bosch wrote."""
+    rest = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
+    held = words_held(org=org, words=_plain_words(rest))
+    most = max(held.get(document.pk, 0) for document in tied)
+    return [index for index, document in zip(indexes, tied, strict=True) if held.get(document.pk, 0) == most]
 
 
 def _plain_words(phrase: str) -> list[str]:

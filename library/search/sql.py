@@ -516,16 +516,16 @@ def documents_mentioning(*, org: Organization, phrase: str) -> int:
         return int(cursor.fetchone()[0])
 
 
-def documents_using_words(*, org: Organization, words: Sequence[str]) -> set[int]:
-    """The org's documents whose text holds every one of these words somewhere, each as a word
-    or the start of one ("converter" in "converters")."""
+def words_held(*, org: Organization, words: Sequence[str]) -> dict[int, int]:
+    """For each of the org's documents that holds any of these words somewhere (each as a word or
+    the start of one: "converter" in "converters"), how many of them it holds."""
     if not words:
-        return set()
+        return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.document_id FROM library_chunk c CROSS JOIN unnest(%s::text[]) AS w(word)"
+            "SELECT c.document_id, count(DISTINCT w.word) FROM library_chunk c CROSS JOIN unnest(%s::text[]) AS w(word)"
             " WHERE c.org_id = %s AND c.search_vector @@ to_tsquery('simple', quote_literal(w.word) || ':*')"
-            " GROUP BY c.document_id HAVING count(DISTINCT w.word) = %s",
-            [[word.lower() for word in words], org.pk, len(set(word.lower() for word in words))],
+            " GROUP BY c.document_id",
+            [sorted({word.lower() for word in words}), org.pk],
         )
-        return {row[0] for row in cursor.fetchall()}
+        return {row[0]: row[1] for row in cursor.fetchall()}

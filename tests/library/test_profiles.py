@@ -11,7 +11,7 @@ from library.models import Document
 from library.parsing.pages import page_layout
 from library.parsing.profile import PROFILE_PAGES, document_profile
 from library.search.profiles import _phrases, _spelled_out, documents_described_in
-from library.search.sql import documents_using_words
+from library.search.sql import words_held
 from tests.conftest import DATASHEETS
 
 EXTRA_DATASHEETS = Path(DATASHEETS).parent / "datasheets-extra"
@@ -96,4 +96,17 @@ def test_a_phrase_another_datasheet_writes_out_does_not_name_one_alike_in_meanin
     # The BME280's profile is closest in meaning, but it never writes "tilt"; the accelerometers do.
     assert "bosch-bme280.pdf" not in described("What angle can the tilt sensor resolve?")
     icl7660 = Document.objects.get(org=datasheets_org, source_name="renesas-icl7660.pdf")
-    assert icl7660.pk in documents_using_words(org=datasheets_org, words=["charge", "pump", "converter"])
+    assert words_held(org=datasheets_org, words=["charge", "pump", "converter"]).get(icl7660.pk) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_a_phrase_two_datasheets_fit_alike_names_both_unless_the_rest_of_the_question_tells_them_apart(
+    datasheets_org,
+) -> None:
+    def described(text: str) -> set[str]:
+        return {d.document.source_name for d in documents_described_in(org=datasheets_org, text=text)}
+
+    # Both are MEMS accelerometers; only the LSM6DS33's datasheet writes of a pedometer.
+    assert described("What range does the MEMS accelerometer have?") == {"st-lsm6ds33.pdf", "adi-adxl345.pdf"}
+    assert described("How many steps can the pedometer of the MEMS accelerometer count?") == {"st-lsm6ds33.pdf"}
