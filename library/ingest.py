@@ -45,8 +45,9 @@ logger = logging.getLogger(__name__)
 # 7: a rule through a cell's words is no column border; values side by side go under their columns;
 # 8: tables open at their sides are closed, sections read row by row, MIN/TYP/MAX by position;
 # 9: rows under a parameter cell merged down past a note mark ("(Note 2)") carry the parameter;
-# 10: a sentence the page break cuts is finished by the next page's first sentence.
-PIPELINE_VERSION = 10
+# 10: a sentence the page break cuts is finished by the next page's first sentence;
+# 11: a short caption stays apart from the paragraph right under it.
+PIPELINE_VERSION = 11
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8

@@ -435,7 +435,13 @@ def group_blocks(lines: list[Line]) -> list[list[Line]]:
     """Consecutive lines (in reading order) that belong to one paragraph; a rating entry alone."""
     blocks: list[list[Line]] = []
     for line in lines:
-        if blocks and not line.rating and not blocks[-1][-1].rating and _continues(blocks[-1][-1], line):
+        if (
+            blocks
+            and not line.rating
+            and not blocks[-1][-1].rating
+            and _continues(blocks[-1][-1], line)
+            and not _after_caption(blocks[-1], line)
+        ):
             blocks[-1].append(line)
         else:
             blocks.append([line])
@@ -454,6 +460,20 @@ def _continues(previous: Line, line: Line) -> bool:
     if _starts_item(line.text):
         return False
     return not previous.text.endswith(":") or len(previous.text) > 80
+
+
+def _after_caption(block: list[Line], line: Line) -> bool:
+    """Whether a line starts the text after a block that is a short caption alone ("Figure 8:
+    SDI/SCK ESD drawing" over "The 7-bit device address is 111011x. …"), not its second line."""
+    caption = block[0].text
+    if len(block) > 1 or len(caption) >= 60 or not _CAPTION_LINE.match(caption):
+        return False
+    starts_sentence = bool(re.match(r"[A-Z][a-z]", line.text))
+    return starts_sentence and (". " in line.text or len(line.text) > 1.5 * len(caption))
+
+
+# "Figure 8: …", "FIGURE 4. …", "Table 6 SHT3x-DIS …"; not "Figure 1 shows …".
+_CAPTION_LINE = re.compile(r"^(?:figure|fig\.|table)\s*\d+[A-Za-z]?(?:[.:]|\s+[A-Z])", re.IGNORECASE)
 
 
 _ITEM = re.compile(r"^(?:[•●▪■◦\-–—*]|\(?\d{1,2}[.)]|[a-z][.)])\s")

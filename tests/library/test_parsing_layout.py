@@ -164,6 +164,17 @@ def test_headings_stay_apart_from_the_paragraph_under_them_and_i2c_stays_one_wor
     assert paragraph.kind == "paragraph" and "configures the I2C address of the device" in paragraph.text
 
 
+def test_a_short_caption_stays_apart_from_the_paragraph_right_under_it() -> None:
+    units = page("datasheets/bosch-bme280.pdf", 32).units
+    assert any(unit.text == "Figure 8: SDI/SCK ESD drawing" for unit in units)
+    assert any(unit.text.startswith("The 7-bit device address is 111011x.") for unit in units)
+    # A sentence that begins with "Figure 1" is no caption.
+    assert any(
+        unit.text.startswith("Figure 1 shows the address map")
+        for unit in page("datasheets-extra/maxim-ds3231.pdf", 11).units
+    )
+
+
 def test_chart_text_and_equation_glyphs_are_figure_text_never_quoted() -> None:
     chart = page("datasheets/infineon-irf540n.pdf", 4)
     ticks = [unit for unit in chart.units if unit.text in {"500", "1000", "1500", "2000"}]
