@@ -33,7 +33,6 @@ from library.parsing.pages import unit_boxes
 from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
 from library.parsing.pdfium_lock import pdfium_document
 from library.parsing.profile import PROFILE_PAGES, document_profile
-from library.search.text import finish_sentences_across_pages
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +44,10 @@ logger = logging.getLogger(__name__)
 # 7: a rule through a cell's words is no column border; values side by side go under their columns;
 # 8: tables open at their sides are closed, sections read row by row, MIN/TYP/MAX by position;
 # 9: rows under a parameter cell merged down past a note mark ("(Note 2)") carry the parameter;
-# 10: a sentence the page break cuts is finished by the next page's first sentence;
-# 11: a short caption stays apart from the paragraph right under it.
-PIPELINE_VERSION = 11
+# 10: a sentence the page break cuts is finished by the next page's first sentence; 11: a short
+# caption stays apart from the paragraph right under it; 12: chunks exact to their page again
+# (10's finishing is done when a page is read for an answer: `library.search.text`).
+PIPELINE_VERSION = 12
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8
@@ -185,7 +185,7 @@ class _PagePipeline:
         Document.objects.filter(pk=self.document.pk).update(
             ocr_pages=self.ocr_pages, page_problems=self.page_problems, updated_at=clock.now()
         )
-        final = finish_sentences_across_pages(strip_running_headers(self.pages_read))
+        final = strip_running_headers(self.pages_read)
         if not any(text.strip() for text in final):
             raise PdfProblem(no_text_message(self.page_problems))
         drafts = [draft for number, text in enumerate(final, start=1) for draft in chunk_page(number, text)]

@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from library.embeddings import embed_question
 from library.models import Chunk, Document
 from library.search import ranking, sql
@@ -18,7 +20,7 @@ from library.search.cited import CitedPage
 from library.search.ranking import PageFeatures, is_relevant, page_weights
 from library.search.sql import ChunkHit, PageRow, library_mentions, query_terms, text_lexemes
 from library.search.terms import QueryTerms
-from library.search.text import is_listing_page, join_chunks, text_blocks
+from library.search.text import finished_from_next_page, is_listing_page, join_chunks, may_be_cut, text_blocks
 from orgs.models import Organization
 
 __all__ = [
@@ -89,7 +91,27 @@ def page_search(
     pages = ranking.rank_pages(_measured_pages(org, hits, vector, terms), terms, limit) if hits else []
     _mark_identity(org, pages, terms)
     pages = ranking.within_documents(pages, terms, {page.document_id: page.identity for page in pages})
+    _finish_cut_sentences(org, pages)
     return Retrieved(pages=pages, terms=terms, query_embedding=vector)
+
+
+def _finish_cut_sentences(org: Organization, pages: Sequence[CitedPage]) -> None:
+    """Finish each page's last sentence that the page break cuts with the next page's first
+    sentence (`finished_from_next_page`), reading those next pages' first chunks at once."""
+    cut = [page for page in pages if may_be_cut(page.text.rstrip().rsplit("\n", 1)[-1])]
+    if not cut:
+        return
+    wanted = Q()
+    for page in cut:
+        wanted |= Q(document_id=page.document_id, page=page.page + 1)
+    first_lines: dict[tuple[int, int], str] = {}
+    for document_id, number, text in (
+        Chunk.objects.filter(wanted, org=org).order_by("ordinal").values_list("document_id", "page", "text")
+    ):
+        first_lines.setdefault((document_id, number), next((line for line in text.split("\n") if line.strip()), ""))
+    for page in cut:
+        following = first_lines.get((page.document_id, page.page + 1), "")
+        page.text = finished_from_next_page(page.text, following)
 
 
 def _mark_identity(org: Organization, pages: list[CitedPage], terms: QueryTerms) -> None:
@@ -144,7 +166,7 @@ def page_read(*, org: Organization, document_id: int, page: int) -> CitedPage | 
     )
     if not chunks:
         return None
-    return CitedPage(
+    read = CitedPage(
         document_id=document_id,
         source_name=chunks[0].document.source_name,
         page=page,
@@ -152,3 +174,5 @@ def page_read(*, org: Organization, document_id: int, page: int) -> CitedPage | 
         chunk_ids=[chunk.pk for chunk in chunks],
         passages=[chunk.text for chunk in chunks],
     )
+    _finish_cut_sentences(org, [read])
+    return read

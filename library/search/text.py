@@ -122,24 +122,25 @@ def first_sentence(text: str, limit: int = _FINISHING_CHARS) -> str:
     return SENTENCE_BREAK.split(text, maxsplit=1)[0][:limit]
 
 
-def finish_sentences_across_pages(pages: list[str]) -> list[str]:
-    """Each page's text with its last paragraph, when the page break cuts it mid-sentence
-    ("… slave address 1110111 (0x77), which is the same as"), finished by the next page's first
-    sentence ("BMP280’s I2C address."): the sentence is searched and quoted whole, and cited
-    on the page where it starts."""
-    out = list(pages)
-    for index in range(len(pages) - 1):
-        last = pages[index].rstrip().rsplit("\n", 1)[-1]
-        following = next((line.strip() for line in pages[index + 1].split("\n") if line.strip()), "")
-        if _cut_by_the_page_break(last, following):
-            out[index] = f"{pages[index].rstrip()} {first_sentence(following)}"
-    return out
+def finished_from_next_page(text: str, following: str) -> str:
+    """A page's text with its last paragraph, when the page break cuts it mid-sentence ("… slave
+    address 1110111 (0x77), which is the same as"), finished by the first sentence of the next
+    page's first line (`following`: "BMP280’s I2C address."); else the text as it is. The
+    sentence is then read and quoted whole, cited on the page where it starts; the stored
+    chunks stay exact to their page."""
+    last = text.rstrip().rsplit("\n", 1)[-1]
+    if not may_be_cut(last) or not _goes_on_with(last, following.strip()):
+        return text
+    return f"{text.rstrip()} {first_sentence(following.strip())}"
 
 
-def _cut_by_the_page_break(last: str, following: str) -> bool:
-    """Whether a page's last line is a paragraph that the next page's first line goes on with."""
-    if len(last) < 60 or is_row(last) or not following or is_row(following):
-        return False
-    if last.endswith((".", "!", "?", ":", ";", ")")) or not following[0].isalpha():
+def may_be_cut(last: str) -> bool:
+    """Whether a page's last line may be a paragraph the page break cuts (before reading on)."""
+    return len(last) >= 60 and not is_row(last) and not last.endswith((".", "!", "?", ":", ";", ")"))
+
+
+def _goes_on_with(last: str, following: str) -> bool:
+    """Whether the next page's first line goes on with the sentence a page's last line begins."""
+    if not following or is_row(following) or not following[0].isalpha():
         return False
     return bool(OPEN_END.search(last)) or following[0].islower()

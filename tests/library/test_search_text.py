@@ -1,6 +1,6 @@
 """library/search/text.py: the row format's rules, shared by the answerer and the page marks."""
 
-from library.search.text import finish_sentences_across_pages, is_row, quoted_in, shown_cell
+from library.search.text import finished_from_next_page, is_row, quoted_in, shown_cell
 
 ROW = "Absolute Maximum Ratings · Characteristic: Output Current · Symbol: IOUT · Rating: ±2 A"
 
@@ -38,12 +38,11 @@ def test_an_answer_quotes_a_row_cell_by_cell_and_a_paragraph_by_a_sentence() -> 
 
 def test_a_sentence_the_page_break_cuts_is_finished_by_the_next_pages_first_sentence() -> None:
     cut = "6.2 I2C Interface\nConnecting SDO to GND results in slave address 0x76; to VDDIO, 0x77, which is the same as"
-    pages = [cut, "BMP280’s I2C address. The SDO pin cannot be left floating.\nTable 3", "Table 4"]
-    finished = finish_sentences_across_pages(pages)
-    assert finished[0].endswith("0x77, which is the same as BMP280’s I2C address.")
-    assert finished[1:] == pages[1:]
+    finished = finished_from_next_page(cut, "BMP280’s I2C address. The SDO pin cannot be left floating.")
+    assert finished.endswith("0x77, which is the same as BMP280’s I2C address.")
     # A page that ends a sentence, or whose next page starts anew, is left as it is.
-    whole = ["The device is reset when VDD rises above the power-on threshold voltage.", "Next page."]
-    heading = [cut.replace(" as", " 0x77"), "7 Package\nThe package is 2.5 mm square."]
-    assert finish_sentences_across_pages(whole) == whole
-    assert finish_sentences_across_pages(heading) == heading
+    whole = "The device is reset when VDD rises above the power-on threshold voltage, and not before."
+    assert finished_from_next_page(whole, "next page.") == whole
+    heading = cut.replace(" as", " 0x77")
+    assert finished_from_next_page(heading, "7 Package") == heading
+    assert finished_from_next_page(heading, "Table 3 · Pin: 1 · Name: VDD") == heading
