@@ -540,7 +540,7 @@ def render(
         else:
             text = _with_context(unit, lines_of[unit.evidence_index]).strip()
         text = _without_quoted(text, said)
-        if text in shown or len(text) < 3 or any(text in quoted for quoted in said):
+        if len(text) < 3 or any(text in quoted for quoted in said):  # said holds all that was shown
             continue
         if unit.lead and unit.lead not in shown:
             text = f"{unit.lead} … {text}"

@@ -20,7 +20,7 @@ from library.search.cited import CitedPage
 from library.search.ranking import PageFeatures, is_relevant, page_weights
 from library.search.sql import ChunkHit, PageRow, library_mentions, query_terms, text_lexemes
 from library.search.terms import QueryTerms
-from library.search.text import finished_from_next_page, is_listing_page, join_chunks, may_be_cut, text_blocks
+from library.search.text import finished_from_next_page, is_listing_page, join_chunks, may_end_cut, text_blocks
 from orgs.models import Organization
 
 __all__ = [
@@ -98,7 +98,7 @@ def page_search(
 def _finish_cut_sentences(org: Organization, pages: Sequence[CitedPage]) -> None:
     """Finish each page's last sentence that the page break cuts with the next page's first
     sentence (`finished_from_next_page`), reading those next pages' first chunks at once."""
-    cut = [page for page in pages if may_be_cut(page.text.rstrip().rsplit("\n", 1)[-1])]
+    cut = [page for page in pages if may_end_cut(page.text)]
     if not cut:
         return
     wanted = Q()

@@ -90,7 +90,7 @@ def documents_described_in(*, org: Organization, text: str, topic_ids: Sequence[
             if len(indexes) == 1 and _spelled_by_another(org, documents[indexes[0]], phrase):
                 break
             if len(indexes) > 1:
-                indexes = _told_apart(org, [documents[index] for index in indexes], text, phrase, indexes)
+                indexes = _told_apart(org, documents, indexes, text, phrase)
             found += [Described(document=documents[index], phrase=phrase) for index in indexes]
             break
     return found
@@ -106,13 +106,14 @@ def _spelled_by_another(org: Organization, document: Document, phrase: str) -> b
     return bool(writers) and document.pk not in writers
 
 
-def _told_apart(org: Organization, tied: list[Document], text: str, phrase: str, indexes: list[int]) -> list[int]:
-    """Of documents a phrase fits alike, those that write the most of the rest of the question's
-    words: "the humidity sensor" with "what does Bosch prescribe" is the one Bosch wrote."""
+def _told_apart(org: Organization, documents: list[Document], tied: list[int], text: str, phrase: str) -> list[int]:
+    """Of the documents (indexes `tied`) a phrase fits alike, those that write the most of the
+    rest of the question's words: "the humidity sensor" with "what does Bosch prescribe" is the
+    one Bosch wrote."""
     rest = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
     held = words_held(org=org, words=_plain_words(rest))
-    most = max(held.get(document.pk, 0) for document in tied)
-    return [index for index, document in zip(indexes, tied, strict=True) if held.get(document.pk, 0) == most]
+    most = max(held.get(documents[index].pk, 0) for index in tied)
+    return [index for index in tied if held.get(documents[index].pk, 0) == most]
 
 
 def _plain_words(phrase: str) -> list[str]:

@@ -128,15 +128,19 @@ def finished_from_next_page(text: str, following: str) -> str:
     page's first line (`following`: "BMP280’s I2C address."); else the text as it is. The
     sentence is then read and quoted whole, cited on the page where it starts; the stored
     chunks stay exact to their page."""
-    last = text.rstrip().rsplit("\n", 1)[-1]
-    if not may_be_cut(last) or not _goes_on_with(last, following.strip()):
+    if not may_end_cut(text) or not _goes_on_with(_last_line(text), following.strip()):
         return text
     return f"{text.rstrip()} {first_sentence(following.strip())}"
 
 
-def may_be_cut(last: str) -> bool:
+def may_end_cut(text: str) -> bool:
     """Whether a page's last line may be a paragraph the page break cuts (before reading on)."""
+    last = _last_line(text)
     return len(last) >= 60 and not is_row(last) and not last.endswith((".", "!", "?", ":", ";", ")"))
+
+
+def _last_line(text: str) -> str:
+    return text.rstrip().rsplit("\n", 1)[-1]
 
 
 def _goes_on_with(last: str, following: str) -> bool:
