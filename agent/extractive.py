@@ -258,6 +258,9 @@ def _scored_units(
         held = sum(own[lex] for lex in said) + _LEAD_TERMS_WEIGHT * sum(own[lex] for lex in unit.lexemes - said)
         unit.relevance = held / sum(own.values())
         unit.score = unit.relevance + _value_bonus(unit.text, asked) + 0.4 * page_weights[unit.evidence_index]
+        if is_row(unit.text):
+            named = CELLS.join(unit.text.split(CELLS)[:_NAMING_CELLS])
+            unit.score += _PAIR_BONUS * min(terms.pairs_written(named), _PAIRS_COUNTED)
     if meaning is not None:
         candidates = [u for u in units if u.evidence_index < _MEANING_PAGES and _VALUE.search(u.text)]
         candidates = sorted(candidates, key=lambda u: -u.relevance)[:_MEANING_LINES]
@@ -266,6 +269,14 @@ def _scored_units(
             unit.similarity = similarity
             unit.score += _MEANING_WEIGHT * similarity
     return units
+
+
+# A table row whose first cells (its caption and parameter) write words side by side as the
+# question does ("Parameter: Output Voltage") is a row of what the question names; each such
+# pair, up to a few, adds this to its score.
+_PAIR_BONUS = 0.1
+_PAIRS_COUNTED = 2
+_NAMING_CELLS = 2
 
 
 def _line_weights(weights: dict[str, float], identity: frozenset[str]) -> dict[str, float]:

@@ -26,6 +26,7 @@ from library.search.terms import (
     search_form,
     without_parts_of,
     without_possessives,
+    word_pairs,
 )
 from orgs.models import Organization
 
@@ -131,7 +132,7 @@ def query_terms(
             )
             df = {lex: held.chunks_holding(lex) for lex in lexemes}
             terms = query_terms_weighed(lexemes, df, max(1, counted), identifier_weight=identifier_weight)
-            return replace(terms, held=held)
+            return replace(terms, held=held, pairs=word_pairs(query_text, terms.weights))
         total = max(1, size)
         # Only chunks holding some term are counted (a GIN index scan).
         counts = ", ".join("count(*) FILTER (WHERE c.search_vector @@ %s::tsquery)" for _ in forms)
@@ -140,7 +141,8 @@ def query_terms(
             [*forms, *where_params, " | ".join(forms)],
         )
         df = dict(zip(lexemes, cursor.fetchone(), strict=True))
-    return query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
+    terms = query_terms_weighed(lexemes, df, total, identifier_weight=identifier_weight)
+    return replace(terms, pairs=word_pairs(query_text, terms.weights))
 
 
 def _scope_size(

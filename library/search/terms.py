@@ -5,6 +5,7 @@ splits the question and how many chunks hold each term, and `query_terms_weighed
 those counts into the weights every later stage uses.
 """
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -64,6 +65,8 @@ class QueryTerms:
     absent_weight: float = 0.0
     scope_chunks: int | None = None  # how many chunks the scope holds, when counted
     held: HeldTerms | None = field(default=None, compare=False, repr=False)
+    # Plain words the question writes side by side ("output voltage", "temperature range").
+    pairs: tuple[tuple[str, str], ...] = ()
 
     @property
     def present_share(self) -> float:
@@ -112,6 +115,18 @@ class QueryTerms:
         tsquery says that, so those lexemes are read (`unit_pattern` finds them, and more)."""
         return [lex for lex in self.weights if "_" not in lex and lex.isalpha() and len(lex) <= _UNIT_LETTERS]
 
+    def pairs_written(self, text: str) -> int:
+        """How many of the question's word pairs `text` writes side by side, each word in any of
+        its forms ("Output Voltage" for "output voltage", "temperature-range" for "temperature range")."""
+        return sum(1 for pattern in self._pair_patterns if pattern.search(text))
+
+    @cached_property
+    def _pair_patterns(self) -> list[re.Pattern[str]]:
+        return [
+            re.compile(rf"\b{word_stem(first) or first}\w*[\s/-]+{word_stem(second) or second}", re.IGNORECASE)
+            for first, second in self.pairs
+        ]
+
     @cached_property
     def _forms(self) -> list[tuple[str, str | None, list[str]]]:
         """Each term, its stem (None: found only exactly) and a compound's parts, worked out
@@ -148,6 +163,18 @@ ABBREVIATIONS = {
     "temperature": "temp",
     "frequency": "freq",
 }
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z]+(?![\w-])|\S+")
+
+
+def word_pairs(question: str, terms: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """The question's terms that are plain words written side by side in it, in pairs: a
+    line that writes them together names the same thing ("output voltage"), where one holding
+    both apart may speak of two ("output current … input voltage")."""
+    plain = {term for term in terms if term.isalpha()}
+    words = [match.group().lower() for match in _PLAIN_WORD.finditer(question)]
+    return tuple(dict.fromkeys((a, b) for a, b in itertools.pairwise(words) if a in plain and b in plain and a != b))
 
 
 def question_terms(lexemes: list[str], question: str) -> list[str]:

@@ -247,6 +247,21 @@ def test_a_table_row_stating_the_lead_sentences_value_leads_with_its_limits() ->
     assert answer.startswith("When battery voltage falls")
 
 
+def test_a_row_whose_parameter_the_question_names_in_its_words_leads() -> None:
+    weights = {"-3.3": 6.0, "output": 1.6, "voltage": 2.1, "input": 2.0, "window": 4.8, "guarantee": 4.5}
+    terms = QueryTerms(weights=weights, pairs=(("output", "voltage"),))
+    ranked_first = _page(3, "Parameter: Load Regulation · Device: AMS1117-3.3 · VIN = 5V, output at 1A · Max: 15 mV")
+    right = _page(2, "Parameter: Output Voltage · Device: AMS1117-3.3 · Min: 3.235 V · Max: 3.365 V")
+
+    def lead(terms: QueryTerms) -> str:
+        evidence = [ranked_first, right]
+        return select_units(terms=terms, evidence=evidence, page_weights=[1.0, 0.8], max_units=1).units[0].text
+
+    assert "Output Voltage" in lead(terms)
+    # Without the pair, the two rows hold the same terms and the top page's leads.
+    assert "Load Regulation" in lead(QueryTerms(weights=weights))
+
+
 def test_a_line_that_begins_with_the_end_of_an_earlier_line_goes_on_from_there() -> None:
     # The first line's sentence was finished from the next page, whose first line begins with it.
     terms = QueryTerms(weights={"address": 2.0, "sdo": 2.0, "floating": 2.0})

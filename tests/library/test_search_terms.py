@@ -3,7 +3,7 @@
 import random
 import re
 
-from library.search.terms import ABBREVIATIONS, QueryTerms, word_stem
+from library.search.terms import ABBREVIATIONS, QueryTerms, word_pairs, word_stem
 
 
 def _matched_term_by_term(terms: QueryTerms, lexemes: set[str]) -> set[str]:
@@ -91,3 +91,15 @@ def test_a_word_meets_its_relatives_through_its_stem() -> None:
     assert QueryTerms(weights={"regulation": 1.0}).matched({"regulator"}) == {"regulation"}
     # A short word keeps its "e": "state" does not find "status" or "static".
     assert word_stem("state") == "state"
+
+
+def test_words_the_question_writes_side_by_side_are_found_side_by_side_in_any_form() -> None:
+    question = "What output voltage does the AMS1117-3.3 guarantee over the full temperature range?"
+    weights = dict.fromkeys(["output", "voltage", "ams1117", "guarantee", "full", "temperature", "range"], 1.0)
+    pairs = word_pairs(question, weights)
+    assert pairs == (("output", "voltage"), ("full", "temperature"), ("temperature", "range"))
+    terms = QueryTerms(weights=weights, pairs=pairs)
+    assert terms.pairs_written("Parameter: Output Voltage · Device: AMS1117-3.3") == 1
+    assert terms.pairs_written("Operating temperature-ranges: 0 to 125 °C") == 1
+    # Both words apart name two things, not the one the question names.
+    assert terms.pairs_written("Output current · Input voltage · Temperature: 25 °C") == 0
