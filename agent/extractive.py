@@ -51,6 +51,7 @@ class Unit:
     position: int = 0  # the sentence's place in its paragraph
     relevance: float = 0.0  # the (IDF-weighted) share of the question's terms it holds
     similarity: float = 0.0  # closeness in meaning to the question, when measured
+    naming: float = 0.0  # the part of the score for naming the parameter in the question's words
 
 
 def _units(evidence_index: int, text: str) -> list[Unit]:
@@ -260,7 +261,8 @@ def _scored_units(
         unit.score = unit.relevance + _value_bonus(unit.text, asked) + 0.4 * page_weights[unit.evidence_index]
         if is_row(unit.text):
             named = CELLS.join(unit.text.split(CELLS)[:_NAMING_CELLS])
-            unit.score += _PAIR_BONUS * min(terms.pairs_written(named), _PAIRS_COUNTED)
+            unit.naming = _PAIR_BONUS * min(terms.pairs_written(named), _PAIRS_COUNTED)
+            unit.score += unit.naming
     if meaning is not None:
         candidates = [u for u in units if u.evidence_index < _MEANING_PAGES and _VALUE.search(u.text)]
         candidates = sorted(candidates, key=lambda u: -u.relevance)[:_MEANING_LINES]
@@ -301,9 +303,11 @@ def _greedy_choice(
             if unit in chosen or (unit.relevance < _MIN_COVERAGE and unit.similarity < _MEANING_FLOOR):
                 continue
             new = sum(weights[lex] for lex in unit.lexemes - covered) / total
-            # After the first line, a line must add terms or be nearly as good as the best.
+            # After the first line, a line must add terms or be nearly as good as the best (whose
+            # naming of the parameter chose it among rows, and sets no bar for other lines).
             gain = unit.score + (1.5 * new - _REDUNDANCY if chosen else 0.0)
-            if gain > best_gain and (not chosen or gain >= _FOLLOW_UP_SHARE * chosen[0].score):
+            bar = _FOLLOW_UP_SHARE * (chosen[0].score - chosen[0].naming) if chosen else 0.0
+            if gain > best_gain and gain >= bar:
                 best, best_gain = unit, gain
         if best is None:
             break
