@@ -118,7 +118,7 @@ def _value_bonus(text: str, asked: frozenset[str]) -> float:
     more, and one that states a value of the kind the question asks for (a time for "how long")
     more again."""
     bonus = min(_VALUES_BONUS_CAP, 0.05 * len(_VALUE.findall(text)))
-    if asked and any(_KIND_VALUES[kind].search(text) for kind in asked):
+    if asked and any(KIND_VALUES[kind].search(text) for kind in asked):
         bonus += _ASKED_KIND_BONUS
         if _LIMITS.search(text):
             bonus += _LIMITS_BONUS  # a specification table's row: the value with its limits
@@ -135,7 +135,7 @@ _VALUES_BONUS_CAP = 0.2  # five values or more count alike
 # What a value of each kind of quantity looks like, and the words of a question that ask for
 # one. Physics and datasheet conventions, not facts of any part.
 _NUMBER = r"(?<![\w.])[±+\-−–]?\d+(?:[.,]\d+)?\s?"
-_KIND_VALUES = {
+KIND_VALUES = {
     "voltage": re.compile(_NUMBER + r"[mµμk]?V\b"),
     "current": re.compile(_NUMBER + r"[mµμnp]?A\b"),
     "time": re.compile(_NUMBER + r"(?:[mµμn]?s|sec|seconds?|minutes?|hours?|years?)\b", re.IGNORECASE),
@@ -167,7 +167,11 @@ _KIND_WORDS = {
 
 def asked_kinds(terms: QueryTerms) -> frozenset[str]:
     """The kinds of quantity the question's words ask for ("how long" → time)."""
-    words = [*terms.weights, *terms.absent]
+    return kinds_asked_by([*terms.weights, *terms.absent])
+
+
+def kinds_asked_by(words: Sequence[str]) -> frozenset[str]:
+    """The kinds of quantity these (lower-case) words ask for."""
     return frozenset(
         kind for kind, cues in _KIND_WORDS.items() if any(word.startswith(cue) for word in words for cue in cues)
     )

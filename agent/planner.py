@@ -29,6 +29,7 @@ from agent.extractive import (
 )
 from agent.scope import is_description, searched_question
 from agent.tools import Toolbox, ToolResult
+from agent.verdict import comparison_verdict
 from library.embeddings import line_similarity
 from library.models import Document
 from library.search import CitedPage, QueryTerms, is_relevant, page_weights
@@ -142,12 +143,16 @@ def run(
     budget = [max_steps]
     if len(documents) >= 2:
         answers = []
+        stated = []
         for part in plan(question, documents, phrases):
             text = yield from _answer_part(part, toolbox, budget, max_units=2)
             if text:
                 answers.append(text.split("\n"))
-        # The first line answers for every part; each part's supporting lines follow.
-        first = " ".join(lines[0] for lines in answers)
+                stated.append((part.label or "", part.question, answers[-1][0].removeprefix(f"{part.label}: ")))
+        # The first line answers for every part (after the verdict, when one is certain); each
+        # part's supporting lines follow.
+        verdict = comparison_verdict(question, stated) if len(stated) == len(documents) else ""
+        first = " ".join([verdict, *(lines[0] for lines in answers)] if verdict else [lines[0] for lines in answers])
         yield "\n".join([first, *(line for lines in answers for line in lines[1:])]) if answers else NOTHING_FOUND
         return
     text = yield from _answer_clauses(searched_question(question, documents, phrases or {}), documents, toolbox, budget)

@@ -145,6 +145,14 @@ def test_a_later_clause_that_says_it_stays_with_the_part_found_first(datasheets_
     assert (done.sources[0].source_name, done.sources[0].page) in {("st-lsm6ds33.pdf", 47), ("st-lsm6ds33.pdf", 38)}
 
 
+def test_a_comparison_leads_with_its_verdict_when_each_part_states_one_value(datasheets_org) -> None:
+    query = "Which has the lower supply voltage, the ADXL345 or the LSM6DS33?"
+    done = answer(org=datasheets_org, query=query, mode="AGENTIC")
+    # The minimum of each part's supply-voltage row: 2.0 V for the ADXL345, 1.71 V for the LSM6DS33.
+    assert done.answer.startswith("Lower: the LSM6DS33 (1.71 V, against 2.0 V for the ADXL345). ")
+    assert "ADXL345:" in done.answer.split("\n")[0] and "LSM6DS33:" in done.answer.split("\n")[0]
+
+
 def test_agentic_respects_the_step_limit(datasheets_org, settings) -> None:
     settings.AGENT_MAX_STEPS = 1
     done = answer(
