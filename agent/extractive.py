@@ -79,15 +79,27 @@ def _units(evidence_index: int, text: str) -> list[Unit]:
     return units
 
 
+# Words that announce a formula on the next line, and how long such a line is at most.
+_ANNOUNCES = re.compile(
+    r"\b(?:the following (?:formula|equation|expression)|(?:is|are) (?:given|calculated) by|as follows)\b",
+    re.IGNORECASE,
+)
+_FORMULA_CHARS = 80
+
+
 def _with_context(unit: Unit, blocks: list[str]) -> str:
     """The unit and, for a short one, the lines after it: a table row flattened by the PDF
     puts its condition, value and unit on the next lines ("Start-up time tstartup" … "2 ms").
-    A unit that ends with a colon announces what follows (a procedure, a list): that is added.
+    A unit that ends with a colon announces what follows (a procedure, a list): that is added;
+    one that announces a formula ("by the following formula") has the formula's line added.
     A row parsed from a ruled table carries its headers and stands alone."""
     text = unit.text
+    index = unit.line_index + 1
+    if _ANNOUNCES.search(text) and index < len(blocks) and len(blocks[index]) <= _FORMULA_CHARS:
+        if blocks[unit.line_index].endswith(text) and not is_row(blocks[index]):
+            return f"{text} {blocks[index]}"  # "… by the following formula" / "tOFF ≈ ROSC ⁄ 825"
     if is_row(text):
         return text
-    index = unit.line_index + 1
     if text.endswith(":") and blocks[unit.line_index].endswith(text):
         while len(text) < _LIST_CHARS and index < len(blocks):
             text = f"{text} {blocks[index]}"

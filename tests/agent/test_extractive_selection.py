@@ -104,6 +104,20 @@ def test_a_line_ending_with_a_colon_is_shown_with_what_it_announces() -> None:
     assert "120 °C" in answer and "75%" in answer
 
 
+def test_a_line_announcing_a_formula_is_shown_with_the_formula() -> None:
+    terms = QueryTerms(weights={"off": 2.0, "time": 2.0, "rosc": 3.0, "resistor": 2.0})
+    # The announcing line is a bullet the layout keeps beside the page's running title, as a row.
+    page = _page(
+        9,
+        "Stepper Driver · ▪ ROSC through a resistor to ground — off-time is determined by the following formula, "
+        "the decay mode is automatic Mixed decay for all step modes except full step, which is set to slow decay."
+        "\ntOFF ≈ ROSC ⁄ 825\nWhere tOFF is in μs. Blanking.",
+    )
+    answer = compose(terms=terms, evidence=[page], page_weights=[1.0], max_units=1)
+    assert answer.startswith("Stepper Driver · ▪ ROSC through a resistor to ground — off-time is determined")
+    assert "tOFF ≈ ROSC ⁄ 825" in answer.split("\n")[0]
+
+
 def test_a_line_cut_by_the_layout_mid_sentence_is_finished_from_the_next_line() -> None:
     terms = QueryTerms(weights={"warning": 2.0, "flag": 1.0, "error": 1.0})
     text = "\n".join(
