@@ -178,8 +178,12 @@ _KIND_WORDS = {
 
 
 def asked_kinds(terms: QueryTerms) -> frozenset[str]:
-    """The kinds of quantity the question's words ask for ("how long" → time)."""
-    return kinds_asked_by([*terms.weights, *terms.absent])
+    """The kinds of quantity the question's words ask for ("how long" → time); a "reset value"
+    or "default value" (of a register or field) is a code ("0011", "0x00")."""
+    kinds = kinds_asked_by([*terms.weights, *terms.absent])
+    if any(first in ("reset", "default") and second.startswith("value") for first, second in terms.pairs):
+        kinds |= {"code"}
+    return kinds
 
 
 def kinds_asked_by(words: Sequence[str]) -> frozenset[str]:

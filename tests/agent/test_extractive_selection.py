@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent.extractive import render, select_units
+from agent.extractive import asked_kinds, render, select_units
 from library.search import CitedPage, QueryTerms
 
 pytestmark = pytest.mark.django_db
@@ -224,6 +224,22 @@ def test_a_line_with_a_value_of_the_kind_asked_for_leads() -> None:
     )
     answer = compose(terms=terms, evidence=[_page(65, text)], page_weights=[1.0], max_units=2)
     assert answer.startswith("AC Electrical Characteristics")
+
+
+def test_a_reset_value_asked_for_is_a_code() -> None:
+    weights = {"reset": 1.0, "values": 1.0, "ard": 3.0, "arc": 3.0, "setup_retr": 4.0}
+    assert "code" in asked_kinds(QueryTerms(weights=weights, pairs=(("reset", "values"),)))
+    # "reset" and "value" apart ask for no code: "which value resets it".
+    assert "code" not in asked_kinds(QueryTerms(weights=weights))
+    text = "\n".join(
+        [
+            "The ARD defines the time to a retransmit; ARD is set in the SETUP_RETR register in steps of 250 us.",
+            "Register map · Address: 04 · Mnemonic: ARC · Bit: 3:0 · Reset Value: 0011 · Auto Retransmit Count",
+        ]
+    )
+    terms = QueryTerms(weights=weights, pairs=(("reset", "values"),))
+    answer = compose(terms=terms, evidence=[_page(58, text)], page_weights=[1.0], max_units=1)
+    assert answer.startswith("Register map")
 
 
 def test_a_long_supporting_line_is_cut_at_a_cell() -> None:
