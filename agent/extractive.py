@@ -173,7 +173,7 @@ _KIND_WORDS = {
     "code": ("address", "id", "command", "code"),
     "share": ("accura", "toleranc", "error", "efficien", "duty"),
     "capacitance": ("capacit",),
-    "size": ("size", "memory", "capacity"),
+    "size": ("size", "memory", "capacity", "large", "big"),
 }
 
 

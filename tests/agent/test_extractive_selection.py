@@ -226,6 +226,19 @@ def test_a_line_with_a_value_of_the_kind_asked_for_leads() -> None:
     assert answer.startswith("AC Electrical Characteristics")
 
 
+def test_how_large_asks_for_a_size() -> None:
+    assert asked_kinds(QueryTerms(weights={"large": 1.0, "fifo": 2.0, "buffers": 1.0})) == {"size"}
+    text = "\n".join(
+        [
+            "The UART FIFO controller handles the transfer of data between the FIFO RX and TX buffers.",
+            "Data transfer uses a 128 byte receive buffer and a 256 byte transmit buffer in the FIFO.",
+        ]
+    )
+    terms = QueryTerms(weights={"large": 1.0, "fifo": 2.0, "buffers": 1.0, "receive": 1.0})
+    answer = compose(terms=terms, evidence=[_page(15, text)], page_weights=[1.0], max_units=1)
+    assert answer.startswith("Data transfer uses a 128 byte receive buffer")
+
+
 def test_a_reset_value_asked_for_is_a_code() -> None:
     weights = {"reset": 1.0, "values": 1.0, "ard": 3.0, "arc": 3.0, "setup_retr": 4.0}
     assert "code" in asked_kinds(QueryTerms(weights=weights, pairs=(("reset", "values"),)))
