@@ -152,7 +152,7 @@ def run(
         # The first line answers for every part (after the verdict, when one is certain); each
         # part's supporting lines follow.
         verdict = comparison_verdict(question, stated) if len(stated) == len(documents) else ""
-        first = " ".join([verdict, *(lines[0] for lines in answers)] if verdict else [lines[0] for lines in answers])
+        first = " ".join(line for line in [verdict, *(lines[0] for lines in answers)] if line)
         yield "\n".join([first, *(line for lines in answers for line in lines[1:])]) if answers else NOTHING_FOUND
         return
     text = yield from _answer_clauses(searched_question(question, documents, phrases or {}), documents, toolbox, budget)

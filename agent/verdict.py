@@ -3,9 +3,10 @@
 The question says which way it compares ("the faster SPI clock", "the lower quiescent current")
 and what kind of quantity; each part's first line states its value. A verdict is given only
 when the question's direction is plain, each part's line writes most words the question names
-the property with, and states exactly one value of that kind (one Typ or Max cell where the
-question asks for a typical or maximum figure): a line with several values could be compared
-on the wrong one, and a wrong verdict is worse than none.
+the property with, and states exactly one value of that kind (in the cells of the limit the
+question names, "typical", else in its Min cells for "lower" and its Max cells for "higher",
+when it has such cells): a line with several values could be compared on the wrong one, and a
+wrong verdict is worse than none.
 """
 
 import re
@@ -89,4 +90,4 @@ def _magnitude(value: str) -> float:
         return 0.0
     sign, number, prefix = match.groups()
     magnitude = float(number.replace(",", "")) * _PREFIX.get(prefix, 1.0)
-    return -magnitude if sign in "-−–" and sign else magnitude
+    return -magnitude if sign and sign in "-−–" else magnitude
