@@ -301,15 +301,20 @@ _HYPHENATED_PART = re.compile(r"(?<![\w.])[A-Za-z]{2,}[A-Za-z0-9]*-\d{2,}[A-Za-z
 
 
 def part_numbers_in(text: str) -> list[re.Match[str]]:
-    """The part numbers written in a text, as matches ("BME280", "ICL7660A", "ESP32-WROOM-32")."""
+    """The part numbers written in a text, as matches ("BME280", "ICL7660A", "ESP32-WROOM-32",
+    and a family with a lower-case "x" for a digit: "SHT3x", "ADS111x")."""
     return [
         match
         for match in _PART_TOKEN.finditer(text)
         if len(token := _alnum(match.group())) >= 4
-        and (digits := sum(ch.isdigit() for ch in token)) >= 2
+        and (digits := sum(ch.isdigit() for ch in token) + len(_WILDCARD_X.findall(match.group()))) >= 2
         # "A4988": one letter is enough before three digits or more.
         and sum(ch.isalpha() for ch in token) >= (1 if digits >= 3 else 2)
     ]
+
+
+# "SHT3x", "STM32F10x": a lower-case x after a digit stands for any one digit or letter.
+_WILDCARD_X = re.compile(r"(?<=\d)x")
 
 
 def parts_asked_about(text: str) -> list[str]:
@@ -319,12 +324,22 @@ def parts_asked_about(text: str) -> list[str]:
 
 
 def part_number_names(part_number: str, source_name: str) -> bool:
-    """Whether a part number names the document of this file: the file name contains it, or it
-    extends a word of the file name by a suffix letter or two (ICL7660A → renesas-icl7660.pdf)."""
+    """Whether a part number names the document of this file: the file name contains it, it
+    extends a word of the file name by a suffix letter or two (ICL7660A → renesas-icl7660.pdf),
+    or it is a member of a family the file name writes with an "x" (SHT31 → sensirion-sht3x.pdf)."""
     token = _alnum(part_number)
     stem = source_name.rsplit(".", 1)[0]
     words = {_alnum(w) for w in re.split(r"[-_ .]+", stem) if w}
-    return token in _alnum(stem) or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
+    return (
+        token in _alnum(stem)
+        or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
+        or any(_family(w).fullmatch(token) for w in words if _WILDCARD_X.search(w) and len(w) >= 4)
+    )
+
+
+def _family(word: str) -> re.Pattern[str]:
+    """A family name's pattern: each "x" after a digit is any one digit or letter ("sht3x")."""
+    return re.compile(_WILDCARD_X.sub("[a-z0-9]", re.escape(word)))
 
 
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")

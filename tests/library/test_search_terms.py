@@ -3,7 +3,14 @@
 import random
 import re
 
-from library.search.terms import ABBREVIATIONS, QueryTerms, word_pairs, word_stem
+from library.search.terms import (
+    ABBREVIATIONS,
+    QueryTerms,
+    part_number_names,
+    part_numbers_in,
+    word_pairs,
+    word_stem,
+)
 
 
 def _matched_term_by_term(terms: QueryTerms, lexemes: set[str]) -> set[str]:
@@ -103,3 +110,16 @@ def test_words_the_question_writes_side_by_side_are_found_side_by_side_in_any_fo
     assert terms.pairs_written("Operating temperature-ranges: 0 to 125 °C") == 1
     # Both words apart name two things, not the one the question names.
     assert terms.pairs_written("Output current · Input voltage · Temperature: 25 °C") == 0
+
+
+def test_a_family_written_with_an_x_is_a_part_number_and_names_its_members_datasheet() -> None:
+    found = [m.group() for m in part_numbers_in("After I send 0x2400 to the SHT3x, or to an ADS111x, how long?")]
+    assert found == ["SHT3x", "ADS111x"]
+    assert part_number_names("SHT3x", "sensirion-sht3x.pdf")
+    # The file name writes the family: each of its members names it, other parts do not.
+    assert part_number_names("SHT31", "sensirion-sht3x.pdf")
+    assert part_number_names("SHT35", "sensirion-sht3x.pdf")
+    assert not part_number_names("SHT40", "sensirion-sht3x.pdf")
+    assert not part_number_names("SHT310", "sensirion-sht3x.pdf")
+    # An x that stands for no digit is a letter like any other.
+    assert [m.group() for m in part_numbers_in("Is the box 3x bigger than the MAX7219?")] == ["MAX7219"]
