@@ -96,7 +96,7 @@ def _as_asked_of(question: str, document: Document, documents: list[Document], p
     spans = [
         match.span()
         for match in part_numbers_in(question)
-        if any(part_number_names(match.group(), d.source_name) for d in others)
+        if any(part_number_names(match.group(), d.source_name, d.profile) for d in others)
     ]
     # Its own description goes too: the search is kept to its document, where "the 2.4 GHz
     # radio" only points at the pages that say what the part is.
@@ -123,7 +123,7 @@ def _as_asked_of(question: str, document: Document, documents: list[Document], p
 def _part_label(question: str, document: Document) -> str:
     """The part number as the question writes it ("ESP32-WROOM-32"), else one from the file name."""
     for match in part_numbers_in(question):
-        if part_number_names(match.group(), document.source_name):
+        if part_number_names(match.group(), document.source_name, document.profile):
             return match.group()
     stem = document.source_name.rsplit(".", 1)[0]
     words = [w for w in re.split(r"[-_ ]+", stem) if w]

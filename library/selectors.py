@@ -49,8 +49,8 @@ def document_get(*, org: Organization, document_id: int) -> Document | None:
 
 
 def documents_named_in(*, org: Organization, text: str) -> list[Document]:
-    """Documents whose file name contains a part number written in the text ("BME280", "ICL7660A"),
-    in the order the text first names them."""
+    """Documents a part number written in the text names ("BME280", "ICL7660A"; by file name or
+    profile, see `part_number_names`), in the order the text first names them."""
     first_seen: dict[str, int] = {}
     for match in part_numbers_in(text):
         first_seen.setdefault(match.group(), match.start())
@@ -59,7 +59,9 @@ def documents_named_in(*, org: Organization, text: str) -> list[Document]:
     found: list[tuple[int, Document]] = []
     for document in Document.objects.filter(org=org).order_by("source_name"):
         positions = [
-            position for token, position in first_seen.items() if part_number_names(token, document.source_name)
+            position
+            for token, position in first_seen.items()
+            if part_number_names(token, document.source_name, document.profile)
         ]
         if positions:
             found.append((min(positions), document))
@@ -73,11 +75,11 @@ def parts_unknown_to_library(*, org: Organization, text: str) -> list[str]:
     mentions) or "ADS1113" (a sibling part named inside the ADS1115's datasheet) is not.
     """
     unknown: list[str] = []
-    names = list(Document.objects.filter(org=org).values_list("source_name", flat=True))
-    if not names:
+    named = list(Document.objects.filter(org=org).values_list("source_name", "profile"))
+    if not named:
         return []  # an empty library: nothing to tell a part's absence from
     for token in parts_asked_about(text):
-        if token in unknown or any(part_number_names(token, name) for name in names):
+        if token in unknown or any(part_number_names(token, name, profile) for name, profile in named):
             continue
         if not library_mentions(org=org, phrase=token):
             unknown.append(token)

@@ -109,8 +109,8 @@ def query_terms(
     """
     query_text = without_possessives(unicodedata.normalize("NFKC", query_text))
     if document_ids:
-        names = Document.objects.filter(pk__in=list(document_ids)).values_list("source_name", flat=True)
-        query_text = without_parts_of(query_text, list(names))
+        named = Document.objects.filter(pk__in=list(document_ids)).values_list("source_name", "profile")
+        query_text = without_parts_of(query_text, list(named))
     where, where_params = _filters(org, topic_ids, document_ids)
     with connection.cursor() as cursor:
         cursor.execute("SELECT tsvector_to_array(to_tsvector('simple', %s))", [query_text])

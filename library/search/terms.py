@@ -323,16 +323,20 @@ def parts_asked_about(text: str) -> list[str]:
     return tokens + [match.group() for match in _HYPHENATED_PART.finditer(text) if match.group() not in tokens]
 
 
-def part_number_names(part_number: str, source_name: str) -> bool:
-    """Whether a part number names the document of this file: the file name contains it, it
-    extends a word of the file name by a suffix letter or two (ICL7660A → renesas-icl7660.pdf),
-    or it is a member of a family the file name writes with an "x" (SHT31 → sensirion-sht3x.pdf)."""
+def part_number_names(part_number: str, source_name: str, profile: str = "") -> bool:
+    """Whether a part number names the document of this file, whose profile (its title and
+    first paragraph, read at ingestion) is `profile`: the file name contains it, or it is a
+    word of the file name or a part number of the profile ("SHT3x-DIS", "STM32F103xB"), that
+    word extended by a suffix letter or two (ICL7660A → renesas-icl7660.pdf), or a member of
+    the family that word writes with an "x" (SHT31 → sensirion-sht3x.pdf, STM32F103C8 →
+    "STM32F103x8"). A renamed file ("datasheet (3).pdf") is still named by its profile."""
     token = _alnum(part_number)
     stem = source_name.rsplit(".", 1)[0]
     words = {_alnum(w) for w in re.split(r"[-_ .]+", stem) if w}
+    words |= {_alnum(w) for match in part_numbers_in(profile) for w in re.split(r"[-/]", match.group()) if w}
     return (
         token in _alnum(stem)
-        or any(len(w) >= 4 and token.startswith(w) and len(token) - len(w) <= 2 for w in words)
+        or any(len(w) >= 4 and (token == w or (token.startswith(w) and len(token) - len(w) <= 2)) for w in words)
         or any(_family(w).fullmatch(token) for w in words if _WILDCARD_X.search(w) and len(w) >= 4)
     )
 
@@ -351,12 +355,13 @@ def without_possessives(query: str) -> str:
     return _POSSESSIVE.sub("", query)
 
 
-def without_parts_of(query: str, source_names: Sequence[str]) -> str:
-    """The question without the part numbers naming these documents: within the
-    ESP32-WROOM-32's datasheet, "esp32", "wroom" and "32" tell no page from another, yet as
-    rare words they would outweigh "strapping" on every page that spells the module's name."""
+def without_parts_of(query: str, documents: Sequence[tuple[str, str]]) -> str:
+    """The question without the part numbers naming these documents (file name and profile
+    of each): within the ESP32-WROOM-32's datasheet, "esp32", "wroom" and "32" tell no page
+    from another, yet as rare words they would outweigh "strapping" on every page that spells
+    the module's name."""
     for match in reversed(part_numbers_in(query)):
-        if any(part_number_names(match.group(), name) for name in source_names):
+        if any(part_number_names(match.group(), name, profile) for name, profile in documents):
             query = query[: match.start()] + " " + query[match.end() :]
     return query
 

@@ -12,7 +12,9 @@ from library.parsing.pages import page_layout
 from library.parsing.profile import PROFILE_PAGES, document_profile
 from library.search.profiles import _phrases, _spelled_out, documents_described_in
 from library.search.sql import words_held
+from library.selectors import documents_named_in
 from tests.conftest import DATASHEETS
+from tests.library.conftest import ingest
 
 EXTRA_DATASHEETS = Path(DATASHEETS).parent / "datasheets-extra"
 
@@ -110,3 +112,14 @@ def test_a_phrase_two_datasheets_fit_alike_names_both_unless_the_rest_of_the_que
     # Both are MEMS accelerometers; only the LSM6DS33's datasheet writes of a pedometer.
     assert described("What range does the MEMS accelerometer have?") == {"st-lsm6ds33.pdf", "adi-adxl345.pdf"}
     assert described("How many steps can the pedometer of the MEMS accelerometer count?") == {"st-lsm6ds33.pdf"}
+
+
+def test_a_datasheet_uploaded_under_another_name_is_named_by_its_part_numbers(org, upload) -> None:
+    renamed = ingest(upload("datasheet (3).pdf", (DATASHEETS / "infineon-irf540n.pdf").read_bytes()))
+    other = ingest(upload("renesas-icl7660.pdf", (DATASHEETS / "renesas-icl7660.pdf").read_bytes()))
+    assert renamed.status == other.status == Document.Status.READY
+    named = documents_named_in(org=org, text="Which runs hotter, the IRF540N or the ICL7660A?")
+    assert [d.source_name for d in named] == ["datasheet (3).pdf", "renesas-icl7660.pdf"]
+    parts = plan("Which runs hotter, the IRF540N or the ICL7660A?", named)
+    assert [part.label for part in parts] == ["IRF540N", "ICL7660A"]
+    assert "ICL7660A" not in parts[0].question and "IRF540N" not in parts[1].question

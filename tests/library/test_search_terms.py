@@ -123,3 +123,13 @@ def test_a_family_written_with_an_x_is_a_part_number_and_names_its_members_datas
     assert not part_number_names("SHT310", "sensirion-sht3x.pdf")
     # An x that stands for no digit is a letter like any other.
     assert [m.group() for m in part_numbers_in("Is the box 3x bigger than the MAX7219?")] == ["MAX7219"]
+
+
+def test_a_renamed_file_is_named_by_the_part_numbers_of_its_profile() -> None:
+    profile = "STM32F103x8 STM32F103xB Medium-density performance line Arm®-based 32-bit MCU with 64 KB Flash"
+    assert part_number_names("STM32F103C8", "en.CD00161566.pdf", profile)
+    assert part_number_names("STM32F103RB", "en.CD00161566.pdf", profile)
+    assert not part_number_names("STM32F105RC", "en.CD00161566.pdf", profile)
+    assert not part_number_names("STM32F103C8", "en.CD00161566.pdf")  # the file name alone says nothing
+    assert part_number_names("MAX7221", "1234.pdf", "The MAX7219/MAX7221 are compact display drivers.")
+    assert part_number_names("SHT31", "datasheet (3).pdf", "SHT3x-DIS is the next generation of sensors.")
