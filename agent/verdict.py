@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from agent.extractive import KIND_VALUES, kinds_asked_by
-from library.search.terms import STOPWORDS, word_stem
+from library.search.terms import STOPWORDS, word_forms
 
 # Comparative words that say which way: +1 the higher value wins, -1 the lower. ("Better" and
 # "worse" say neither: a better thermal resistance is a lower one, a better accuracy a smaller
@@ -33,11 +33,11 @@ def comparison_verdict(question: str, parts: Sequence[tuple[str, str, str]]) -> 
     """For (label, the question as asked of it, its first line) of each part, the sentence saying
     which part wins, or ""."""
     words = _words(question)
-    directions = {_DIRECTIONS[word] for word in words if word in _DIRECTIONS}
+    comparatives = [word for word in words if word in _DIRECTIONS]
     kinds = kinds_asked_by(words)
-    if len(parts) < 2 or len(directions) != 1 or len(kinds) != 1:
+    if len(parts) < 2 or len({_DIRECTIONS[word] for word in comparatives}) != 1 or len(kinds) != 1:
         return ""
-    (direction,) = directions
+    direction = _DIRECTIONS[comparatives[0]]
     (kind,) = kinds
     # The limit the question names, else the one the direction reads: the lower supply voltage
     # a part runs from is its minimum, the faster clock it takes its maximum.
@@ -57,9 +57,8 @@ def comparison_verdict(question: str, parts: Sequence[tuple[str, str, str]]) -> 
     (winner, best), rest = ranked[0], ranked[1:]
     if any(_magnitude(value or "") == _magnitude(best or "") for _, value in rest):
         return ""
-    word = next(word for word in words if word in _DIRECTIONS)
     against = ", ".join(f"{value} for the {label}" for label, value in rest)
-    return f"{word[0].upper()}{word[1:]}: the {winner} ({best}, against {against})."
+    return f"{comparatives[0].capitalize()}: the {winner} ({best}, against {against})."
 
 
 def _words(text: str) -> list[str]:
@@ -69,7 +68,7 @@ def _words(text: str) -> list[str]:
 def _names_most(line: str, words: set[str]) -> bool:
     """Whether the line writes at least half of the words, each in any of its forms (the verb
     the question asks with, "supports" or "draws", is seldom among them)."""
-    written = [word for word in words if re.search(rf"\b{re.escape(word_stem(word) or word)}", line, re.IGNORECASE)]
+    written = [word for word in words if re.search(rf"\b{word_forms(word)}", line, re.IGNORECASE)]
     return 2 * len(written) >= len(words)
 
 

@@ -5,6 +5,7 @@ splits the question and how many chunks hold each term, and `query_terms_weighed
 those counts into the weights every later stage uses.
 """
 
+import functools
 import itertools
 import math
 import re
@@ -123,7 +124,7 @@ class QueryTerms:
     @cached_property
     def _pair_patterns(self) -> list[re.Pattern[str]]:
         return [
-            re.compile(rf"\b{word_stem(first) or first}\w*[\s/-]+{word_stem(second) or second}", re.IGNORECASE)
+            re.compile(rf"\b{word_forms(first)}\w*[\s/-]+{word_forms(second)}", re.IGNORECASE)
             for first, second in self.pairs
         ]
 
@@ -240,6 +241,12 @@ def word_stem(lexeme: str) -> str | None:
     return lexeme
 
 
+def word_forms(word: str) -> str:
+    """A regular expression finding a word in any of its forms, written from a word boundary:
+    its stem ("regulat" for "regulation"), or the word itself when it has none."""
+    return re.escape(word_stem(word) or word)
+
+
 # A register or field name: WHO_AM_I, CTRL1_XL, PRE_SCALE. The parser splits it at the
 # underscores, often into stop words ("who", "am", "i"), so it is searched as a phrase.
 _COMPOUND = re.compile(r"(?<![\w])[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+(?![\w])")
@@ -300,6 +307,10 @@ _PART_TOKEN = re.compile(
 _HYPHENATED_PART = re.compile(r"(?<![\w.])[A-Za-z]{2,}[A-Za-z0-9]*-\d{2,}[A-Za-z0-9-]*(?![\w.])")
 
 
+# "SHT3x", "STM32F10x": a lower-case x after a digit stands for any one digit or letter.
+_WILDCARD_X = re.compile(r"(?<=\d)x")
+
+
 def part_numbers_in(text: str) -> list[re.Match[str]]:
     """The part numbers written in a text, as matches ("BME280", "ICL7660A", "ESP32-WROOM-32",
     and a family with a lower-case "x" for a digit: "SHT3x", "ADS111x")."""
@@ -311,10 +322,6 @@ def part_numbers_in(text: str) -> list[re.Match[str]]:
         # "A4988": one letter is enough before three digits or more.
         and sum(ch.isalpha() for ch in token) >= (1 if digits >= 3 else 2)
     ]
-
-
-# "SHT3x", "STM32F10x": a lower-case x after a digit stands for any one digit or letter.
-_WILDCARD_X = re.compile(r"(?<=\d)x")
 
 
 def parts_asked_about(text: str) -> list[str]:
@@ -331,19 +338,26 @@ def part_number_names(part_number: str, source_name: str, profile: str = "") -> 
     the family that word writes with an "x" (SHT31 → sensirion-sht3x.pdf, STM32F103C8 →
     "STM32F103x8"). A renamed file ("datasheet (3).pdf") is still named by its profile."""
     token = _alnum(part_number)
-    stem = source_name.rsplit(".", 1)[0]
-    words = {_alnum(w) for w in re.split(r"[-_ .]+", stem) if w}
-    words |= {_alnum(w) for match in part_numbers_in(profile) for w in re.split(r"[-/]", match.group()) if w}
+    stem, words, families = _names_of(source_name, profile)
     return (
-        token in _alnum(stem)
-        or any(len(w) >= 4 and (token == w or (token.startswith(w) and len(token) - len(w) <= 2)) for w in words)
-        or any(_family(w).fullmatch(token) for w in words if _WILDCARD_X.search(w) and len(w) >= 4)
+        token in stem
+        or any(token == w or (token.startswith(w) and len(token) - len(w) <= 2) for w in words)
+        or any(family.fullmatch(token) for family in families)
     )
 
 
-def _family(word: str) -> re.Pattern[str]:
-    """A family name's pattern: each "x" after a digit is any one digit or letter ("sht3x")."""
-    return re.compile(_WILDCARD_X.sub("[a-z0-9]", re.escape(word)))
+@functools.lru_cache(maxsize=1024)
+def _names_of(source_name: str, profile: str) -> tuple[str, frozenset[str], tuple[re.Pattern[str], ...]]:
+    """What names a document, worked out once (every question asks it of every document): its
+    file name without the extension, its words of four characters or more (the file name's and
+    the profile's part numbers'), and the families among them as patterns, each "x" after a
+    digit any one digit or letter ("sht3x")."""
+    stem = source_name.rsplit(".", 1)[0]
+    words = {_alnum(w) for w in re.split(r"[-_ .]+", stem) if w}
+    words |= {_alnum(w) for match in part_numbers_in(profile) for w in re.split(r"[-/]", match.group()) if w}
+    words = {w for w in words if len(w) >= 4}
+    families = tuple(re.compile(_WILDCARD_X.sub("[a-z0-9]", re.escape(w))) for w in words if _WILDCARD_X.search(w))
+    return _alnum(stem), frozenset(words), families
 
 
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
