@@ -42,8 +42,9 @@ def test_api_keys_never_appear_in_a_live_servers_logs(serve, acme: Keyed) -> Non
     server: ServerProcess = serve(workers=1, log_name="key-logging", LOG_LEVEL="DEBUG")
     revoked = api_key_create(org=acme.org, label="revoked")
     api_key_revoke(api_key=revoked.api_key)
-    prefix, _, secret = acme.raw_key.rpartition("_")
-    wrong_secret = f"{prefix}_{'A' * len(secret)}"
+    # A key is "vt_<prefix>_<secret>"; the secret is base64url, so it may hold "_" itself.
+    scheme, prefix, secret = acme.raw_key.split("_", 2)
+    wrong_secret = f"{scheme}_{prefix}_{'A' * len(secret)}"
     with httpx.Client(base_url=server.base_url, timeout=60) as client:
         requests = [
             client.post("/chat/query/", json={"query": "What is VDD?", "user_id": "u1"}, headers=acme.headers),
@@ -61,7 +62,7 @@ def test_api_keys_never_appear_in_a_live_servers_logs(serve, acme: Keyed) -> Non
     log = server.log()
     lines = [line for line in log.splitlines() if line.startswith("{")]
     assert lines, log
-    for secret_text in (acme.raw_key, secret, wrong_secret, revoked.raw_key, revoked.raw_key.rpartition("_")[2]):
+    for secret_text in (acme.raw_key, secret, wrong_secret, revoked.raw_key, revoked.raw_key.split("_", 2)[2]):
         assert secret_text not in log
     # Every JSON line carries a request id field (the ones written inside a request, a real id).
     entries = [json.loads(line) for line in lines]
