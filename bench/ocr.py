@@ -51,8 +51,8 @@ import pypdfium2  # noqa: E402
 
 from library.parsing import ocr  # noqa: E402
 from library.parsing.glyphs import normalise_glyphs  # noqa: E402
-from library.parsing.layout import Char, build_lines, page_edges, text_layer_chars  # noqa: E402
-from library.parsing.tables import page_tables  # noqa: E402
+from library.parsing.layout import Char, page_edges, text_layer_chars  # noqa: E402
+from library.parsing.tables import find_tables  # noqa: E402
 from tests.library.pdfs import scanned_pdf  # noqa: E402
 
 FOLDERS = [ROOT.parent / "shared" / "datasheets", ROOT.parent / "shared" / "datasheets-extra"]
@@ -104,9 +104,8 @@ def table_numbers(page: pypdfium2.PdfPage, chars: list[Char]) -> list[str]:
     """The numbers in the cells of the page's ruled tables (as the layout parsing finds
     them), each cell once."""
     width, height = page.get_size()
-    lines = build_lines(chars)
-    tables = page_tables(chars, page_edges(page, height), lines, width, height)
-    cells = {cell.box: cell.text for table, _caption in tables for band in table.bands for cell in band}
+    tables = find_tables(chars, page_edges(page, height), width, height)
+    cells = {cell.box: cell.text for table in tables for band in table.bands for cell in band}
     return [token for text in cells.values() for token in tokens(text) if _NUMBER.match(token)]
 
 

@@ -27,12 +27,13 @@ from library.embeddings import embed_texts
 from library.files import file_delete_on_commit
 from library.models import Chunk, Document, IngestWorker, PageUnits
 from library.parsing.chunking import ChunkDraft, chunk_page
-from library.parsing.layout import PageLayout
+from library.parsing.layout import CaptionSides, PageLayout
 from library.parsing.page_reader import OCR_OFF, OcrOptions, PageReader, PageText
 from library.parsing.pages import unit_boxes
 from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
 from library.parsing.pdfium_lock import pdfium_document
 from library.parsing.profile import PROFILE_PAGES, document_profile
+from library.parsing.tables import captioned_below
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ logger = logging.getLogger(__name__)
 # 9: rows under a parameter cell merged down past a note mark ("(Note 2)") carry the parameter;
 # 10: a sentence the page break cuts is finished by the next page's first sentence; 11: a short
 # caption stays apart from the paragraph right under it; 12: chunks exact to their page again
-# (10's finishing is done when a page is read for an answer: `library.search.text`).
-PIPELINE_VERSION = 12
+# (10's finishing is done when a page is read for an answer: `library.search.text`); 13: a
+# caption names one table, over or under it, and on the side the document captions its tables.
+PIPELINE_VERSION = 13
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8
@@ -147,7 +149,7 @@ class _PagePipeline:
         self.document = document
         self.reader = reader
         self.data = data
-        self.first_pages: list[PageLayout] = []  # what the document's profile is read from
+        self.first_pages: dict[int, PageLayout] = {}  # page index → layout: the profile's source
         self.profile = Profile()
         self.page_count = len(reader.pages)  # type: ignore[attr-defined]
         self.batch_size = settings.EMBEDDING_BATCH_SIZE
@@ -157,6 +159,7 @@ class _PagePipeline:
         self.pages_read: list[str] = []
         self.ocr_pages: list[int] = []  # 1-based
         self.page_units: dict[int, list[dict[str, object]]] = {}  # page (1-based) → `unit_boxes`
+        self.caption_sides: dict[int, CaptionSides] = {}  # page index → its tables' caption sides
         self.page_problems: list[dict[str, object]] = []
         self.ocr_tried = 0  # pages OCR has finished, read or not
         self.ocr_seconds = 0.0  # what they took
@@ -181,6 +184,7 @@ class _PagePipeline:
             finally:
                 stop.set()
             reader_thread.join()
+            self._recaption(page_reader)
 
         Document.objects.filter(pk=self.document.pk).update(
             ocr_pages=self.ocr_pages, page_problems=self.page_problems, updated_at=clock.now()
@@ -199,7 +203,7 @@ class _PagePipeline:
         self._write_progress(force=True)
         inputs = [embedding_input(self.document, draft.text) for draft in drafts]
         matrix = np.stack([self.vectors[text] for text in inputs]) if inputs else np.zeros((0, 384), np.float32)
-        text = document_profile(self.first_pages)
+        text = document_profile([self.first_pages[index] for index in sorted(self.first_pages)])
         self.profile = Profile(text=text, embedding=embed_texts([text])[0] if text else None)
         return drafts, matrix
 
@@ -215,7 +219,7 @@ class _PagePipeline:
                     return
                 page = pages.read(index)
                 if page.layout is not None and index < PROFILE_PAGES:
-                    self.first_pages.append(page.layout)
+                    self.first_pages[index] = page.layout
                 out.put((index, page))
             out.put(None)
         except BaseException as exc:  # handed to the embedding thread, which raises it
@@ -254,10 +258,27 @@ class _PagePipeline:
             if self.pending:
                 self._embed_batch()
 
+    def _recaption(self, pages: PageReader) -> None:
+        """Pages are read with their tables captioned from above, as most datasheets caption;
+        when this document captions below, the pages where that gives a caption to another
+        table are read again that way (their chunks are embedded again at the end, as any
+        page whose text the speculative chunks got wrong). OCR pages keep their reading."""
+        if not captioned_below(self.caption_sides.values()):
+            return
+        for index, sides in sorted(self.caption_sides.items()):
+            if sides.side_matters and index + 1 not in self.ocr_pages:
+                page = pages.read_captioned_below(index)
+                self.pages_read[index] = page.text
+                if page.layout is not None:
+                    self.page_units[index + 1] = unit_boxes(page.layout)
+                    if index in self.first_pages:
+                        self.first_pages[index] = page.layout
+
     def _page_read(self, index: int, page: PageText) -> None:
         self.pages_read.append(page.text)
         if page.layout is not None:
             self.page_units[index + 1] = unit_boxes(page.layout)
+            self.caption_sides[index] = page.layout.captions
         if page.ocr:
             self.ocr_pages.append(index + 1)
         if page.problem:

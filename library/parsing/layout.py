@@ -93,12 +93,24 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class CaptionSides:
+    """Which side of its tables a page writes their "Table N" captions on: how many tables
+    have a caption line just above and none below, how many the reverse, and whether the
+    side the document uses changes which table a caption names (a caption between two tables)."""
+
+    above: int = 0
+    below: int = 0
+    side_matters: bool = False
+
+
+@dataclass(frozen=True)
 class PageLayout:
     number: int  # 1-based
     width: float
     height: float
     units: list[Unit]
     title: str = ""  # its largest type; on a first page, what the document is (`title_of`)
+    captions: CaptionSides = field(default_factory=CaptionSides)  # see `tables.assign_captions`
 
     @property
     def text(self) -> str:

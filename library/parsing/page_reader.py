@@ -89,6 +89,11 @@ class PageReader:
             seconds = time.monotonic() - started if self._ocr_ran(error) else None
             return PageText(text, layout, problem=reason, ocr_seconds=seconds)
 
+    def read_captioned_below(self, index: int) -> PageText:
+        """Page `index` (0-based) read again from its text layer, its tables taking the captions
+        below them first: the document captions below (`tables.captioned_below`)."""
+        return PageText(*indexed_text(self.pdf, self.reader, index, captions_below=True))
+
     @staticmethod
     def _ocr_ran(error: OcrError) -> bool:
         """Whether OCR spent time on the page before it failed (not off, not over the budget)."""

@@ -1,12 +1,9 @@
-"""A PDF's pages as units in reading order: `parse_page` for one page, `parse_document` for all.
-
-Running headers and footers (a unit repeated on most pages) are dropped document-wide.
+"""A PDF page as units in reading order (`parse_page`), and what ingestion indexes of it
+(`indexed_text`); running headers and footers are dropped document-wide by ingestion
+(`library.parsing.pdf_text.strip_running_headers`).
 """
 
 import logging
-import re
-from collections import Counter
-from collections.abc import Iterator
 
 import pypdf
 import pypdfium2
@@ -32,19 +29,23 @@ from library.parsing.tables import page_tables, row_units
 logger = logging.getLogger(__name__)
 
 
-def parse_page(page: pypdfium2.PdfPage, number: int) -> PageLayout:
+def parse_page(page: pypdfium2.PdfPage, number: int, *, captions_below: bool = False) -> PageLayout:
     with PDFIUM:
         width, height = page.get_size()
         chars = text_layer_chars(page)
         edges = page_edges(page, height)
-    return layout_from_chars(chars, edges, width, height, number)
+    return layout_from_chars(chars, edges, width, height, number, captions_below=captions_below)
 
 
-def layout_from_chars(chars: list[Char], edges: list[Edge], width: float, height: float, number: int) -> PageLayout:
+def layout_from_chars(
+    chars: list[Char], edges: list[Edge], width: float, height: float, number: int, *, captions_below: bool = False
+) -> PageLayout:
     """A page's layout from its characters and ruling lines, wherever they came from: the
-    text layer (`parse_page`) or OCR (`library.parsing.ocr.ocr_page_layout`)."""
+    text layer (`parse_page`) or OCR (`library.parsing.ocr.ocr_page_layout`). Tables take the
+    caption above them first, or below with `captions_below` (the document's habit, known
+    only once all its pages are read: `library.parsing.tables.captioned_below`)."""
     lines = build_lines(chars)
-    tables = page_tables(chars, edges, lines, width, height)
+    tables, captions = page_tables(chars, edges, lines, width, height, captions_below=captions_below)
     boxes = [table.box for table, _ in tables]
     # Table cells sit on both sides of any gutter: the column test reads the other lines only.
     lines = reading_order(lines, width, ignore=lambda line: _table_of(line, boxes) is not None)
@@ -64,7 +65,9 @@ def layout_from_chars(chars: list[Char], edges: list[Edge], width: float, height
             units.extend(row_units(table, caption or _heading_over(table.box, units, within=40)))
             placed.add(inside)
     units.extend(text_units(run))
-    return PageLayout(number=number, width=width, height=height, units=_in_context(units), title=title_of(lines))
+    return PageLayout(
+        number=number, width=width, height=height, units=_in_context(units), title=title_of(lines), captions=captions
+    )
 
 
 def _heading_over(box: Box, units: list[Unit], *, within: float = 10_000.0) -> str:
@@ -115,12 +118,12 @@ def unit_boxes(layout: PageLayout) -> list[dict[str, object]]:
     ]
 
 
-def page_layout(pdf: pypdfium2.PdfDocument, index: int) -> PageLayout:
+def page_layout(pdf: pypdfium2.PdfDocument, index: int, *, captions_below: bool = False) -> PageLayout:
     """Page `index` (0-based); its `.text` (units one a line, figure text left out) is indexed."""
     with PDFIUM:
         page = pdf[index]
     try:
-        return parse_page(page, index + 1)
+        return parse_page(page, index + 1, captions_below=captions_below)
     finally:
         with PDFIUM:
             page.close()
@@ -130,7 +133,9 @@ def page_layout(pdf: pypdfium2.PdfDocument, index: int) -> PageLayout:
 _THIN_LAYOUT = 400
 
 
-def indexed_text(pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, index: int) -> tuple[str, PageLayout | None]:
+def indexed_text(
+    pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, index: int, *, captions_below: bool = False
+) -> tuple[str, PageLayout | None]:
     """What ingestion indexes for page `index` (0-based): its units one a line, normalised,
     and the layout they come from.
 
@@ -139,7 +144,7 @@ def indexed_text(pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, index: int
     page, its flat text stands in for the page.
     """
     try:
-        layout: PageLayout | None = page_layout(pdf, index)
+        layout: PageLayout | None = page_layout(pdf, index, captions_below=captions_below)
     except pypdfium2.PdfiumError:
         logger.warning("page %s: pdfium cannot lay it out", index + 1, exc_info=True)
         layout = None
@@ -149,37 +154,3 @@ def indexed_text(pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, index: int
         if len(fallback) > 2 * len(text):
             text = fallback
     return text, layout
-
-
-def parse_document(pdf: pypdfium2.PdfDocument) -> Iterator[PageLayout]:
-    """Every page's layout; pages are yielded as soon as the boilerplate is known."""
-    pages = [page_layout(pdf, index) for index in range(len(pdf))]
-    yield from strip_boilerplate(pages)
-
-
-_DIGITS = re.compile(r"\d+")
-
-
-def _shape(unit: Unit) -> str:
-    return _DIGITS.sub("#", unit.text.lower())
-
-
-def strip_boilerplate(pages: list[PageLayout]) -> list[PageLayout]:
-    """Drop units repeated on most pages (running headers, footers, page counters)."""
-    if len(pages) < 4:
-        return pages
-    counts: Counter[str] = Counter()
-    for page in pages:
-        counts.update({_shape(unit) for unit in page.units if unit.kind != "row"})
-    threshold = max(3, int(len(pages) * 0.4))
-    boilerplate = {shape for shape, count in counts.items() if count >= threshold and len(shape) < 200}
-    return [
-        PageLayout(
-            number=page.number,
-            width=page.width,
-            height=page.height,
-            units=[unit for unit in page.units if unit.kind == "row" or _shape(unit) not in boilerplate],
-            title=page.title,
-        )
-        for page in pages
-    ]

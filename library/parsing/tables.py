@@ -9,12 +9,13 @@ than letting pdfminer parse the page again. Each body row becomes one unit, e.g.
 import bisect
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pdfplumber.table import TableFinder
 
-from library.parsing.layout import Box, Char, Edge, Line, Unit, build_lines, clean_cell
+from library.parsing.layout import Box, CaptionSides, Char, Edge, Line, Unit, build_lines, clean_cell
 
 _SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines", "snap_tolerance": 3, "join_tolerance": 3}
 _CAPTION = re.compile(r"^(?:Table|TABLE|Tab\.)\s*[\dA-Z][\d.\-]*\b")
@@ -490,21 +491,66 @@ def _cell_lines(cell: Box, chars: _CharsByHeight) -> list[Line]:
     return lines
 
 
-def caption_for(table: FoundTable, lines: list[Line]) -> str:
-    """The table's title: the nearest "Table N…" line just above it (or just below)."""
-    above = [
-        line
-        for line in lines
-        if _CAPTION.match(line.text) and line.box.bottom <= table.box.top + 2 and table.box.top - line.box.bottom < 60
-    ]
-    if above:
-        return max(above, key=lambda line: line.box.bottom).text
-    below = [
-        line
-        for line in lines
-        if _CAPTION.match(line.text) and line.box.top >= table.box.bottom - 2 and line.box.top - table.box.bottom < 30
-    ]
-    return min(below, key=lambda line: line.box.top).text if below else ""
+# A caption is looked for this near a table on the side the document writes captions on, and
+# this near on the other side.
+_CAPTION_NEAR = 60
+_CAPTION_OTHER_SIDE = 30
+
+
+def captioned_below(pages: Iterable[CaptionSides]) -> bool:
+    """Whether a document writes its table captions below the tables: more of its tables have
+    a caption only below than only above. Most datasheets caption above (the default); some
+    vendors below, and there the caption between two tables belongs to the one above it."""
+    pages = list(pages)
+    return sum(page.below for page in pages) > sum(page.above for page in pages)
+
+
+def _caption_gap(table: FoundTable, line: Line, side: str, within: float) -> float | None:
+    """How far the caption `line` is from `table` on `side`, when it is within `within` and
+    over or under the table (not over the table beside it, in the other column)."""
+    if line.box.x1 <= table.box.x0 or line.box.x0 >= table.box.x1:
+        return None
+    if side == "above" and line.box.bottom <= table.box.top + 2:
+        gap = table.box.top - line.box.bottom
+    elif side == "below" and line.box.top >= table.box.bottom - 2:
+        gap = line.box.top - table.box.bottom
+    else:
+        return None
+    return gap if gap < within else None
+
+
+def assign_captions(tables: list[FoundTable], lines: list[Line], *, below_first: bool = False) -> list[str]:
+    """Each table's caption ("" for none): the nearest "Table N…" line on the document's side,
+    else the nearest close one on the other side; a caption names one table only."""
+    captions = [line for line in lines if _CAPTION.match(line.text)]
+    chosen: list[str | None] = [None] * len(tables)
+    taken: set[int] = set()
+    first, other = ("below", "above") if below_first else ("above", "below")
+    for side, within in ((first, _CAPTION_NEAR), (other, _CAPTION_OTHER_SIDE)):
+        candidates = sorted(
+            (gap, t, c)
+            for t, table in enumerate(tables)
+            if chosen[t] is None
+            for c, line in enumerate(captions)
+            if c not in taken and (gap := _caption_gap(table, line, side, within)) is not None
+        )
+        for _gap, t, c in candidates:
+            if chosen[t] is None and c not in taken:
+                chosen[t] = captions[c].text
+                taken.add(c)
+    return [caption or "" for caption in chosen]
+
+
+def caption_sides(tables: list[FoundTable], lines: list[Line], *, side_matters: bool) -> CaptionSides:
+    """The page's `CaptionSides`, counted with the windows of a document that captions above."""
+    captions = [line for line in lines if _CAPTION.match(line.text)]
+    above = below = 0
+    for table in tables:
+        has_above = any(_caption_gap(table, line, "above", _CAPTION_NEAR) is not None for line in captions)
+        has_below = any(_caption_gap(table, line, "below", _CAPTION_OTHER_SIDE) is not None for line in captions)
+        above += has_above and not has_below
+        below += has_below and not has_above
+    return CaptionSides(above=above, below=below, side_matters=side_matters)
 
 
 def row_units(table: FoundTable, caption: str) -> list[Unit]:
@@ -595,7 +641,18 @@ def _header_over(cell: Cell, header_bands: list[list[Cell]]) -> str:
 
 
 def page_tables(
-    chars: list[Char], edges: list[Edge], lines: list[Line], width: float, height: float
-) -> list[tuple[FoundTable, str]]:
-    """Every ruled table on the page with its caption ("" when it has none)."""
-    return [(table, caption_for(table, lines)) for table in find_tables(chars, edges, width, height)]
+    chars: list[Char],
+    edges: list[Edge],
+    lines: list[Line],
+    width: float,
+    height: float,
+    *,
+    captions_below: bool = False,
+) -> tuple[list[tuple[FoundTable, str]], CaptionSides]:
+    """Every ruled table on the page with its caption ("" when it has none), and which side the
+    page writes its captions on."""
+    tables = find_tables(chars, edges, width, height)
+    captions = assign_captions(tables, lines, below_first=captions_below)
+    otherwise = assign_captions(tables, lines, below_first=not captions_below)
+    sides = caption_sides(tables, lines, side_matters=captions != otherwise)
+    return list(zip(tables, captions, strict=True)), sides

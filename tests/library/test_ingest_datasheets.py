@@ -70,3 +70,18 @@ def test_chunks_are_sized_for_the_embedding_model(datasheet_snapshots) -> None:
             assert chunk["token_count"] <= TARGET_TOKENS
         sample = snapshot.chunks[:5]
         assert [c["token_count"] for c in sample] == count_tokens([c["text"] for c in sample])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_datasheet_that_captions_below_its_tables_is_ingested_with_each_caption_on_its_own_table(
+    datasheet_snapshots,
+) -> None:
+    # FTDI writes "Table 3.3" under its table; above it, the table "Table 3.2" is written under.
+    ft232r = next(snapshot for snapshot in datasheet_snapshots if snapshot.source_name == "ftdi-ft232r.pdf")
+    units = [unit["text"] for unit in ft232r.page_units[8]]
+    assert any(text.startswith("Table 3.3 Miscellaneous Signal Group · Pin No.: 19 · Name: RESET#") for text in units)
+    assert any(text.startswith("Table 3.2 Power and Ground Group · Pin No.: 20 · Name: VCC") for text in units)
+    assert not any(text.startswith("Table 3.2 Power and Ground Group · Pin No.: 19") for text in units)
+    page_8 = " ".join(chunk["text"] for chunk in ft232r.chunks if chunk["page"] == 8)
+    assert "Table 3.3 Miscellaneous Signal Group · Pin No.: 19" in page_8

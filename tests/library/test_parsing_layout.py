@@ -5,18 +5,27 @@ from functools import cache
 
 import pypdfium2
 
-from library.parsing.layout import PageLayout
+from library.parsing.layout import CaptionSides, PageLayout
 from library.parsing.pages import parse_page
+from library.parsing.tables import captioned_below
 from tests.conftest import DATASHEETS
 
 EXTRA = DATASHEETS.parent / "datasheets-extra"
 
 
 @cache
-def page(path: str, number: int) -> PageLayout:
+def page(path: str, number: int, *, captions_below: bool = False) -> PageLayout:
     pdf = pypdfium2.PdfDocument(str(DATASHEETS.parent / path))
     try:
-        return parse_page(pdf[number - 1], number)
+        return parse_page(pdf[number - 1], number, captions_below=captions_below)
+    finally:
+        pdf.close()
+
+
+def caption_sides(path: str) -> list[CaptionSides]:
+    pdf = pypdfium2.PdfDocument(str(DATASHEETS.parent / path))
+    try:
+        return [parse_page(pdf[index], index + 1).captions for index in range(len(pdf))]
     finally:
         pdf.close()
 
@@ -173,6 +182,27 @@ def test_a_short_caption_stays_apart_from_the_paragraph_right_under_it() -> None
         unit.text.startswith("Figure 1 shows the address map")
         for unit in page("datasheets-extra/maxim-ds3231.pdf", 11).units
     )
+
+
+def test_a_caption_names_the_table_under_it_not_the_one_in_the_other_column() -> None:
+    found = rows(page("datasheets/microchip-mcp2515.pdf", 54))
+    assert any(row.startswith("TABLE 8-1 Typical Capacitor Values Used · Mode: HS") for row in found)
+    # The right column's table, under its own caption at the same height.
+    assert any(row.startswith("TABLE 8-2 · Osc Type(1)(4): HS · Crystal Freq.(2): 4 MHz") for row in found)
+
+
+def test_a_document_that_captions_below_its_tables_gives_each_table_the_caption_under_it() -> None:
+    assert captioned_below(caption_sides("datasheets-extra/sensirion-sht3x.pdf"))
+    assert not captioned_below(caption_sides("datasheets/adi-adxl345.pdf"))
+    # Each caption sits between two tables; read as the document captions, each names the one above.
+    below = page("datasheets-extra/nordic-nrf24l01p.pdf", 54, captions_below=True)
+    assert below.captions.side_matters
+    starts = {row.split(" · ")[0] for row in rows(below)}
+    assert starts == {
+        "Table 23. SPI timing parameters (Cload = 10pF)",
+        "Table 24. SPI timing parameters (Rpull = 10k, Cload = 50pF)",
+        "Table 25. SPI timing parameters (Rpull = 10k, Cload = 100pF)",
+    }
 
 
 def test_chart_text_and_equation_glyphs_are_figure_text_never_quoted() -> None:
