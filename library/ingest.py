@@ -27,9 +27,9 @@ from library.embeddings import embed_texts
 from library.files import file_delete_on_commit
 from library.models import Chunk, Document, IngestWorker, PageUnits
 from library.parsing.chunking import ChunkDraft, chunk_page
-from library.parsing.layout import CaptionSides, PageLayout
+from library.parsing.layout import CaptionSides, PageLayout, TableHead
 from library.parsing.page_reader import OCR_OFF, OcrOptions, PageReader, PageText
-from library.parsing.pages import unit_boxes
+from library.parsing.pages import PageContext, unit_boxes
 from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
 from library.parsing.pdfium_lock import pdfium_document
 from library.parsing.profile import PROFILE_PAGES, document_profile
@@ -48,7 +48,8 @@ logger = logging.getLogger(__name__)
 # 10: a sentence the page break cuts is finished by the next page's first sentence; 11: a short
 # caption stays apart from the paragraph right under it; 12: chunks exact to their page again
 # (10's finishing is done when a page is read for an answer: `library.search.text`); 13: a
-# caption names one table, over or under it, and on the side the document captions its tables.
+# caption names one table, over or under it, and on the side the document captions its tables;
+# a table running on over a page break without its header takes the header of its start.
 PIPELINE_VERSION = 13
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
@@ -160,6 +161,7 @@ class _PagePipeline:
         self.ocr_pages: list[int] = []  # 1-based
         self.page_units: dict[int, list[dict[str, object]]] = {}  # page (1-based) → `unit_boxes`
         self.caption_sides: dict[int, CaptionSides] = {}  # page index → its tables' caption sides
+        self.last_tables: dict[int, TableHead | None] = {}  # page index → its lowest table's head
         self.page_problems: list[dict[str, object]] = []
         self.ocr_tried = 0  # pages OCR has finished, read or not
         self.ocr_seconds = 0.0  # what they took
@@ -217,7 +219,9 @@ class _PagePipeline:
             for index in range(self.page_count):
                 if stop.is_set():
                     return
-                page = pages.read(index)
+                page = pages.read(index, PageContext(table_before=self.last_tables.get(index - 1)))
+                # Kept by this thread, which reads the next page with it (a table may run on).
+                self.last_tables[index] = page.layout.last_table if page.layout is not None else None
                 if page.layout is not None and index < PROFILE_PAGES:
                     self.first_pages[index] = page.layout
                 out.put((index, page))
@@ -267,7 +271,8 @@ class _PagePipeline:
             return
         for index, sides in sorted(self.caption_sides.items()):
             if sides.side_matters and index + 1 not in self.ocr_pages:
-                page = pages.read_captioned_below(index)
+                context = PageContext(captions_below=True, table_before=self.last_tables.get(index - 1))
+                page = pages.read_text_layer(index, context)
                 self.pages_read[index] = page.text
                 if page.layout is not None:
                     self.page_units[index + 1] = unit_boxes(page.layout)

@@ -104,6 +104,16 @@ class CaptionSides:
 
 
 @dataclass(frozen=True)
+class TableHead:
+    """What a table that runs on over a page break needs of its start on the page before: its
+    caption, its header rows (each cell's box and text) and where its columns start."""
+
+    caption: str
+    headers: tuple[tuple[tuple[Box, str], ...], ...]
+    columns: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class PageLayout:
     number: int  # 1-based
     width: float
@@ -111,6 +121,7 @@ class PageLayout:
     units: list[Unit]
     title: str = ""  # its largest type; on a first page, what the document is (`title_of`)
     captions: CaptionSides = field(default_factory=CaptionSides)  # see `tables.assign_captions`
+    last_table: TableHead | None = None  # the lowest table's head, for one running on over the break
 
     @property
     def text(self) -> str:

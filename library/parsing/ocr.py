@@ -39,6 +39,8 @@ from library.parsing.pdfium_lock import PDFIUM
 if TYPE_CHECKING:
     import onnxruntime as ort
 
+    from library.parsing.pages import PageContext
+
 # Rendering: 300 dpi reads 6-point table footnotes; the larger side is capped so that a
 # poster-sized page cannot take the worker's memory.
 DEFAULT_DPI = 300
@@ -786,8 +788,8 @@ def _hex_zeros_by_column(lines: list[OcrLine]) -> list[OcrLine]:
     return fixed
 
 
-def ocr_page_layout(ocr: OcrPage) -> PageLayout:
+def ocr_page_layout(ocr: OcrPage, context: "PageContext | None" = None) -> PageLayout:
     """The OCR'd page through the same parsing as a text layer: lines, blocks, table rows."""
-    from library.parsing.pages import layout_from_chars
+    from library.parsing.pages import PageContext, layout_from_chars
 
-    return layout_from_chars(ocr.chars(), ocr.edges, ocr.width, ocr.height, ocr.number)
+    return layout_from_chars(ocr.chars(), ocr.edges, ocr.width, ocr.height, ocr.number, context or PageContext())

@@ -12,7 +12,7 @@ from pypdf.errors import LimitReachedError
 
 from library.parsing.layout import PageLayout
 from library.parsing.ocr import OcrError, OcrPageUnreadable, ocr_page, ocr_page_layout, text_layer_usable
-from library.parsing.pages import indexed_text
+from library.parsing.pages import PageContext, indexed_text
 from library.parsing.pdf_text import normalise_text
 from library.parsing.pdfium_lock import PDFIUM
 
@@ -72,27 +72,27 @@ class PageReader:
         ]
         return needing[: self.options.max_pages]
 
-    def read(self, index: int) -> PageText:
+    def read(self, index: int, context: PageContext = PageContext()) -> PageText:
         too_large = self._content_too_large(index)
         if too_large:
             logger.warning("page %s: not read: %s", index + 1, too_large)
             return PageText("", None, problem=too_large)
         if self._text_layer_usable(index):
-            return PageText(*indexed_text(self.pdf, self.reader, index))
+            return PageText(*indexed_text(self.pdf, self.reader, index, context))
         started = time.monotonic()
         try:
-            return self._ocr(index)
+            return self._ocr(index, context)
         except OcrError as error:
             reason = error.reason if isinstance(error, OcrPageUnreadable) else str(error)
             logger.warning("page %s: no usable text layer, not read by OCR: %s", index + 1, reason)
-            text, layout = indexed_text(self.pdf, self.reader, index)
+            text, layout = indexed_text(self.pdf, self.reader, index, context)
             seconds = time.monotonic() - started if self._ocr_ran(error) else None
             return PageText(text, layout, problem=reason, ocr_seconds=seconds)
 
-    def read_captioned_below(self, index: int) -> PageText:
-        """Page `index` (0-based) read again from its text layer, its tables taking the captions
-        below them first: the document captions below (`tables.captioned_below`)."""
-        return PageText(*indexed_text(self.pdf, self.reader, index, captions_below=True))
+    def read_text_layer(self, index: int, context: PageContext) -> PageText:
+        """Page `index` (0-based) read again from its text layer, in another `context` (the
+        document captions its tables below them: `tables.captioned_below`)."""
+        return PageText(*indexed_text(self.pdf, self.reader, index, context))
 
     @staticmethod
     def _ocr_ran(error: OcrError) -> bool:
@@ -122,7 +122,7 @@ class PageReader:
             finally:
                 page.close()
 
-    def _ocr(self, index: int) -> PageText:
+    def _ocr(self, index: int, context: PageContext) -> PageText:
         number = index + 1
         if not self.options.enabled:
             raise OcrPageSkipped(number, OCR_OFF)
@@ -137,7 +137,7 @@ class PageReader:
         finally:
             with PDFIUM:
                 page.close()
-        layout = ocr_page_layout(read)
+        layout = ocr_page_layout(read, context)
         text = normalise_text(layout.text)
         if not text.strip():
             raise OcrPageUnreadable(number, "no text layer, and OCR found no text on it")

@@ -4,6 +4,7 @@
 """
 
 import logging
+from dataclasses import dataclass
 
 import pypdf
 import pypdfium2
@@ -14,6 +15,7 @@ from library.parsing.layout import (
     Edge,
     Line,
     PageLayout,
+    TableHead,
     Unit,
     build_lines,
     page_edges,
@@ -24,28 +26,39 @@ from library.parsing.layout import (
 )
 from library.parsing.pdf_text import extract_page_text, normalise_text
 from library.parsing.pdfium_lock import PDFIUM
-from library.parsing.tables import page_tables, row_units
+from library.parsing.tables import page_tables, row_units, runs_on
 
 logger = logging.getLogger(__name__)
 
 
-def parse_page(page: pypdfium2.PdfPage, number: int, *, captions_below: bool = False) -> PageLayout:
+@dataclass(frozen=True)
+class PageContext:
+    """What reading a page needs of the rest of its document: which side its tables' captions
+    are on (`library.parsing.tables.captioned_below`, known once all pages are read) and the
+    last table of the page before, which a table at the top of this page may run on from."""
+
+    captions_below: bool = False
+    table_before: TableHead | None = None
+
+
+def parse_page(page: pypdfium2.PdfPage, number: int, context: PageContext = PageContext()) -> PageLayout:
     with PDFIUM:
         width, height = page.get_size()
         chars = text_layer_chars(page)
         edges = page_edges(page, height)
-    return layout_from_chars(chars, edges, width, height, number, captions_below=captions_below)
+    return layout_from_chars(chars, edges, width, height, number, context)
 
 
 def layout_from_chars(
-    chars: list[Char], edges: list[Edge], width: float, height: float, number: int, *, captions_below: bool = False
+    chars: list[Char], edges: list[Edge], width: float, height: float, number: int, context: PageContext = PageContext()
 ) -> PageLayout:
     """A page's layout from its characters and ruling lines, wherever they came from: the
-    text layer (`parse_page`) or OCR (`library.parsing.ocr.ocr_page_layout`). Tables take the
-    caption above them first, or below with `captions_below` (the document's habit, known
-    only once all its pages are read: `library.parsing.tables.captioned_below`)."""
+    text layer (`parse_page`) or OCR (`library.parsing.ocr.ocr_page_layout`)."""
     lines = build_lines(chars)
-    tables, captions = page_tables(chars, edges, lines, width, height, captions_below=captions_below)
+    tables, captions = page_tables(chars, edges, lines, width, height, captions_below=context.captions_below)
+    topmost = min(range(len(tables)), key=lambda i: tables[i][0].box.top, default=None)
+    lowest = max(range(len(tables)), key=lambda i: tables[i][0].box.bottom, default=None)
+    last_table = None
     boxes = [table.box for table, _ in tables]
     # Table cells sit on both sides of any gutter: the column test reads the other lines only.
     lines = reading_order(lines, width, ignore=lambda line: _table_of(line, boxes) is not None)
@@ -61,12 +74,26 @@ def layout_from_chars(
             units.extend(text_units(run))
             run = []
             table, caption = tables[inside]
+            before = context.table_before if inside == topmost and not caption else None
             # A table without a "Table N" caption is named by a heading right above it.
-            units.extend(row_units(table, caption or _heading_over(table.box, units, within=40)))
+            rows, head = row_units(
+                table,
+                caption or _heading_over(table.box, units, within=40),
+                before if runs_on(table, before) else None,
+            )
+            units.extend(rows)
+            if inside == lowest:
+                last_table = head
             placed.add(inside)
     units.extend(text_units(run))
     return PageLayout(
-        number=number, width=width, height=height, units=_in_context(units), title=title_of(lines), captions=captions
+        number=number,
+        width=width,
+        height=height,
+        units=_in_context(units),
+        title=title_of(lines),
+        captions=captions,
+        last_table=last_table,
     )
 
 
@@ -118,12 +145,12 @@ def unit_boxes(layout: PageLayout) -> list[dict[str, object]]:
     ]
 
 
-def page_layout(pdf: pypdfium2.PdfDocument, index: int, *, captions_below: bool = False) -> PageLayout:
+def page_layout(pdf: pypdfium2.PdfDocument, index: int, context: PageContext = PageContext()) -> PageLayout:
     """Page `index` (0-based); its `.text` (units one a line, figure text left out) is indexed."""
     with PDFIUM:
         page = pdf[index]
     try:
-        return parse_page(page, index + 1, captions_below=captions_below)
+        return parse_page(page, index + 1, context)
     finally:
         with PDFIUM:
             page.close()
@@ -134,7 +161,7 @@ _THIN_LAYOUT = 400
 
 
 def indexed_text(
-    pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, index: int, *, captions_below: bool = False
+    pdf: pypdfium2.PdfDocument, reader: pypdf.PdfReader, index: int, context: PageContext = PageContext()
 ) -> tuple[str, PageLayout | None]:
     """What ingestion indexes for page `index` (0-based): its units one a line, normalised,
     and the layout they come from.
@@ -144,7 +171,7 @@ def indexed_text(
     page, its flat text stands in for the page.
     """
     try:
-        layout: PageLayout | None = page_layout(pdf, index, captions_below=captions_below)
+        layout: PageLayout | None = page_layout(pdf, index, context)
     except pypdfium2.PdfiumError:
         logger.warning("page %s: pdfium cannot lay it out", index + 1, exc_info=True)
         layout = None

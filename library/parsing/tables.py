@@ -15,7 +15,7 @@ from typing import Any
 
 from pdfplumber.table import TableFinder
 
-from library.parsing.layout import Box, CaptionSides, Char, Edge, Line, Unit, build_lines, clean_cell
+from library.parsing.layout import Box, CaptionSides, Char, Edge, Line, TableHead, Unit, build_lines, clean_cell
 
 _SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines", "snap_tolerance": 3, "join_tolerance": 3}
 _CAPTION = re.compile(r"^(?:Table|TABLE|Tab\.)\s*[\dA-Z][\d.\-]*\b")
@@ -553,16 +553,27 @@ def caption_sides(tables: list[FoundTable], lines: list[Line], *, side_matters: 
     return CaptionSides(above=above, below=below, side_matters=side_matters)
 
 
-def row_units(table: FoundTable, caption: str) -> list[Unit]:
-    """One unit per body row: "caption · header: value · …"; a row that only wraps a cell is joined."""
+def row_units(table: FoundTable, caption: str, runs_on: TableHead | None = None) -> tuple[list[Unit], TableHead]:
+    """One unit per body row: "caption · header: value · …"; a row that only wraps a cell is
+    joined. A table that `runs_on` from the page before has no header of its own: its rows take
+    that table's caption and headers. Also returns the table's head, for a table running on."""
     bands = list(table.bands)
-    while len(bands) > 2 and len(bands[0]) == 1 and bands[0][0].box.width >= 0.9 * table.box.width:
-        title = bands.pop(0)[0].text  # a title row across the whole table
-        caption = f"{caption} {title}".strip() if title not in caption else caption
-    header_count = _header_rows(bands)
-    headers = bands[:header_count]
+    if runs_on is not None:
+        caption = runs_on.caption
+        headers = [[Cell(box, text) for box, text in band] for band in runs_on.headers]
+    else:
+        while len(bands) > 2 and len(bands[0]) == 1 and bands[0][0].box.width >= 0.9 * table.box.width:
+            title = bands.pop(0)[0].text  # a title row across the whole table
+            caption = f"{caption} {title}".strip() if title not in caption else caption
+        headers = bands[: _header_rows(bands)]
+        bands = bands[len(headers) :]
+    head = TableHead(
+        caption=caption,
+        headers=tuple(tuple((cell.box, cell.text) for cell in band) for band in headers),
+        columns=_column_starts(table),
+    )
     rows: list[list[Cell]] = []
-    for band in bands[header_count:]:
+    for band in bands:
         own = [cell for cell in band if rows and cell not in rows[-1]]
         if rows and len(own) == 1 and len(band) == len(rows[-1]) and own[0].text:
             # The same cells as the row above but one: that one continues the text above it.
@@ -604,7 +615,29 @@ def row_units(table: FoundTable, caption: str) -> list[Unit]:
         for cell in row[1:]:
             box = box.union(cell.box)
         units.append(Unit("row", text, box))
-    return units
+    return units, head
+
+
+# Column borders a page apart are the same within this (points): the same table, set again.
+_SAME_COLUMN = 8.0
+
+
+def _column_starts(table: FoundTable) -> tuple[float, ...]:
+    return tuple(sorted({round(cell.box.x0, 1) for band in table.bands for cell in band}))
+
+
+def runs_on(table: FoundTable, before: TableHead | None) -> bool:
+    """Whether `table`, the first on its page and without a caption, continues the last table of
+    the page before (`before`) without setting its header again: the same columns, and a first
+    row that holds values where a header would name them (BME280's specification tables)."""
+    if before is None or not before.headers:
+        return False
+    columns = _column_starts(table)
+    if len(columns) != len(before.columns):
+        return False
+    if any(abs(x - y) > _SAME_COLUMN for x, y in zip(columns, before.columns, strict=True)):
+        return False
+    return any(_NUMBER.match(cell.text) for cell in table.bands[0])
 
 
 _UNIT_HEADER = re.compile(r"^units?\b", re.IGNORECASE)

@@ -85,3 +85,12 @@ def test_a_datasheet_that_captions_below_its_tables_is_ingested_with_each_captio
     assert not any(text.startswith("Table 3.2 Power and Ground Group · Pin No.: 19") for text in units)
     page_8 = " ".join(chunk["text"] for chunk in ft232r.chunks if chunk["page"] == 8)
     assert "Table 3.3 Miscellaneous Signal Group · Pin No.: 19" in page_8
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_table_running_on_over_a_page_break_is_ingested_with_the_header_of_its_start(datasheet_snapshots) -> None:
+    bme280 = next(snapshot for snapshot in datasheet_snapshots if snapshot.source_name == "bosch-bme280.pdf")
+    page_11 = " ".join(chunk["text"] for chunk in bme280.chunks if chunk["page"] == 11)
+    assert "Table 3: Pressure parameter specification · Parameter: Absolute accuracy pressure" in page_11
+    assert "Typ: ±1.0 hPa" in page_11

@@ -6,7 +6,7 @@ from functools import cache
 import pypdfium2
 
 from library.parsing.layout import CaptionSides, PageLayout
-from library.parsing.pages import parse_page
+from library.parsing.pages import PageContext, parse_page
 from library.parsing.tables import captioned_below
 from tests.conftest import DATASHEETS
 
@@ -14,10 +14,12 @@ EXTRA = DATASHEETS.parent / "datasheets-extra"
 
 
 @cache
-def page(path: str, number: int, *, captions_below: bool = False) -> PageLayout:
+def page(path: str, number: int, *, captions_below: bool = False, after_page_before: bool = False) -> PageLayout:
+    """The page's layout; `after_page_before`: read after the page before it, as ingestion reads."""
+    before = page(path, number - 1).last_table if after_page_before else None
     pdf = pypdfium2.PdfDocument(str(DATASHEETS.parent / path))
     try:
-        return parse_page(pdf[number - 1], number, captions_below=captions_below)
+        return parse_page(pdf[number - 1], number, PageContext(captions_below=captions_below, table_before=before))
     finally:
         pdf.close()
 
@@ -203,6 +205,23 @@ def test_a_document_that_captions_below_its_tables_gives_each_table_the_caption_
         "Table 24. SPI timing parameters (Rpull = 10k, Cload = 50pF)",
         "Table 25. SPI timing parameters (Rpull = 10k, Cload = 100pF)",
     }
+
+
+def test_a_table_running_on_over_a_page_break_without_its_header_takes_the_header_of_its_start() -> None:
+    # BME280 p. 10 starts "Table 3: Pressure parameter specification"; p. 11 goes on with no header.
+    alone = rows(page("datasheets/bosch-bme280.pdf", 11))
+    assert not any("Absolute accuracy pressure" in row and "Typ: ±1.0 hPa" in row for row in alone)
+    found = rows(page("datasheets/bosch-bme280.pdf", 11, after_page_before=True))
+    assert (
+        "Table 3: Pressure parameter specification · Parameter: Absolute accuracy pressure · Symbol: AP,full"
+        " · Condition: 300 . . . 1100 hPa 0 . . . 65 °C · Typ: ±1.0 hPa"
+    ) in found
+    # The next table on that page has its own caption and header, and a page's first table
+    # that sets its header again keeps it (nRF24L01+'s register map, page after page).
+    table_4 = "Table 4: Temperature parameter specification · Parameter: Operating range"
+    assert any(row.startswith(table_4) for row in found)
+    register_map = rows(page("datasheets-extra/nordic-nrf24l01p.pdf", 59, after_page_before=True))
+    assert register_map == rows(page("datasheets-extra/nordic-nrf24l01p.pdf", 59))
 
 
 def test_chart_text_and_equation_glyphs_are_figure_text_never_quoted() -> None:
