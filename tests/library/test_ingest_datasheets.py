@@ -10,6 +10,7 @@ import pytest
 
 from library.embeddings import count_tokens
 from library.parsing.chunking import TARGET_TOKENS
+from library.parsing.pages import PageContext, parse_page
 from library.parsing.pdf_text import normalise_text
 from tests.datasheets import datasheet_paths
 
@@ -32,6 +33,21 @@ def pdfium_text(path: Path, index: int) -> str:
         pdf.close()
 
 
+def carried_head(path: Path, page: int) -> str:
+    """The caption and header text a table at the top of `page` takes from the page before."""
+    pdf = pypdfium2.PdfDocument(path)
+    try:
+        before = parse_page(pdf[page - 2], page - 1).last_table if page > 1 else None
+        if before is None:
+            return ""
+        layout = parse_page(pdf[page - 1], page, PageContext(table_before=before))
+    finally:
+        pdf.close()
+    if not any(unit.kind == "row" and unit.text.startswith(f"{before.caption} · ") for unit in layout.units):
+        return ""
+    return " ".join([before.caption, *(text for band in before.headers for _box, text in band)])
+
+
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_every_datasheet_ingests_to_ready_with_page_exact_chunks(datasheet_snapshots) -> None:
@@ -46,7 +62,8 @@ def test_every_datasheet_ingests_to_ready_with_page_exact_chunks(datasheet_snaps
         assert set(snapshot.ocr_pages) <= OCR_PAGES.get(snapshot.source_name, set()), snapshot.source_name
         for page in pages_with_chunks - set(snapshot.ocr_pages):
             # The page's text as pypdf and as pdfium read it (the layout is pdfium's).
-            raw = reader.pages[page - 1].extract_text() + pdfium_text(path, page - 1)
+            # A table running on from the page before takes its caption and header from there.
+            raw = reader.pages[page - 1].extract_text() + pdfium_text(path, page - 1) + carried_head(path, page)
             raw_compact = re.sub(r"[\s\x00-\x1f-]+", "", unicodedata.normalize("NFKC", raw))
             for chunk in (c for c in snapshot.chunks if c["page"] == page):
                 # Every word of the chunk comes from that page's own text: no chunk spans two pages.
