@@ -27,13 +27,12 @@ from library.embeddings import embed_texts
 from library.files import file_delete_on_commit
 from library.models import Chunk, Document, IngestWorker, PageUnits
 from library.parsing.chunking import ChunkDraft, chunk_page
-from library.parsing.layout import CaptionSides, PageLayout, TableHead
+from library.parsing.layout import PageLayout
 from library.parsing.page_reader import OCR_OFF, OcrOptions, PageReader, PageText
-from library.parsing.pages import PageContext, unit_boxes
+from library.parsing.pages import unit_boxes
 from library.parsing.pdf_text import PdfProblem, open_pdf, strip_running_headers
 from library.parsing.pdfium_lock import pdfium_document
 from library.parsing.profile import PROFILE_PAGES, document_profile
-from library.parsing.tables import captioned_below
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +159,6 @@ class _PagePipeline:
         self.pages_read: list[str] = []
         self.ocr_pages: list[int] = []  # 1-based
         self.page_units: dict[int, list[dict[str, object]]] = {}  # page (1-based) → `unit_boxes`
-        self.caption_sides: dict[int, CaptionSides] = {}  # page index → its tables' caption sides
-        self.last_tables: dict[int, TableHead | None] = {}  # page index → its lowest table's head
         self.page_problems: list[dict[str, object]] = []
         self.ocr_tried = 0  # pages OCR has finished, read or not
         self.ocr_seconds = 0.0  # what they took
@@ -216,12 +213,9 @@ class _PagePipeline:
         stop: threading.Event,
     ) -> None:
         try:
-            for index in range(self.page_count):
+            for index, page in pages.read_in_order():
                 if stop.is_set():
                     return
-                page = pages.read(index, PageContext(table_before=self.last_tables.get(index - 1)))
-                # Kept by this thread, which reads the next page with it (a table may run on).
-                self.last_tables[index] = page.layout.last_table if page.layout is not None else None
                 if page.layout is not None and index < PROFILE_PAGES:
                     self.first_pages[index] = page.layout
                 out.put((index, page))
@@ -263,27 +257,20 @@ class _PagePipeline:
                 self._embed_batch()
 
     def _recaption(self, pages: PageReader) -> None:
-        """Pages are read with their tables captioned from above, as most datasheets caption;
-        when this document captions below, the pages where that gives a caption to another
-        table are read again that way (their chunks are embedded again at the end, as any
-        page whose text the speculative chunks got wrong). OCR pages keep their reading."""
-        if not captioned_below(self.caption_sides.values()):
-            return
-        for index, sides in sorted(self.caption_sides.items()):
-            if sides.side_matters and index + 1 not in self.ocr_pages:
-                context = PageContext(captions_below=True, table_before=self.last_tables.get(index - 1))
-                page = pages.read_text_layer(index, context)
-                self.pages_read[index] = page.text
-                if page.layout is not None:
-                    self.page_units[index + 1] = unit_boxes(page.layout)
-                    if index in self.first_pages:
-                        self.first_pages[index] = page.layout
+        """The pages read again because this document captions its tables below them (their
+        chunks are embedded again at the end, as any page whose text the speculative chunks
+        got wrong)."""
+        for index, page in pages.read_again_if_captioned_below().items():
+            self.pages_read[index] = page.text
+            if page.layout is not None:
+                self.page_units[index + 1] = unit_boxes(page.layout)
+                if index in self.first_pages:
+                    self.first_pages[index] = page.layout
 
     def _page_read(self, index: int, page: PageText) -> None:
         self.pages_read.append(page.text)
         if page.layout is not None:
             self.page_units[index + 1] = unit_boxes(page.layout)
-            self.caption_sides[index] = page.layout.captions
         if page.ocr:
             self.ocr_pages.append(index + 1)
         if page.problem:

@@ -4,17 +4,19 @@ cannot be read is reported with the reason, and the others still count."""
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pypdf
 import pypdfium2
 from pypdf.errors import LimitReachedError
 
-from library.parsing.layout import PageLayout
+from library.parsing.layout import CaptionSides, PageLayout, TableHead
 from library.parsing.ocr import OcrError, OcrPageUnreadable, ocr_page, ocr_page_layout, text_layer_usable
 from library.parsing.pages import PageContext, indexed_text
 from library.parsing.pdf_text import normalise_text
 from library.parsing.pdfium_lock import PDFIUM
+from library.parsing.tables import captioned_below
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ class PageReader:
         self.ocr_tried = 0
         self._usable: dict[int, bool] = {}  # page index → its text layer is usable
         self._too_large: dict[int, str] = {}  # page index → why it is not read ("": it is)
+        self._read_after: dict[int, TableHead | None] = {}  # page index → the table before it
+        self._captions: dict[int, CaptionSides] = {}  # page index → its tables' caption sides
+        self._read_by_ocr: set[int] = set()
 
     def ocr_plan(self) -> list[int]:
         """The pages (0-based) `read` will give to OCR: those without a usable text layer, within
@@ -89,10 +94,36 @@ class PageReader:
             seconds = time.monotonic() - started if self._ocr_ran(error) else None
             return PageText(text, layout, problem=reason, ocr_seconds=seconds)
 
-    def read_text_layer(self, index: int, context: PageContext) -> PageText:
-        """Page `index` (0-based) read again from its text layer, in another `context` (the
-        document captions its tables below them: `tables.captioned_below`)."""
-        return PageText(*indexed_text(self.pdf, self.reader, index, context))
+    def read_in_order(self) -> Iterator[tuple[int, PageText]]:
+        """Every page (0-based index) in turn, each read with the last table of the page before,
+        which a table at its top may run on from. Tables are taken as captioned above them, as
+        most datasheets caption; `read_again_if_captioned_below` mends that afterwards."""
+        before: TableHead | None = None
+        for index in range(len(self.reader.pages)):
+            page = self.read(index, PageContext(table_before=before))
+            self._read_after[index] = before
+            if page.layout is not None:
+                self._captions[index] = page.layout.captions
+            if page.ocr:
+                self._read_by_ocr.add(index)
+            before = page.layout.last_table if page.layout is not None else None
+            yield index, page
+
+    def read_again_if_captioned_below(self) -> dict[int, PageText]:
+        """When the document writes its tables' captions below them (`tables.captioned_below`),
+        the pages `read_in_order` read where that gives a caption to another table, read again
+        from their text layer that way; {} otherwise. OCR pages keep their reading."""
+        if not captioned_below(self._captions.values()):
+            return {}
+        return {
+            index: PageText(
+                *indexed_text(
+                    self.pdf, self.reader, index, PageContext(captions_below=True, table_before=self._read_after[index])
+                )
+            )
+            for index, captions in sorted(self._captions.items())
+            if captions.side_matters and index not in self._read_by_ocr
+        }
 
     @staticmethod
     def _ocr_ran(error: OcrError) -> bool:

@@ -11,5 +11,8 @@ def sequential_chunks(data: bytes, *, ocr: bool = True) -> list[tuple[int, str]]
     reader = open_pdf(data)
     with pdfium_document(data) as pdf:
         page_reader = PageReader(pdf, reader, OcrOptions(enabled=ocr))
-        pages = strip_running_headers([page_reader.read(i).text for i in range(len(reader.pages))])
+        texts = [page.text for _index, page in page_reader.read_in_order()]
+        for index, page in page_reader.read_again_if_captioned_below().items():
+            texts[index] = page.text
+        pages = strip_running_headers(texts)
     return [(d.page, d.text) for n, text in enumerate(pages, start=1) for d in chunk_page(n, text)]
