@@ -553,14 +553,14 @@ def caption_sides(tables: list[FoundTable], lines: list[Line], *, side_matters: 
     return CaptionSides(above=above, below=below, side_matters=side_matters)
 
 
-def row_units(table: FoundTable, caption: str, runs_on: TableHead | None = None) -> tuple[list[Unit], TableHead]:
+def row_units(table: FoundTable, caption: str, running_on: TableHead | None = None) -> tuple[list[Unit], TableHead]:
     """One unit per body row: "caption · header: value · …"; a row that only wraps a cell is
-    joined. A table that `runs_on` from the page before has no header of its own: its rows take
-    that table's caption and headers. Also returns the table's head, for a table running on."""
+    joined. A table `running_on` from one on the page before has no header of its own: its
+    rows take that table's caption and headers. Also returns the table's head, for the next page."""
     bands = list(table.bands)
-    if runs_on is not None:
-        caption = runs_on.caption
-        headers = [[Cell(box, text) for box, text in band] for band in runs_on.headers]
+    if running_on is not None:
+        caption = running_on.caption
+        headers = [[Cell(box, text) for box, text in band] for band in running_on.headers]
     else:
         while len(bands) > 2 and len(bands[0]) == 1 and bands[0][0].box.width >= 0.9 * table.box.width:
             title = bands.pop(0)[0].text  # a title row across the whole table
