@@ -557,16 +557,7 @@ def row_units(table: FoundTable, caption: str, running_on: TableHead | None = No
     """One unit per body row: "caption · header: value · …"; a row that only wraps a cell is
     joined. A table `running_on` from one on the page before has no header of its own: its
     rows take that table's caption and headers. Also returns the table's head, for the next page."""
-    bands = list(table.bands)
-    if running_on is not None:
-        caption = running_on.caption
-        headers = [[Cell(box, text) for box, text in band] for band in running_on.headers]
-    else:
-        while len(bands) > 2 and len(bands[0]) == 1 and bands[0][0].box.width >= 0.9 * table.box.width:
-            title = bands.pop(0)[0].text  # a title row across the whole table
-            caption = f"{caption} {title}".strip() if title not in caption else caption
-        headers = bands[: _header_rows(bands)]
-        bands = bands[len(headers) :]
+    caption, headers, bands = _head_and_body(table, caption, running_on)
     head = TableHead(
         caption=caption,
         headers=tuple(tuple((cell.box, cell.text) for cell in band) for band in headers),
@@ -616,6 +607,21 @@ def row_units(table: FoundTable, caption: str, running_on: TableHead | None = No
             box = box.union(cell.box)
         units.append(Unit("row", text, box))
     return units, head
+
+
+def _head_and_body(
+    table: FoundTable, caption: str, running_on: TableHead | None
+) -> tuple[str, list[list[Cell]], list[list[Cell]]]:
+    """The table's caption (with a title row across the whole table), its header rows and its
+    body rows; a table running on from the page before has its start's caption and headers."""
+    bands = list(table.bands)
+    if running_on is not None:
+        return running_on.caption, [[Cell(box, text) for box, text in band] for band in running_on.headers], bands
+    while len(bands) > 2 and len(bands[0]) == 1 and bands[0][0].box.width >= 0.9 * table.box.width:
+        title = bands.pop(0)[0].text
+        caption = f"{caption} {title}".strip() if title not in caption else caption
+    headers = bands[: _header_rows(bands)]
+    return caption, headers, bands[len(headers) :]
 
 
 # Column borders a page apart are the same within this (points): the same table, set again.
