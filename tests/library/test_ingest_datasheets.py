@@ -94,7 +94,8 @@ def test_chunks_are_sized_for_the_embedding_model(datasheet_snapshots) -> None:
 def test_a_datasheet_that_captions_below_its_tables_is_ingested_with_each_caption_on_its_own_table(
     datasheet_snapshots,
 ) -> None:
-    # FTDI writes "Table 3.3" under its table; above it, the table "Table 3.2" is written under.
+    # FTDI writes each caption under its table, so "Table 3.2" sits between the 3.2 table and the
+    # 3.3 one, right over the latter; read the usual way, the 3.3 pins took "Table 3.2".
     ft232r = next(snapshot for snapshot in datasheet_snapshots if snapshot.source_name == "ftdi-ft232r.pdf")
     units = [unit["text"] for unit in ft232r.page_units[8]]
     assert any(text.startswith("Table 3.3 Miscellaneous Signal Group · Pin No.: 19 · Name: RESET#") for text in units)
