@@ -120,7 +120,7 @@ class PageLayout:
     height: float
     units: list[Unit]
     title: str = ""  # its largest type; on a first page, what the document is (`title_of`)
-    captions: CaptionSides = field(default_factory=CaptionSides)  # see `tables.assign_captions`
+    captions: CaptionSides = field(default_factory=CaptionSides)  # see `tables.page_tables`
     last_table: TableHead | None = None  # the lowest table's head, for one running on over the break
 
     @property

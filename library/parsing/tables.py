@@ -519,10 +519,9 @@ def _caption_gap(table: FoundTable, line: Line, side: str, within: float) -> flo
     return gap if gap < within else None
 
 
-def assign_captions(tables: list[FoundTable], lines: list[Line], *, below_first: bool = False) -> list[str]:
-    """Each table's caption ("" for none): the nearest "Table N…" line on the document's side,
-    else the nearest close one on the other side; a caption names one table only."""
-    captions = [line for line in lines if _CAPTION.match(line.text)]
+def _assign_captions(tables: list[FoundTable], captions: list[Line], *, below_first: bool) -> list[str]:
+    """Each table's caption ("" for none): the nearest of the page's "Table N…" lines on the
+    document's side, else the nearest close one on the other side; a caption names one table only."""
     chosen: list[str | None] = [None] * len(tables)
     taken: set[int] = set()
     first, other = ("below", "above") if below_first else ("above", "below")
@@ -541,9 +540,8 @@ def assign_captions(tables: list[FoundTable], lines: list[Line], *, below_first:
     return [caption or "" for caption in chosen]
 
 
-def caption_sides(tables: list[FoundTable], lines: list[Line], *, side_matters: bool) -> CaptionSides:
+def _caption_sides(tables: list[FoundTable], captions: list[Line], *, side_matters: bool) -> CaptionSides:
     """The page's `CaptionSides`, counted with the windows of a document that captions above."""
-    captions = [line for line in lines if _CAPTION.match(line.text)]
     above = below = 0
     for table in tables:
         has_above = any(_caption_gap(table, line, "above", _CAPTION_NEAR) is not None for line in captions)
@@ -691,7 +689,8 @@ def page_tables(
     """Every ruled table on the page with its caption ("" when it has none), and which side the
     page writes its captions on."""
     tables = find_tables(chars, edges, width, height)
-    captions = assign_captions(tables, lines, below_first=captions_below)
-    otherwise = assign_captions(tables, lines, below_first=not captions_below)
-    sides = caption_sides(tables, lines, side_matters=captions != otherwise)
+    caption_lines = [line for line in lines if _CAPTION.match(line.text)]
+    captions = _assign_captions(tables, caption_lines, below_first=captions_below)
+    otherwise = _assign_captions(tables, caption_lines, below_first=not captions_below)
+    sides = _caption_sides(tables, caption_lines, side_matters=captions != otherwise)
     return list(zip(tables, captions, strict=True)), sides
