@@ -48,8 +48,9 @@ logger = logging.getLogger(__name__)
 # caption stays apart from the paragraph right under it; 12: chunks exact to their page again
 # (10's finishing is done when a page is read for an answer: `library.search.text`); 13: a
 # caption names one table, over or under it, and on the side the document captions its tables;
-# a table running on over a page break without its header takes the header of its start.
-PIPELINE_VERSION = 13
+# a table running on over a page break without its header takes the header of its start;
+# 14: a table whose first row holds a sentence has no header row (a register's bit descriptions).
+PIPELINE_VERSION = 14
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8

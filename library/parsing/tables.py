@@ -652,12 +652,21 @@ _NUMBER = re.compile(r"^[±+\-−–]?\d+(?:[.,]\d+)?(?:\s*(?:to|~|…)\s*[±+\-
 
 
 def _header_rows(bands: list[list[Cell]]) -> int:
-    """1, or 2 when the second row subdivides the first (MIN / TYP / MAX under a part name)."""
+    """0 when the first row already says something (a register's "bit | description" table has
+    no header: its first row is a bit); else 1, or 2 when the second row subdivides the first
+    (MIN / TYP / MAX under a part name)."""
+    if bands and any(_SENTENCE.search(cell.text) and len(cell.text.split()) >= 5 for cell in bands[0]):
+        return 0
     if len(bands) < 3:
         return 1
     first, second = bands[0], bands[1]
     subdivides = len(second) > len(first) and all(_looks_like_header(cell.text) for cell in second if cell not in first)
     return 2 if subdivides else 1
+
+
+# A sentence ends in a cell: a word (not an abbreviation such as "Typ.", nor "Figure 1.") and a
+# full stop, then the cell's end or the next sentence.
+_SENTENCE = re.compile(r"(?:\w{3}|\))\.(?:\s+[A-Z(]|$)")
 
 
 def _looks_like_header(text: str) -> bool:

@@ -224,6 +224,19 @@ def test_a_table_running_on_over_a_page_break_without_its_header_takes_the_heade
     assert register_map == rows(page("datasheets-extra/nordic-nrf24l01p.pdf", 59))
 
 
+def test_a_table_whose_first_row_already_says_something_has_no_header_row() -> None:
+    # LSM6DS33's register descriptions are "bit | description" with no header: BOOT is a bit,
+    # not the name of the column every other bit sits in.
+    register = rows(page("datasheets/st-lsm6ds33.pdf", 49))
+    assert "Table 50. CTRL3_C register description · BOOT · Reboot memory content." in register[0]
+    if_inc = next(row for row in register if " · IF_INC · " in row)
+    assert "Default value: 1 (0: disabled; 1: enabled)" in if_inc
+    assert not any("BOOT:" in row for row in register)
+    # A header of short labels stays one, abbreviations ("Typ. current") and all.
+    noise = rows(page("datasheets/bosch-bme280.pdf", 22))
+    assert any("Typ. current [μA] at 1 Hz forced" in row for row in noise)
+
+
 def test_chart_text_and_equation_glyphs_are_figure_text_never_quoted() -> None:
     chart = page("datasheets/infineon-irf540n.pdf", 4)
     ticks = [unit for unit in chart.units if unit.text in {"500", "1000", "1500", "2000"}]
