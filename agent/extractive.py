@@ -654,10 +654,14 @@ def _rows_together(rows: list[str]) -> str:
     begins with that the row before it begins with too (the caption, a shared parameter), and
     the cells of descriptive columns without their header ("Symbol: VBB" reads "VBB")."""
     cells = [row.rstrip(".").split(CELLS) for row in rows]
-    parts = [CELLS.join(shown_cell(cell) for cell in cells[0])]
+    parts = [_shown_cells(cells[0])]
     for previous, current in itertools.pairwise(cells):
         shared = 0
         while shared + 1 < len(current) and shared < len(previous) and current[shared] == previous[shared]:
             shared += 1
-        parts.append(CELLS.join(shown_cell(cell) for cell in current[shared:]))
+        parts.append(_shown_cells(current[shared:]))
     return "; ".join(parts)
+
+
+def _shown_cells(cells: list[str]) -> str:
+    return CELLS.join(shown for shown in map(shown_cell, cells) if shown)

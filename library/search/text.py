@@ -55,10 +55,13 @@ def text_blocks(text: str) -> list[str]:
 CELLS = " · "
 # Column headers that name what a row is about rather than a value of it.
 _DESCRIPTIVE = re.compile(
-    r"(?:parameters?|characteristics?|symbols?|descriptions?|(?:test)?conditions?|names?|items?|propert(?:y|ies)|features?)"
-    r"(?:\(\d\))?",
+    r"(?:parameters?|characteristics?|symbols?|\w*descriptions?|(?:test)?conditions?|\w*names?|items?"
+    r"|propert(?:y|ies)|features?|comments?|devices?)"
+    r"(?:\(\w*\))?",  # "Symbol(1)", "Parameter (condition)"
     re.IGNORECASE,
 )
+# A notes column's cell that only points to a footnote ("Notes: a", "Note: 2, 3").
+_FOOTNOTE_MARK = re.compile(r"(?:foot)?notes?: \w(?:\s*,\s*\w)*", re.IGNORECASE)
 # Where one sentence ends and the next begins.
 SENTENCE_BREAK = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(])")
 
@@ -71,7 +74,9 @@ def is_row(text: str) -> bool:
 
 def shown_cell(cell: str) -> str:
     """A row's cell as an answer shows it: a descriptive column without its header name
-    ("Symbol: VBB" reads "VBB"), a value with it ("Max: 2 ms")."""
+    ("Symbol: VBB" reads "VBB"), a value with it ("Max: 2 ms"), a footnote mark not at all ("")."""
+    if _FOOTNOTE_MARK.fullmatch(cell):
+        return ""
     header, colon, value = cell.partition(": ")
     if colon and _DESCRIPTIVE.fullmatch(re.sub(r"\s+", "", header)):
         return value

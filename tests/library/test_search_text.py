@@ -14,6 +14,13 @@ def test_a_descriptive_cell_is_shown_without_its_header_a_value_with_it() -> Non
     assert shown_cell("Symbol: IOUT") == "IOUT"
     assert shown_cell("PARAME TER: Short Circuit to Ground") == "Short Circuit to Ground"
     assert shown_cell("Rating: ±2 A") == "Rating: ±2 A"
+    # A qualified or compound descriptive header goes too; a lone footnote mark says nothing.
+    assert shown_cell("Parameter (condition): Supply current in power down") == "Supply current in power down"
+    assert shown_cell("INSTRUCTION NAME: JEDEC ID") == "JEDEC ID"
+    assert shown_cell("Notes: a") == ""
+    assert shown_cell("Note: 2, 3") == ""
+    assert shown_cell("Notes: Range S") == "Notes: Range S"
+    assert shown_cell("Comments: External crystal, Ls = 90mH") == "External crystal, Ls = 90mH"
 
 
 def test_an_answer_quotes_a_row_cell_by_cell_and_a_paragraph_by_a_sentence() -> None:
