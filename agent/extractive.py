@@ -85,12 +85,15 @@ _ANNOUNCES = re.compile(
     re.IGNORECASE,
 )
 _FORMULA_CHARS = 80
+# Words that announce steps or a list on the next lines, as a colon does.
+_ANNOUNCES_LIST = re.compile(r"\bthe following (?!(?:formula|equation|expression)\b)", re.IGNORECASE)
 
 
 def _with_context(unit: Unit, blocks: list[str]) -> str:
     """The unit and, for a short one, the lines after it: a table row flattened by the PDF
     puts its condition, value and unit on the next lines ("Start-up time tstartup" … "2 ms").
-    A unit that ends with a colon announces what follows (a procedure, a list): that is added;
+    A unit that ends with a colon or speaks of "the following" procedure announces what follows
+    (the steps, a list): that is added;
     one that announces a formula ("by the following formula") has the formula's line added.
     A row parsed from a ruled table carries its headers and stands alone."""
     text = unit.text
@@ -100,9 +103,11 @@ def _with_context(unit: Unit, blocks: list[str]) -> str:
             return f"{text} {blocks[index]}"  # "… by the following formula" / "tOFF ≈ ROSC ⁄ 825"
     if is_row(text):
         return text
-    if text.endswith(":") and blocks[unit.line_index].endswith(text):
+    if (text.endswith(":") or _ANNOUNCES_LIST.search(text)) and blocks[unit.line_index].endswith(text):
         while len(text) < _LIST_CHARS and index < len(blocks):
-            text = f"{text} {blocks[index]}"
+            heading, cells, rest = blocks[index].partition(CELLS)
+            # The steps under one heading: the heading once, then each step after a cell break.
+            text = f"{text}{CELLS}{rest}" if cells and heading in text else f"{text} {blocks[index]}"
             index += 1
         return text
     if not blocks[unit.line_index].endswith(text):

@@ -438,6 +438,10 @@ def _by_column(lines: list[Line], split: float) -> list[Line]:
 _NUMBERISH = re.compile(r"^[-+−±]?[\d.,]+%?$|^[-+−]?\d+(\.\d+)?[a-zA-Zµ°%]{0,3}$")
 
 
+# Short words that join a phrase ("120 °C at <5% rH for 2 h"); an axis or an equation has none.
+_LINKING_WORDS = frozenset({"at", "by", "for", "in", "on", "or", "to"})
+
+
 def is_figure_text(lines: list[Line]) -> bool:
     """Axis labels, tick values or an equation's scattered glyphs: text never worth quoting."""
     tokens = [token for line in lines for token in line.text.split()]
@@ -448,7 +452,7 @@ def is_figure_text(lines: list[Line]) -> bool:
         return True  # a lone tick value, letter or symbol
     numeric = sum(1 for token in tokens if _NUMBERISH.match(token))
     single = sum(1 for token in tokens if len(token) <= 2)
-    words = sum(1 for token in tokens if re.fullmatch(r"[A-Za-z][a-z]{2,}", token))
+    words = sum(1 for token in tokens if re.fullmatch(r"[A-Za-z][a-z]{2,}", token) or token in _LINKING_WORDS)
     if len(tokens) >= 4 and numeric >= 0.7 * len(tokens) and words <= 1:
         return True
     return len(tokens) >= 6 and single >= 0.6 * len(tokens) and words <= 1

@@ -90,11 +90,19 @@ def test_a_sentence_holds_the_subject_its_paragraph_names_first() -> None:
     assert text.startswith("Register 0x1D—THRESH_TAP (Read/Write). … The scale factor is 62.5 mg/LSB")
 
 
-def test_a_line_ending_with_a_colon_is_shown_with_what_it_announces() -> None:
+@pytest.mark.parametrize(
+    "announcing",
+    [
+        "The following reconditioning procedure is mandatory:",
+        # No colon: the sentence speaks of "the following" procedure, whose steps come next.
+        "Therefore the following reconditioning procedure is mandatory to restore the calibration state.",
+    ],
+)
+def test_a_line_announcing_what_follows_is_shown_with_it(announcing: str) -> None:
     terms = QueryTerms(weights={"reconditioning": 3.0, "procedure": 1.0})
     text = "\n".join(
         [
-            "After reflow, the sensor may show an offset. The following reconditioning procedure is mandatory:",
+            f"After reflow, the sensor may show an offset. {announcing}",
             "Dry-baking at 120 °C and relative humidity below 5% for 2 hours",
             "Re-hydration at 25 °C and 75% relative humidity for at least 12 hours",
             "Packaging information follows in the next chapter of this document",

@@ -245,6 +245,10 @@ def test_chart_text_and_equation_glyphs_are_figure_text_never_quoted() -> None:
     equation = page("datasheets/nxp-pca9685.pdf", 25)
     assert all(unit.kind == "figure" for unit in equation.units if unit.text in {"×", "(1)", "(2)"})
     assert "round" not in equation.text.split("formula")[0]
+    # A step of few and short words is still text when words join it ("at", "for").
+    steps = page("datasheets/bosch-bme280.pdf", 46)
+    kinds = {unit.kind for unit in steps.units if unit.text.startswith("120 °C at <5% rH for 2 h")}
+    assert kinds == {"paragraph"}
 
 
 def test_every_unit_has_a_box_on_its_page() -> None:
