@@ -17,11 +17,11 @@ def _page(page: int, text: str) -> CitedPage:
     return CitedPage(document_id=1, source_name="part.pdf", page=page, text=text)
 
 
-def test_a_runner_up_page_with_a_line_on_the_question_is_cited_after_the_top_page() -> None:
+def test_a_runner_up_page_stating_a_value_is_cited_after_a_top_page_that_states_none() -> None:
     terms = QueryTerms(weights={"sleep": 1.0, "current": 1.0, "wakeup": 1.0, "latency": 1.0})
     evidence = [
-        _page(8, "Sleep current is 0.1 uA typical for the device."),
-        _page(12, "The sleep current is measured with all blocks off."),
+        _page(8, "Sleep current is measured with all blocks off."),
+        _page(12, "The sleep current is 0.1 uA typical for the device."),
         _page(30, "Package outline and soldering profile."),
     ]
     weights = [1.0, 0.0, 0.0]
@@ -32,8 +32,18 @@ def test_a_runner_up_page_with_a_line_on_the_question_is_cited_after_the_top_pag
     assert "[2]" not in narrow
     lines = spread.split("\n")
     assert lines[0].endswith("[1]")  # the top page's citation stays first
-    assert any(line.endswith("[2]") for line in lines)
+    assert any(line.endswith("[2]") and "0.1 uA" in line for line in lines)
     assert "[3]" not in spread  # a page with nothing on the question is not cited
+
+
+def test_no_runner_up_page_is_cited_when_the_top_page_states_a_value() -> None:
+    terms = QueryTerms(weights={"sleep": 1.0, "current": 1.0, "wakeup": 1.0, "latency": 1.0})
+    evidence = [
+        _page(8, "Sleep current is 0.1 uA typical for the device."),
+        _page(12, "The sleep current is 0.3 uA at most over temperature."),
+    ]
+    spread = compose(terms=terms, evidence=evidence, page_weights=[1.0, 0.0], max_units=4, spread_pages=4)
+    assert "0.1 uA" in spread and "[2]" not in spread
 
 
 def test_a_table_row_for_the_other_part_of_the_question_is_quoted_with_its_value() -> None:
