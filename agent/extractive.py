@@ -530,7 +530,7 @@ LOOKUP_PAGES_READ = 5
 # for the question's terms still uncovered.
 LOOKUP_LINES = 3
 LOOKUP_PAGES = 4
-LOOKUP_VALUE_LINES = 3
+LOOKUP_VALUE_LINES = 1
 # Lines a look-up answer shows: the best one and a few supporting ones.
 LOOKUP_MAX_LINES = 3
 
