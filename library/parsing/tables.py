@@ -657,6 +657,11 @@ def _header_rows(bands: list[list[Cell]]) -> int:
     (MIN / TYP / MAX under a part name)."""
     if bands and any(_SENTENCE.search(cell.text) and len(cell.text.split()) >= 5 for cell in bands[0]):
         return 0
+    spanned = 1
+    while spanned < min(len(bands) - 1, _MOST_HEADER_ROWS) and _header_goes_on(bands[spanned - 1], bands[spanned]):
+        spanned += 1
+    if spanned > 1:
+        return spanned
     if len(bands) < 3:
         return 1
     first, second = bands[0], bands[1]
@@ -667,6 +672,25 @@ def _header_rows(bands: list[list[Cell]]) -> int:
 # A sentence ends in a cell: a word (not an abbreviation such as "Typ.", nor "Figure 1.") and a
 # full stop, then the cell's end or the next sentence.
 _SENTENCE = re.compile(r"(?:\w{3}|\))\.(?:\s+[A-Z(]|$)")
+
+
+_MOST_HEADER_ROWS = 4
+
+
+def _header_goes_on(above: list[Cell], band: list[Cell]) -> bool:
+    """Whether `band` is more of the header row `above`: a header cell spans both (its words
+    are set in the middle of a tall header), and the band's own cells name columns rather than
+    hold a number or a code (SHT3x's "I2C Address in Hex." over "representation", beside
+    "SHT3x-DIS" and "Condition"; "TYP" and "MAX" under "LM358"; "±6.144 V" under "FSR")."""
+    spanning = {cell.box for cell in above} & {cell.box for cell in band}
+    own = [cell for cell in band if cell.box not in spanning and cell.text]
+    return bool(spanning) and not any(
+        _NUMBER.match(cell.text) or _CODE.fullmatch(cell.text) or len(cell.text) > 40 for cell in own
+    )
+
+
+# A code as tables write one: "0x44", "EFh", "4018h".
+_CODE = re.compile(r"0x[0-9A-Fa-f]+|[0-9A-F]+h")
 
 
 def _looks_like_header(text: str) -> bool:

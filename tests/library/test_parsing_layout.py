@@ -70,6 +70,29 @@ def test_an_electrical_characteristics_row_carries_min_typ_max_and_unit_under_ea
     assert sum(row.startswith("PARAMETER: Output Source Resistance") for row in found) >= 6
 
 
+def test_a_header_set_over_several_lines_names_every_column_of_the_rows_under_it() -> None:
+    # SHT3x Table 7: "I2C Address in Hex." over "representation", set in the middle of a tall
+    # header beside "SHT3x-DIS" and "Condition"; its lines were taken for rows.
+    addresses = rows(page("datasheets-extra/sensirion-sht3x.pdf", 9))
+    assert addresses == [
+        "Table 7 I2C device addresses. · SHT3x-DIS: I2C address A · I2C Address in Hex. representation:"
+        " 0x44 (default) · Condition: ADDR (pin 2) connected to logic low",
+        "Table 7 I2C device addresses. · SHT3x-DIS: I2C address B · I2C Address in Hex. representation:"
+        " 0x45 · Condition: ADDR (pin 2) connected to logic high",
+    ]
+    # LM358's TYP and MAX under each part name, which spans the rows of the header.
+    characteristics = rows(page("datasheets-extra/ti-lm358.pdf", 7))
+    assert any(
+        "PARAMETER: Input Offset Voltage" in row and "LM358 TYP: 2 mV · MAX: 7 mV · LM2904 TYP: 2 mV" in row
+        for row in characteristics
+    )
+    # A band holding a code is a row, not more header: W25Q128BV's manufacturer ID.
+    identification = rows(page("datasheets-extra/winbond-w25q128bv.pdf", 18))
+    assert "Manufacturer and Device Identification · MANUFACTURER ID: Winbond Serial Flash · (MF7-MF0): EFh" in (
+        identification
+    )
+
+
 def test_rows_under_a_parameter_cell_merged_down_past_a_note_mark_carry_the_parameter() -> None:
     # "Output Voltage" heads the rows of every fixed version; the second row holds "(Note 2)".
     found = rows(page("datasheets-extra/ams-ams1117.pdf", 2))
