@@ -589,6 +589,10 @@ def render(
         if unit.lead and unit.lead not in shown:
             text = f"{unit.lead} … {text}"
             shown.add(unit.lead)
+        if not is_row(unit.text) and (heading := _numbered_heading_before(unit, lines_of[unit.evidence_index])):
+            if heading not in shown:
+                text = f"{heading} · {text}"  # "5.4.2 Register 0xE0 “reset” · The “reset” register …"
+                shown.add(heading)
         shown.add(text)
         if not text.endswith((".", ";", ":", "?", "!")):
             text += "."
@@ -674,3 +678,15 @@ def _rows_together(rows: list[str]) -> str:
 
 def _shown_cells(cells: list[str]) -> str:
     return CELLS.join(shown for shown in map(shown_cell, cells) if shown)
+
+
+_NUMBERED_HEADING = re.compile(r"^\d+(?:\.\d+)+\s+\S.{0,70}$")
+
+
+def _numbered_heading_before(unit: Unit, blocks: list[str]) -> str:
+    """The numbered section heading right above the unit's paragraph ("5.4.2 Register 0xE0
+    “reset”"), which names what the paragraph speaks of."""
+    if unit.line_index == 0:
+        return ""
+    before = blocks[unit.line_index - 1].strip()
+    return before if _NUMBERED_HEADING.match(before) and not before.endswith(".") else ""

@@ -122,6 +122,21 @@ def test_a_line_announcing_what_follows_is_shown_with_it(announcing: str) -> Non
     assert "120 °C" in answer and "75%" in answer
 
 
+def test_a_paragraph_is_shown_under_the_numbered_heading_that_names_its_subject() -> None:
+    terms = QueryTerms(weights={"soft": 2.0, "reset": 2.0, "register": 1.0, "value": 1.0})
+    page = _page(
+        27,
+        "5.4.1 Register 0xD0 “id”\nThe “id” register contains the chip identification number chip_id[7:0].\n"
+        "5.4.2 Register 0xE0 “reset”\nThe “reset” register contains the soft reset word reset[7:0]. If the value "
+        "0xB6 is written to the register, the device is reset using the complete power-on-reset procedure.",
+    )
+    answer = compose(terms=terms, evidence=[page], page_weights=[1.0], max_units=1)
+    assert answer.startswith("5.4.2 Register 0xE0 “reset” · The “reset” register contains the soft reset word")
+    # An unnumbered line above is no such heading.
+    plain = _page(3, "Reset\nThe soft reset register value 0xB6 resets the device.")
+    assert compose(terms=terms, evidence=[plain], page_weights=[1.0], max_units=1).startswith("The soft reset")
+
+
 def test_a_line_announcing_a_formula_is_shown_with_the_formula() -> None:
     terms = QueryTerms(weights={"off": 2.0, "time": 2.0, "rosc": 3.0, "resistor": 2.0})
     # The announcing line is a bullet the layout keeps beside the page's running title, as a row.
