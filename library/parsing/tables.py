@@ -652,9 +652,10 @@ _NUMBER = re.compile(r"^[±+\-−–]?\d+(?:[.,]\d+)?(?:\s*(?:to|~|…)\s*[±+\-
 
 
 def _header_rows(bands: list[list[Cell]]) -> int:
-    """0 when the first row already says something (a register's "bit | description" table has
-    no header: its first row is a bit); else 1, or 2 when the second row subdivides the first
-    (MIN / TYP / MAX under a part name)."""
+    """How many of the first bands are the header: 0 when the first already says something (a
+    register's "bit | description" table has none: its first row is a bit); all that a header
+    cell spans, its words set in the middle of a tall header (`_header_goes_on`); else 1, or 2
+    when the second row subdivides the first (MIN / TYP / MAX under a part name)."""
     if bands and any(_SENTENCE.search(cell.text) and len(cell.text.split()) >= 5 for cell in bands[0]):
         return 0
     spanned = 1
@@ -674,6 +675,7 @@ def _header_rows(bands: list[list[Cell]]) -> int:
 _SENTENCE = re.compile(r"(?:\w{3}|\))\.(?:\s+[A-Z(]|$)")
 
 
+# A header is set over at most this many bands.
 _MOST_HEADER_ROWS = 4
 
 
