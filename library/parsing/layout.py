@@ -313,7 +313,66 @@ def build_lines(chars: list[Char]) -> list[Line]:
             previous = char
     if current:
         lines.append(_finish_line(current))
-    return [line for line in lines if line.text]
+    return _rejoin_split_lines([line for line in lines if line.text])
+
+
+# Pieces of one line drawn apart in the stream (a cross-reference's link text, "Figure 8", drawn
+# after the sentence around it) are one line when they sit a word space apart on one baseline.
+_WORD_SPACE = 0.6  # of the font size
+
+
+def _rejoin_split_lines(lines: list[Line]) -> list[Line]:
+    """The lines with pieces of one line that the stream drew apart joined, in x order, where the
+    first of them was drawn: "as shown in" + "Figure 8" + ". The" read "as shown in Figure 8. The"."""
+    by_top = sorted(range(len(lines)), key=lambda i: lines[i].box.top)
+    tops = [lines[i].box.top for i in by_top]
+    parent = list(range(len(lines)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, line in enumerate(lines):
+        box = line.box
+        near = by_top[bisect.bisect_left(tops, box.top - box.height) : bisect.bisect_right(tops, box.bottom)]
+        for j in near:
+            if j != i and _continues_on_baseline(line, lines[j]):
+                parent[root(j)] = root(i)
+    pieces: dict[int, list[Line]] = {}
+    for i, line in enumerate(lines):
+        pieces.setdefault(root(i), []).append(line)
+    out = []
+    for i, line in enumerate(lines):
+        group = pieces.get(i) if root(i) == i else None
+        if group is None:
+            continue
+        out.append(line if len(group) == 1 else _joined(sorted(group, key=lambda piece: piece.box.x0)))
+    return out
+
+
+def _continues_on_baseline(line: Line, other: Line) -> bool:
+    """Whether `other` goes on right after `line`, or `line` right after `other`, on one baseline."""
+    a, b = line.box, other.box
+    overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
+    if overlap < 0.6 * min(a.height, b.height) or not 0.8 <= line.size / max(other.size, 0.1) <= 1.25:
+        return False
+    size = max(line.size, other.size)
+    return any(-0.2 * size <= gap <= _WORD_SPACE * size for gap in (b.x0 - a.x1, a.x0 - b.x1))
+
+
+def _joined(pieces: list[Line]) -> Line:
+    chars = [char for piece in pieces for char in piece.chars]
+    text = pieces[0].text
+    for before, piece in itertools.pairwise(pieces):
+        touching = piece.box.x0 - before.box.x1 < 0.15 * max(before.size, piece.size)
+        text += ("" if touching else " ") + piece.text
+    text = re.sub(r" (?=[.,;:)])", "", text)  # "Figure 8 . The" → "Figure 8. The"
+    box = pieces[0].box
+    for piece in pieces[1:]:
+        box = box.union(piece.box)
+    return Line(chars=chars, text=text, box=box, rating=any(piece.rating for piece in pieces))
 
 
 def _breaks_line(previous: Char, char: Char) -> bool:
@@ -348,6 +407,94 @@ def _finish_line(chars: list[Char]) -> Line:
 
 
 _DOT_LEADER = re.compile(r"\s*(?:\.\s?){4,}\s*")
+
+
+# A ratings list set without leaders ("Input Voltage            15V"): each label and the lone
+# value on its baseline far to its right. The values stand in a column, so at least this many
+# pairs must share one (edge within _VALUE_COLUMN points); diagram labels seldom do.
+_MIN_LISTED_VALUES = 3
+_VALUE_COLUMN = 10.0
+_BARE_NUMBER = re.compile(r"[\d.]+")
+_LONE_VALUE = re.compile(r"(?<![A-Za-z])\d")  # "15V", "-40°C to 125°C", "φ JA= 160°C/W"; not "AIN3"
+
+
+def join_listed_values(
+    lines: list[Line], page_width: float, *, ignore: Callable[[Line], bool] = lambda line: False
+) -> list[Line]:
+    """The lines with each label of a leaderless ratings list joined to its value as one rating
+    line ("Input Voltage: 15V"): apart, the value alone reads as figure text and is lost.
+    `ignore`d lines (table cells) are neither labels nor values."""
+    pairs = list(_label_value_pairs([line for line in lines if not ignore(line)], page_width))
+    # An entry whose leader ends its line ("PDIP Package . . . .") is one already.
+    listed = [(label, value) for label, value in pairs if label.rating]
+    for edge in (lambda box: box.x1, lambda box: box.x0):  # right-aligned values, then left-aligned
+        columns = _columns([(label, value) for label, value in pairs if not label.rating], edge)
+        listed += [pair for column in columns if len(column) >= _MIN_LISTED_VALUES for pair in column]
+    joined: dict[int, Line] = {}  # id(label) → the joined line
+    taken: set[int] = set()  # id(value)
+    for label, value in listed:
+        if id(label) not in joined and id(value) not in taken:
+            text = f"{label.text}: {value.text}"
+            box = label.box.union(value.box)
+            joined[id(label)] = Line(chars=[*label.chars, *value.chars], text=text, box=box, rating=True)
+            taken.add(id(value))
+    return [joined.get(id(line), line) for line in lines if id(line) not in taken]
+
+
+def _columns(pairs: list[tuple[Line, Line]], edge: Callable[[Box], float]) -> list[list[tuple[Line, Line]]]:
+    """The pairs grouped by where their values' `edge` stands, a group within _VALUE_COLUMN."""
+    columns: list[list[tuple[Line, Line]]] = []
+    for pair in sorted(pairs, key=lambda pair: edge(pair[1].box)):
+        if columns and edge(pair[1].box) - edge(columns[-1][0][1].box) <= _VALUE_COLUMN:
+            columns[-1].append(pair)
+        else:
+            columns.append([pair])
+    return columns
+
+
+def _label_value_pairs(lines: list[Line], page_width: float) -> Iterator[tuple[Line, Line]]:
+    """Each word label with the nearest line right of it on its baseline, when that is a lone value."""
+    by_top = sorted(lines, key=lambda line: line.box.top)
+    tops = [line.box.top for line in by_top]
+    for label in lines:
+        open_entry = label.rating and ": " not in label.text  # its leader ends the line
+        if not (open_entry or (not label.rating and _is_label(label.text))):
+            continue
+        box = label.box
+        near = by_top[bisect.bisect_left(tops, box.top - box.height) : bisect.bisect_right(tops, box.bottom)]
+        beside = [
+            line
+            for line in near
+            if line.box.x0 > box.x1
+            and min(line.box.bottom, box.bottom) - max(line.box.top, box.top) >= 0.6 * box.height
+        ]
+        value = min(beside, key=lambda line: line.box.x0, default=None)
+        if value is None or value.box.x0 - box.x1 > 0.5 * page_width:
+            continue
+        if _is_lone_value(value.text) or (open_entry and _BARE_NUMBER.fullmatch(value.text)):
+            yield label, value
+
+
+def _is_lone_value(text: str) -> bool:
+    """A value with its unit or sign ("15V", "φ JA= 160°C/W"): not a phrase, not a labelled value,
+    not a bare number (a pin's or a section's)."""
+    return (
+        len(text) <= 30
+        and bool(_LONE_VALUE.search(text))
+        and ":" not in text
+        and not re.search(r"[A-Za-z]{4,}", text)
+        and not _BARE_NUMBER.fullmatch(text)
+    )
+
+
+def _is_label(text: str) -> bool:
+    """Words naming a quantity ("Input Voltage", "SO-8 package"), not a pin's or a net's name."""
+    return (
+        len(text) <= 60
+        and bool(re.match(r"[A-Z(]", text) and re.search(r"[a-z]{3}", text))
+        and not text.endswith(".")
+        and "=" not in text
+    )
 
 
 # --- reading order ---------------------------------------------------------------------------
@@ -555,13 +702,18 @@ def text_units(lines: list[Line]) -> list[Unit]:
         if not text:
             continue
         first = block[0]
-        if first.rating and label is not None and first.box.x0 > label.box.x0 + 2:
+        figure = is_figure_text(block)
+        if figure and units and units[-1].kind == "item" and _beside(Line(chars=[], box=units[-1].box), first):
+            pass  # a lone value beside the entry before ("N/A") leaves the label as it is
+        elif first.rating and label is not None and first.box.x0 > label.box.x0 + 2:
             text = f"{label.text} {text}"
         elif first.rating:  # an entry at the label's level names what its indented lines continue
             label = Line(chars=first.chars, text=text.split(":")[0], box=first.box)
+        elif label is not None and _beside(label, first) and not is_figure_text([label]):
+            pass  # a column header on the label's baseline ("θJA (°C/W)") names values, not entries
         else:
             label = first if len(block) == 1 and len(text) < 60 and not text.endswith(".") else None
-        if is_figure_text(block):
+        if figure:
             kind: UnitKind = "figure"
         elif first.rating or _starts_item(text):
             kind = "item"
@@ -571,6 +723,12 @@ def text_units(lines: list[Line]) -> list[Unit]:
             kind = "paragraph"
         units.append(Unit(kind, text, block_box(block)))
     return units
+
+
+def _beside(label: Line, line: Line) -> bool:
+    """Whether `line` stands right of `label` on its baseline."""
+    overlap = min(line.box.bottom, label.box.bottom) - max(line.box.top, label.box.top)
+    return line.box.x0 > label.box.x1 and overlap >= 0.6 * min(line.box.height, label.box.height)
 
 
 def clean_cell(text: str | None) -> str:

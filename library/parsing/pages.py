@@ -18,6 +18,7 @@ from library.parsing.layout import (
     TableHead,
     Unit,
     build_lines,
+    join_listed_values,
     page_edges,
     reading_order,
     text_layer_chars,
@@ -62,6 +63,7 @@ def layout_from_chars(
     boxes = [table.box for table, _ in tables]
     # Table cells sit on both sides of any gutter: the column test reads the other lines only.
     lines = reading_order(lines, width, ignore=lambda line: _table_of(line, boxes) is not None)
+    lines = join_listed_values(lines, width, ignore=lambda line: _table_of(line, boxes) is not None)
     units: list[Unit] = []
     run: list[Line] = []
     placed: set[int] = set()

@@ -171,10 +171,40 @@ def test_a_ratings_list_gives_each_entry_its_label_and_value() -> None:
     assert "Thermal Information · Maximum Storage Temperature Range: -65°C to 150°C" in texts
 
 
+def test_a_ratings_list_set_without_leaders_joins_each_label_to_the_value_on_its_baseline() -> None:
+    layout = page("datasheets-extra/ams-ams1117.pdf", 2)
+    texts = [unit.text for unit in layout.units if unit.kind != "figure"]
+    # Apart, "15V" and "φ JA= 90°C/W*" were lone values taken for figure text and lost.
+    assert "ABSOLUTE MAXIMUM RATINGS (Note 1) · Input Voltage: 15V" in texts
+    assert any(text.endswith("Thermal Resistance SOT-223 package: φ JA= 90°C/W*") for text in texts)
+    assert any(text.endswith("Lead Temperature (10 sec): 300°C") for text in texts)
+    # A label whose value is words stays as it was.
+    assert "Power Dissipation" in texts and "Internally limited" in texts
+    # An entry whose leader ends its line takes the value on its baseline, and the label above
+    # it, not the column header beside the label ("θJA (°C/W) θJC (°C/W)").
+    thermal = [unit.text for unit in page("datasheets/renesas-icl7660.pdf", 3).units]
+    assert "Thermal Information · Thermal Resistance (Typical, Note 1) PDIP Package*: 110" in thermal
+    assert "Thermal Information · Thermal Resistance (Typical, Note 1) SOIC Package: 160" in thermal
+    # Pin names beside pin numbers in a package drawing are no ratings list.
+    pins = page("datasheets/ti-ads1115.pdf", 5).units
+    assert not any(unit.text.startswith(("ADDR: ", "SDA: ")) for unit in pins)
+
+
 def test_symbol_font_glyphs_become_the_characters_people_type() -> None:
     text = page("datasheets/renesas-icl7660.pdf", 3).text
     assert "ICL7660A MAX: 165 μA" in text and "10kΩ" in text and "≤" in text
     assert not any(0xF000 <= ord(char) <= 0xF0FF for char in text)
+
+
+def test_a_cross_references_link_text_drawn_apart_stays_in_its_sentence() -> None:
+    # ADXL345 draws "Figure 8", "Table 11" … after the text around them: the lines broke at
+    # each, the paragraph fell apart, and "0x1D" lost its sentence's end.
+    text = page("datasheets/adi-adxl345.pdf", 10).text
+    assert "requiring a simple 2-wire connection as shown in Figure 8. The ADXL345 conforms" in text
+    assert "the 7-bit I2C address for the device is 0x1D, followed by the R/W bit." in text
+    # Subscripts and notes drawn after their symbol join it: "VIN(2)", not "(2) VIN".
+    ratings = rows(page("datasheets-extra/st-stm32f103c8.pdf", 37))
+    assert any("Symbol: VIN(2) · Ratings: Input voltage on 5 V tolerant pin" in row for row in ratings)
 
 
 def test_a_two_column_page_written_line_by_line_is_read_column_by_column() -> None:
