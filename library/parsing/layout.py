@@ -415,6 +415,7 @@ _DOT_LEADER = re.compile(r"\s*(?:\.\s?){4,}\s*")
 _MIN_LISTED_VALUES = 3
 _VALUE_COLUMN = 10.0
 _BARE_NUMBER = re.compile(r"[\d.]+")
+_ONE_VALUE = re.compile(r"[-+±−]?\d\S*")  # "0x30A2", "2.5V": one token
 _LONE_VALUE = re.compile(r"(?<![A-Za-z])\d")  # "15V", "-40°C to 125°C", "φ JA= 160°C/W"; not "AIN3"
 
 
@@ -424,9 +425,15 @@ def join_listed_values(
     """The lines with each label of a leaderless ratings list joined to its value as one rating
     line ("Input Voltage: 15V"): apart, the value alone reads as figure text and is lost.
     `ignore`d lines (table cells) are neither labels nor values."""
-    pairs = list(_label_value_pairs([line for line in lines if not ignore(line)], page_width))
-    # An entry whose leader ends its line ("PDIP Package . . . .") is one already.
-    listed = [(label, value) for label, value in pairs if label.rating]
+    free = [line for line in lines if not ignore(line)]
+    pairs = list(_label_value_pairs(free, page_width))
+    # An entry whose leader ends its line ("PDIP Package . . . .") is one already, and so is a
+    # pair under a header of its own ("Command  Hex Code" over "Soft Reset  0x30A2").
+    listed = [
+        (label, value)
+        for label, value in pairs
+        if label.rating or (_ONE_VALUE.fullmatch(value.text) and _under_headers(label, value, free))
+    ]
     for edge in (lambda box: box.x1, lambda box: box.x0):  # right-aligned values, then left-aligned
         columns = _columns([(label, value) for label, value in pairs if not label.rating], edge)
         listed += [pair for column in columns if len(column) >= _MIN_LISTED_VALUES for pair in column]
@@ -439,6 +446,28 @@ def join_listed_values(
             joined[id(label)] = Line(chars=[*label.chars, *value.chars], text=text, box=box, rating=True)
             taken.add(id(value))
     return [joined.get(id(line), line) for line in lines if id(line) not in taken]
+
+
+def _under_headers(label: Line, value: Line, lines: list[Line]) -> bool:
+    """Whether a line of words stands right above each of the two, the pair of them on one
+    baseline: column headers over a row."""
+
+    def header_over(line: Line) -> Line | None:
+        box = line.box
+        return next(
+            (
+                other
+                for other in lines
+                if 0 <= box.top - other.box.bottom <= 1.5 * box.height
+                and other.box.x0 < box.x1
+                and box.x0 < other.box.x1
+                and re.fullmatch(r"[A-Za-z][A-Za-z .()/-]*", other.text)
+            ),
+            None,
+        )
+
+    over_label, over_value = header_over(label), header_over(value)
+    return over_label is not None and over_value is not None and _beside(over_label, over_value)
 
 
 def _columns(pairs: list[tuple[Line, Line]], edge: Callable[[Box], float]) -> list[list[tuple[Line, Line]]]:
@@ -480,6 +509,7 @@ def _is_lone_value(text: str) -> bool:
     not a bare number (a pin's or a section's)."""
     return (
         len(text) <= 30
+        and len(text.split()) <= 4  # "- 65°C to +150°C"; not a diagram's row of bits
         and bool(_LONE_VALUE.search(text))
         and ":" not in text
         and not re.search(r"[A-Za-z]{4,}", text)
@@ -492,7 +522,7 @@ def _is_label(text: str) -> bool:
     return (
         len(text) <= 60
         and bool(re.match(r"[A-Z(]", text) and re.search(r"[a-z]{3}", text))
-        and not text.endswith(".")
+        and not text.endswith((".", ","))
         and "=" not in text
     )
 

@@ -185,6 +185,9 @@ def test_a_ratings_list_set_without_leaders_joins_each_label_to_the_value_on_its
     thermal = [unit.text for unit in page("datasheets/renesas-icl7660.pdf", 3).units]
     assert "Thermal Information · Thermal Resistance (Typical, Note 1) PDIP Package*: 110" in thermal
     assert "Thermal Information · Thermal Resistance (Typical, Note 1) SOIC Package: 160" in thermal
+    # One pair under a header of its own is a row too (SHT3x's unruled Table 13).
+    command = page("datasheets-extra/sensirion-sht3x.pdf", 12).units
+    assert any(unit.kind == "item" and unit.text.endswith("Soft Reset: 0x30A2") for unit in command)
     # Pin names beside pin numbers in a package drawing are no ratings list.
     pins = page("datasheets/ti-ads1115.pdf", 5).units
     assert not any(unit.text.startswith(("ADDR: ", "SDA: ")) for unit in pins)
