@@ -340,23 +340,23 @@ def _rejoin_split_lines(lines: list[Line]) -> list[Line]:
         for j in near:
             if j != i and _continues_on_baseline(line, lines[j]):
                 parent[root(j)] = root(i)
-    pieces: dict[int, list[Line]] = {}
-    for i, line in enumerate(lines):
-        pieces.setdefault(root(i), []).append(line)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(lines)):
+        groups.setdefault(root(i), []).append(i)
+    first_of = {group[0]: group for group in groups.values()}  # indices ascend: group[0] drew first
     out = []
     for i, line in enumerate(lines):
-        group = pieces.get(i) if root(i) == i else None
-        if group is None:
-            continue
-        out.append(line if len(group) == 1 else _joined(sorted(group, key=lambda piece: piece.box.x0)))
+        group = first_of.get(i)
+        if group is not None:
+            pieces = sorted((lines[j] for j in group), key=lambda piece: piece.box.x0)
+            out.append(line if len(group) == 1 else _joined(pieces))
     return out
 
 
 def _continues_on_baseline(line: Line, other: Line) -> bool:
     """Whether `other` goes on right after `line`, or `line` right after `other`, on one baseline."""
     a, b = line.box, other.box
-    overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
-    if overlap < 0.6 * min(a.height, b.height) or not 0.8 <= line.size / max(other.size, 0.1) <= 1.25:
+    if not _one_baseline(a, b) or not 0.8 <= line.size / max(other.size, 0.1) <= 1.25:
         return False
     size = max(line.size, other.size)
     return any(-0.2 * size <= gap <= _WORD_SPACE * size for gap in (b.x0 - a.x1, a.x0 - b.x1))
@@ -467,7 +467,7 @@ def _under_headers(label: Line, value: Line, lines: list[Line]) -> bool:
         )
 
     over_label, over_value = header_over(label), header_over(value)
-    return over_label is not None and over_value is not None and _beside(over_label, over_value)
+    return over_label is not None and over_value is not None and _beside(over_label.box, over_value.box)
 
 
 def _columns(pairs: list[tuple[Line, Line]], edge: Callable[[Box], float]) -> list[list[tuple[Line, Line]]]:
@@ -491,12 +491,8 @@ def _label_value_pairs(lines: list[Line], page_width: float) -> Iterator[tuple[L
             continue
         box = label.box
         near = by_top[bisect.bisect_left(tops, box.top - box.height) : bisect.bisect_right(tops, box.bottom)]
-        beside = [
-            line
-            for line in near
-            if line.box.x0 > box.x1
-            and min(line.box.bottom, box.bottom) - max(line.box.top, box.top) >= 0.6 * box.height
-        ]
+        # On the label's own baseline: a diagram's box beside a short label seldom is.
+        beside = [line for line in near if line.box.x0 > box.x1 and _overlap(box, line.box) >= 0.6 * box.height]
         value = min(beside, key=lambda line: line.box.x0, default=None)
         if value is None or value.box.x0 - box.x1 > 0.5 * page_width:
             continue
@@ -733,13 +729,13 @@ def text_units(lines: list[Line]) -> list[Unit]:
             continue
         first = block[0]
         figure = is_figure_text(block)
-        if figure and units and units[-1].kind == "item" and _beside(Line(chars=[], box=units[-1].box), first):
+        if figure and units and units[-1].kind == "item" and _beside(units[-1].box, first.box):
             pass  # a lone value beside the entry before ("N/A") leaves the label as it is
         elif first.rating and label is not None and first.box.x0 > label.box.x0 + 2:
             text = f"{label.text} {text}"
         elif first.rating:  # an entry at the label's level names what its indented lines continue
             label = Line(chars=first.chars, text=text.split(":")[0], box=first.box)
-        elif label is not None and _beside(label, first) and not is_figure_text([label]):
+        elif label is not None and _beside(label.box, first.box) and not is_figure_text([label]):
             pass  # a column header on the label's baseline ("θJA (°C/W)") names values, not entries
         else:
             label = first if len(block) == 1 and len(text) < 60 and not text.endswith(".") else None
@@ -755,10 +751,19 @@ def text_units(lines: list[Line]) -> list[Unit]:
     return units
 
 
-def _beside(label: Line, line: Line) -> bool:
-    """Whether `line` stands right of `label` on its baseline."""
-    overlap = min(line.box.bottom, label.box.bottom) - max(line.box.top, label.box.top)
-    return line.box.x0 > label.box.x1 and overlap >= 0.6 * min(line.box.height, label.box.height)
+def _beside(left: Box, right: Box) -> bool:
+    """Whether `right` stands right of `left` on its baseline."""
+    return right.x0 > left.x1 and _one_baseline(left, right)
+
+
+def _one_baseline(a: Box, b: Box) -> bool:
+    """Whether the two overlap over most of the shorter one's height: one line's baseline."""
+    return _overlap(a, b) >= 0.6 * min(a.height, b.height)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """How far the two overlap vertically (negative: the gap between them)."""
+    return min(a.bottom, b.bottom) - max(a.top, b.top)
 
 
 def clean_cell(text: str | None) -> str:
