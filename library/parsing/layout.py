@@ -366,7 +366,7 @@ def _joined(pieces: list[Line]) -> Line:
     chars = [char for piece in pieces for char in piece.chars]
     text = pieces[0].text
     for before, piece in itertools.pairwise(pieces):
-        touching = piece.box.x0 - before.box.x1 < 0.15 * max(before.size, piece.size)
+        touching = piece.box.x0 - before.box.x1 < 0.05 * max(before.size, piece.size)
         text += ("" if touching else " ") + piece.text
     text = re.sub(r" (?=[.,;:)])", "", text)  # "Figure 8 . The" → "Figure 8. The"
     box = pieces[0].box
