@@ -324,8 +324,7 @@ _WORD_SPACE = 0.6  # of the font size
 def _rejoin_split_lines(lines: list[Line]) -> list[Line]:
     """The lines with pieces of one line that the stream drew apart joined, in x order, where the
     first of them was drawn: "as shown in" + "Figure 8" + ". The" read "as shown in Figure 8. The"."""
-    by_top = sorted(range(len(lines)), key=lambda i: lines[i].box.top)
-    tops = [lines[i].box.top for i in by_top]
+    near = _lines_near(lines)
     parent = list(range(len(lines)))
 
     def root(i: int) -> int:
@@ -335,9 +334,7 @@ def _rejoin_split_lines(lines: list[Line]) -> list[Line]:
         return i
 
     for i, line in enumerate(lines):
-        box = line.box
-        near = by_top[bisect.bisect_left(tops, box.top - box.height) : bisect.bisect_right(tops, box.bottom)]
-        for j in near:
+        for j in near(line.box):
             if j != i and _continues_on_baseline(line, lines[j]):
                 parent[root(j)] = root(i)
     groups: dict[int, list[int]] = {}
@@ -351,6 +348,18 @@ def _rejoin_split_lines(lines: list[Line]) -> list[Line]:
             pieces = sorted((lines[j] for j in group), key=lambda piece: piece.box.x0)
             out.append(line if len(group) == 1 else _joined(pieces))
     return out
+
+
+def _lines_near(lines: list[Line]) -> Callable[[Box], list[int]]:
+    """A lookup of the lines that may share a box's baseline (their top between the box's top
+    less its height and its bottom), as indices into `lines`."""
+    order = sorted(range(len(lines)), key=lambda i: lines[i].box.top)
+    tops = [lines[i].box.top for i in order]
+
+    def near(box: Box) -> list[int]:
+        return order[bisect.bisect_left(tops, box.top - box.height) : bisect.bisect_right(tops, box.bottom)]
+
+    return near
 
 
 def _continues_on_baseline(line: Line, other: Line) -> bool:
@@ -377,7 +386,7 @@ def _joined(pieces: list[Line]) -> Line:
 
 def _breaks_line(previous: Char, char: Char) -> bool:
     before, after = previous.box, char.box
-    overlap = min(before.bottom, after.bottom) - max(before.top, after.top)
+    overlap = _overlap(before, after)
     if overlap < 0.3 * min(before.bottom - before.top, after.bottom - after.top):
         return True  # another baseline (a superscript such as the 2 of I²C still overlaps)
     gap = after.x0 - before.x1
@@ -483,16 +492,18 @@ def _columns(pairs: list[tuple[Line, Line]], edge: Callable[[Box], float]) -> li
 
 def _label_value_pairs(lines: list[Line], page_width: float) -> Iterator[tuple[Line, Line]]:
     """Each word label with the nearest line right of it on its baseline, when that is a lone value."""
-    by_top = sorted(lines, key=lambda line: line.box.top)
-    tops = [line.box.top for line in by_top]
+    near = _lines_near(lines)
     for label in lines:
         open_entry = label.rating and ": " not in label.text  # its leader ends the line
         if not (open_entry or (not label.rating and _is_label(label.text))):
             continue
         box = label.box
-        near = by_top[bisect.bisect_left(tops, box.top - box.height) : bisect.bisect_right(tops, box.bottom)]
         # On the label's own baseline: a diagram's box beside a short label seldom is.
-        beside = [line for line in near if line.box.x0 > box.x1 and _overlap(box, line.box) >= 0.6 * box.height]
+        beside = [
+            line
+            for line in (lines[i] for i in near(box))
+            if line.box.x0 > box.x1 and _overlap(box, line.box) >= 0.6 * box.height
+        ]
         value = min(beside, key=lambda line: line.box.x0, default=None)
         if value is None or value.box.x0 - box.x1 > 0.5 * page_width:
             continue

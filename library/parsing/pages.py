@@ -61,9 +61,13 @@ def layout_from_chars(
     lowest = max(range(len(tables)), key=lambda i: tables[i][0].box.bottom, default=None)
     last_table = None
     boxes = [table.box for table, _ in tables]
+
+    def in_table(line: Line) -> bool:
+        return _table_of(line, boxes) is not None
+
     # Table cells sit on both sides of any gutter: the column test reads the other lines only.
-    lines = reading_order(lines, width, ignore=lambda line: _table_of(line, boxes) is not None)
-    lines = join_listed_values(lines, width, ignore=lambda line: _table_of(line, boxes) is not None)
+    lines = reading_order(lines, width, ignore=in_table)
+    lines = join_listed_values(lines, width, ignore=in_table)
     units: list[Unit] = []
     run: list[Line] = []
     placed: set[int] = set()
