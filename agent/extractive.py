@@ -8,7 +8,7 @@ page matches the question well enough, it says so instead of quoting something u
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from library.search import CitedPage, QueryTerms, is_listing_page, text_blocks, text_lexemes
 from library.search.text import CELLS, OPEN_END, SENTENCE_BREAK, first_sentence, is_row, shown_cell
@@ -386,6 +386,7 @@ def _row_restating(units: list[Unit], lead: Unit) -> Unit | None:
 # A chosen row is shown with at most this many other rows of its table; a table of at most
 # _SMALL_TABLE rows is shown whole.
 _SIBLING_ROWS = 2
+_SIBLING_NEW_SHARE = 0.08  # of the question's weight: what a further row must add
 _SMALL_TABLE = 4
 
 
@@ -397,22 +398,34 @@ def _with_sibling_rows(units: list[Unit], chosen: list[Unit], weights: dict[str,
             continue
         out.append(unit)
         if is_row(unit.text):
-            out += [row for row in _sibling_rows(units, unit, weights) if row not in out]
+            held = set().union(*(u.lexemes for u in out))
+            siblings = _sibling_rows(units, unit, weights, held=held, alike=unit is chosen[0])
+            out += [row for row in siblings if row not in out]
     return out
 
 
-def _sibling_rows(units: list[Unit], best: Unit, weights: dict[str, float]) -> list[Unit]:
+def _sibling_rows(
+    units: list[Unit], best: Unit, weights: dict[str, float], *, held: set[str], alike: bool
+) -> list[Unit]:
     """Rows of the best row's table that belong beside it: a small table's every row; else those
-    holding terms of the question it does not hold (the other half of "its sleep current and
-    its start-up time"), then the rows right after it that hold the same terms (a table the
-    question's words cannot tell apart: "LSB size at the default setting"), in table order."""
+    adding terms of the question no line before them holds (the other half of "its sleep current and
+    its start-up time"), each adding to the one before; then, with `alike` (for the answer's
+    best row), the rows right after it that hold the same terms (a table the question's words
+    cannot tell apart: "LSB size at the default setting"), in table order."""
     rows = [u for u in units if u is not best and _same_table(u, best)]
     if len(rows) < _SMALL_TABLE:
         return rows
-    adding = [u for u in rows if u.lexemes - best.lexemes]
-    adding.sort(key=lambda u: (-sum(weights[lex] for lex in u.lexemes - best.lexemes), -u.relevance))
-    adding = adding[:_SIBLING_ROWS]
-    for unit in sorted(rows, key=lambda u: u.line_index):
+    total = sum(weights.values()) or 1.0
+    held = set(held)
+    adding: list[Unit] = []
+    while len(adding) < _SIBLING_ROWS:
+        gains = [(sum(weights[lex] for lex in u.lexemes - held) / total, u) for u in rows if u not in adding]
+        gain, row = max(gains, key=lambda pair: (pair[0], pair[1].relevance), default=(0.0, None))
+        if row is None or gain < _SIBLING_NEW_SHARE:
+            break
+        adding.append(row)
+        held |= row.lexemes
+    for unit in sorted(rows, key=lambda u: u.line_index) if alike else []:
         if len(adding) >= _SIBLING_ROWS:
             break
         if unit.line_index > best.line_index and unit not in adding and unit.lexemes == best.lexemes:
@@ -433,6 +446,45 @@ def at_most_lines(units: list[Unit], lines: int | None) -> list[Unit]:
             heads.append(unit)
             kept.append(unit)
     return kept
+
+
+# A supporting line is shown when it adds to the lines before it: question terms worth at least
+# _SUPPORT_WORDS_SHARE of the question, or _SUPPORT_NEW_SHARE with a value; or a value of the
+# kind asked when they state none.
+_SUPPORT_NEW_SHARE = 0.05
+_SUPPORT_WORDS_SHARE = 0.12
+
+
+def adding_lines(units: list[Unit], terms: QueryTerms, lead: int = 1) -> list[Unit]:
+    """The answer's first `lead` lines (with the rows of their tables), then only the supporting
+    lines that add something to what the lines before them say."""
+    weights = terms.weights
+    total = sum(weights.values()) or 1.0
+    asked = asked_kinds(terms)
+    heads: list[Unit] = []
+    kept: list[Unit] = []
+    held: set[str] = set()
+    stated = False
+    for unit in units:
+        states = _states_asked(unit.text, asked)
+        if not any(_same_table(unit, head) for head in heads):
+            new = sum(weights[lex] for lex in unit.lexemes - held) / total
+            adds = new >= _SUPPORT_WORDS_SHARE or (new >= _SUPPORT_NEW_SHARE and _VALUE.search(unit.text))
+            if len(heads) >= lead and not adds and not (states and not stated):
+                continue
+            heads.append(unit)
+        kept.append(unit)
+        held |= unit.lexemes
+        stated = stated or states
+    return kept
+
+
+def _states_asked(text: str, asked: frozenset[str]) -> bool:
+    """Whether a text states a value of a kind the question asks for (any value, when it asks
+    for no kind)."""
+    if asked:
+        return any(KIND_VALUES[kind].search(text) for kind in asked)
+    return bool(_VALUE.search(text))
 
 
 # A line that states a value for terms of the question no chosen line holds yet is added when
@@ -540,7 +592,7 @@ def select_lookup(
 ) -> Selection:
     """The lines of a look-up answer to the question of `terms` from ranked `evidence`, citing
     at most `pages` pages."""
-    return select_units(
+    selection = select_units(
         terms=terms,
         evidence=evidence,
         page_weights=page_weights,
@@ -549,6 +601,7 @@ def select_lookup(
         value_lines=LOOKUP_VALUE_LINES,
         max_lines=LOOKUP_MAX_LINES,
     )
+    return replace(selection, units=adding_lines(selection.units, terms))
 
 
 def render(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent.extractive import asked_kinds, render, select_units
+from agent.extractive import asked_kinds, render, select_lookup, select_units
 from library.search import CitedPage, QueryTerms
 
 pytestmark = pytest.mark.django_db
@@ -346,3 +346,46 @@ def test_a_line_that_begins_with_the_end_of_an_earlier_line_goes_on_from_there()
     answer = compose(terms=terms, evidence=[first, second], page_weights=[1.0, 0.9], max_units=2)
     assert answer.count("BMP280’s I2C address") == 1
     assert "The SDO pin cannot be left floating." in answer
+
+
+def lookup(*, terms: QueryTerms, evidence: list[CitedPage]) -> str:
+    """A look-up answer, as FAST renders it."""
+    weights = [1.0 - 0.1 * index for index in range(len(evidence))]
+    return render(selection=select_lookup(terms=terms, evidence=evidence, page_weights=weights), evidence=evidence)
+
+
+def test_a_supporting_line_that_adds_nothing_to_the_first_line_is_left_out() -> None:
+    terms = QueryTerms(weights={"wakeup": 3.0, "stop": 2.0, "standby": 2.0, "mode": 1.0})
+    table = _page(
+        70,
+        "Table 26 · Symbol: tWUSTOP · Parameter: Wakeup from Stop mode · Typ: 3.6 µs\n"
+        "Table 26 · Symbol: tWUSTDBY · Parameter: Wakeup from Standby mode · Typ: 50 µs",
+    )
+    prose = _page(18, "Wakeup from Stop mode or Standby mode is triggered by an EXTI line event.")
+    answer = lookup(terms=terms, evidence=[table, prose])
+    assert answer.startswith("Table 26 · tWUSTOP") and "50 µs" in answer
+    assert "EXTI" not in answer and "[2]" not in answer
+
+
+def test_a_supporting_line_is_kept_when_it_states_the_value_the_first_line_does_not() -> None:
+    terms = QueryTerms(weights={"reset": 3.0, "instruction": 2.0, "configuration": 2.0, "mode": 1.0, "byte": 1.0})
+    prose = _page(63, "The Reset instruction byte re-initializes the registers and sets Configuration mode.")
+    table = _page(64, "Table 12-1 · Instruction Name: RESET · Instruction Format: 1100 0000 · Description: Resets")
+    answer = lookup(terms=terms, evidence=[prose, table])
+    assert answer.startswith("The Reset instruction byte")
+    assert "1100 0000" in answer
+
+
+def test_rows_that_add_the_same_term_to_the_chosen_row_are_shown_once() -> None:
+    # The operating range adds "range" and "operating"; the storage range adds nothing more.
+    terms = QueryTerms(weights={"supply": 2.0, "voltage": 2.0, "range": 1.0, "operating": 1.0})
+    rows = [
+        "Table 4 · Symbol: Vdd · Parameter: Supply voltage · Min: 1.71 V · Max: 3.6 V",
+        "Table 4 · Symbol: Top · Parameter: Operating temperature range · Min: -40 °C · Max: 85 °C",
+        "Table 4 · Symbol: Tst · Parameter: Storage temperature range · Min: -55 °C · Max: 125 °C",
+        "Table 4 · Symbol: Idd · Parameter: Current in normal mode · Typ: 0.9 mA",
+        "Table 4 · Symbol: Iddpd · Parameter: Current in power-down · Typ: 6 µA",
+    ]
+    answer = lookup(terms=terms, evidence=[_page(17, "\n".join(rows))])
+    assert answer.startswith("Table 4 · Vdd · Supply voltage · Min: 1.71 V")
+    assert "Operating temperature range" in answer and "Storage" not in answer
