@@ -17,16 +17,13 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from _django import setup_django  # bench/ is first on sys.path when a script runs
+from _server import start_server, stop_server
 
 ROOT = setup_django("bench-api")
 
@@ -70,43 +67,6 @@ def prepare() -> str:
         assert document.status == Document.Status.READY, (name, document.error)
         document.topics.add(topic)
     return api_key_create(org=org, label="bench").raw_key
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    log = open(Path(settings.DATA_DIR) / "bench-api-server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT,
-        env={**os.environ, "APP_BASE_URL": f"http://127.0.0.1:{port}"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("the server did not become healthy")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -192,7 +152,7 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, key: str) -> tuple[list[float], list[str], list[tuple[str, dict]]]:
     """FAST query latencies, then rounds of /healthz and /chat/sessions/ throughput, on a fresh server."""
-    process, base = start_server(args.workers)
+    process, base = start_server(args.workers, log_path=Path(settings.DATA_DIR) / "bench-api-server.log")
     try:
         # Warm every worker (model load, connections) before measuring.
         query_latencies(base, key, 3 * args.workers)

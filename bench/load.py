@@ -33,9 +33,6 @@ import json
 import os
 import platform
 import random
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -44,6 +41,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from _django import setup_django  # bench/ is first on sys.path when a script runs
+from _server import start_server, stop_server
 
 ROOT = setup_django("bench-load")
 
@@ -86,12 +84,6 @@ def library_org() -> Organization:
     return org
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def database_url() -> str:
     params = connection.get_connection_params()
     return (
@@ -99,47 +91,12 @@ def database_url() -> str:
     )
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = open(ROOT / "var" / f"bench-load-server-{port}.log", "w")
-    env = {
-        **os.environ,
+def server_env() -> dict[str, str]:
+    return {
         "DATABASE_URL": database_url(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-load-secret-key"),
-        "APP_BASE_URL": base_url,
         "LLM_BACKEND": "extractive",
     }
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited early, see {log.name}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                return process, base_url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise SystemExit(f"server did not become healthy, see {log.name}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def one_request(client: httpx.Client, kind: str, user_id: str, question: str) -> Outcome:
@@ -374,7 +331,7 @@ def run_phases(
     warm_key = api_key_create(org=warm_org, label="bench-load-warm-up")
     baseline_key = api_key_create(org=org, label="bench-load-baseline")
     questions = [json.loads(line)["question"] for line in (DATASHEETS / "dev_qa.jsonl").read_text().splitlines()]
-    process, base_url = start_server(args.workers)
+    process, base_url = start_server(args.workers, log_path=ROOT / "var" / "bench-load-server.log", env=server_env())
     try:
         warm_up(base_url, warm_key.raw_key, args.workers)
         # The baseline: the same library and mix, one client, nothing to contend with.
