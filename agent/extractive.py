@@ -449,15 +449,16 @@ def at_most_lines(units: list[Unit], lines: int | None) -> list[Unit]:
 
 
 # A supporting line is shown when it adds to the lines before it: question terms worth at least
-# _SUPPORT_WORDS_SHARE of the question, or _SUPPORT_NEW_SHARE with a value; or a value of the
-# kind asked when they state none.
+# _SUPPORT_WORDS_SHARE of the question, or _SUPPORT_NEW_SHARE with a value; a value of the kind
+# asked when they state none; or words of another document than theirs.
 _SUPPORT_NEW_SHARE = 0.05
 _SUPPORT_WORDS_SHARE = 0.12
 
 
-def adding_lines(units: list[Unit], terms: QueryTerms, lead: int = 1) -> list[Unit]:
+def adding_lines(units: list[Unit], terms: QueryTerms, evidence: Sequence[CitedPage], lead: int = 1) -> list[Unit]:
     """The answer's first `lead` lines (with the rows of their tables), then only the supporting
-    lines that add something to what the lines before them say."""
+    lines that add something to what the lines before them say; a line from another document
+    than theirs always does (the other part of a comparison)."""
     weights = terms.weights
     total = sum(weights.values()) or 1.0
     asked = asked_kinds(terms)
@@ -470,6 +471,8 @@ def adding_lines(units: list[Unit], terms: QueryTerms, lead: int = 1) -> list[Un
         if not any(_same_table(unit, head) for head in heads):
             new = sum(weights[lex] for lex in unit.lexemes - held) / total
             adds = new >= _SUPPORT_WORDS_SHARE or (new >= _SUPPORT_NEW_SHARE and _VALUE.search(unit.text))
+            document = evidence[unit.evidence_index].document_id
+            adds = adds or all(evidence[head.evidence_index].document_id != document for head in heads)
             if len(heads) >= lead and not adds and not (states and not stated):
                 continue
             heads.append(unit)
@@ -601,7 +604,7 @@ def select_lookup(
         value_lines=LOOKUP_VALUE_LINES,
         max_lines=LOOKUP_MAX_LINES,
     )
-    return replace(selection, units=adding_lines(selection.units, terms))
+    return replace(selection, units=adding_lines(selection.units, terms, evidence))
 
 
 def render(

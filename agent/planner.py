@@ -230,7 +230,7 @@ def _select(
         units += [u for u in extra.units if (u.evidence_index, u.line_index) not in known]
     lead = _lead(units, clause_terms)
     units = at_most_lines([*lead, *(u for u in units if u not in lead)], LOOKUP_MAX_LINES + len(lead) - 1)
-    units = adding_lines(units, terms, lead=len(lead))
+    units = adding_lines(units, terms, pages, lead=len(lead))
     coverage = _coverage(terms, units) if terms.weights else 0.0
     return Selection(units=units, coverage=max(coverage, selection.coverage), lead=len(lead))
 

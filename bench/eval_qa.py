@@ -3,10 +3,11 @@
 One organization holds all twenty datasheets (../shared/datasheets and
 ../shared/datasheets-extra). Each question set runs through `agent.services.answer` (the
 service the API calls) in FAST, AGENTIC and AUTO mode with the configured backend (default:
-extractive), and in the same run two retrieval baselines score the very same chunks: BM25
-only (`rank_bm25`) and dense only (pgvector cosine).
+extractive), or with --http as an application asks: POST /chat/query/ with an API key to
+`manage.py serve` over this library. In the same run two retrieval baselines score the very
+same chunks: BM25 only (`rank_bm25`) and dense only (pgvector cosine).
 
-    VOLTAI_DATA_DIR=var/bench-agent .venv/bin/python bench/eval_qa.py
+    VOLTAI_DATA_DIR=var/bench-agent .venv/bin/python bench/eval_qa.py [--http]
     VOLTAI_DATA_DIR=var/bench-agent .venv/bin/python bench/eval_qa.py --qa bench/qa_extra.jsonl
 
 The sets: the shared dev set (tuned on), bench/qa_extra.jsonl (36 questions over the dev
@@ -42,9 +43,11 @@ import unicodedata
 from pathlib import Path
 
 from _django import setup_django  # bench/ is first on sys.path when a script runs
+from _server import start_server, stop_server
 
 ROOT = setup_django("bench-agent")
 
+import httpx  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from library.ingest import document_ingest  # noqa: E402
@@ -194,6 +197,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run_mode(org: Organization, items: list[dict], mode: str) -> dict:
+    """Each question through `agent.services.answer`, the service the API calls."""
     from agent.services import answer
 
     rows = []
@@ -202,22 +206,38 @@ def run_mode(org: Organization, items: list[dict], mode: str) -> dict:
         done = answer(org=org, query=item["question"], mode=mode)
         elapsed = (time.perf_counter() - started) * 1000
         cited = [(s.source_name, s.page) for s in done.sources]
-        rows.append(
-            {
-                "id": item["id"],
-                "kind": item["kind"],
-                "mode": done.mode,
-                "cited": cited,
-                "hit1": hit_at(cited, item, 1),
-                "hit5": hit_at(cited, item, 5),
-                "keywords": keywords_found(done.answer, item["answer_keywords"]),
-                "first_line_keywords": keywords_found(first_line(done.answer), item["answer_keywords"]),
-                "chars": len(done.answer),
-                "ms": elapsed,
-                "answer": done.answer,
-            }
-        )
+        rows.append(scored_row(item, done.answer, cited, done.mode, elapsed))
     return summarise(rows) | {"items": rows}
+
+
+def run_mode_http(client: httpx.Client, items: list[dict], mode: str) -> dict:
+    """Each question as an application asks it: POST /chat/query/ to a running server."""
+    rows = []
+    for item in items:
+        started = time.perf_counter()
+        response = client.post("/chat/query/", json={"query": item["question"], "user_id": "eval-qa", "mode": mode})
+        elapsed = (time.perf_counter() - started) * 1000
+        response.raise_for_status()
+        body = response.json()
+        cited = [(s["source_name"], s["page"]) for s in body["sources"]]
+        rows.append(scored_row(item, body["final_answer"], cited, body["mode"], elapsed))
+    return summarise(rows) | {"items": rows}
+
+
+def scored_row(item: dict, answer: str, cited: list[tuple[str, int]], mode: str, ms: float) -> dict:
+    return {
+        "id": item["id"],
+        "kind": item["kind"],
+        "mode": mode,
+        "cited": cited,
+        "hit1": hit_at(cited, item, 1),
+        "hit5": hit_at(cited, item, 5),
+        "keywords": keywords_found(answer, item["answer_keywords"]),
+        "first_line_keywords": keywords_found(first_line(answer), item["answer_keywords"]),
+        "chars": len(answer),
+        "ms": ms,
+        "answer": answer,
+    }
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -280,15 +300,20 @@ def baselines(org: Organization, items: list[dict]) -> dict:
     return results
 
 
-def evaluate(org: Organization, path: Path, modes: list[str], verbose: bool) -> dict:
-    """One question set in every mode and the baselines; saves its JSON and returns the summary."""
+def evaluate(org: Organization, path: Path, modes: list[str], verbose: bool, client: httpx.Client | None) -> dict:
+    """One question set in every mode (over HTTP when given a client) and the baselines; saves
+    its JSON and returns the summary."""
     from django.conf import settings
 
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     results = results_path(path)
-    by_mode = {mode: run_mode(org, items, mode) for mode in modes}
+    if client is None:
+        by_mode = {mode: run_mode(org, items, mode) for mode in modes}
+    else:
+        by_mode = {mode: run_mode_http(client, items, mode) for mode in modes}
     summary = {
         "backend": settings.LLM_BACKEND,
+        "through": "HTTP: POST /chat/query/ to manage.py serve" if client else "agent.services.answer",
         "questions": str(path.name),
         "library": [p.name for p in library_pdfs()],
         "items": len(items),
@@ -352,17 +377,46 @@ def main() -> None:
         default=QA_SETS,
         help="question files (default: the dev set, then our three held-out sets)",
     )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="ask over HTTP: POST /chat/query/ with an API key to `manage.py serve` on this library",
+    )
     args = parser.parse_args()
     org = ensure_library()
     if args.ingest_only:
         print(org.name)
         return
-    from agent.services import answer
+    if args.http:
+        summaries = evaluate_over_http(org, args)
+    else:
+        from agent.services import answer
 
-    answer(org=org, query="warm-up: BME280 supply voltage", mode="FAST")  # model load outside timings
-    summaries = [evaluate(org, path, args.modes, args.verbose) for path in args.qa]
+        answer(org=org, query="warm-up: BME280 supply voltage", mode="FAST")  # model load outside timings
+        summaries = [evaluate(org, path, args.modes, args.verbose, client=None) for path in args.qa]
     print_table(summaries)
     print("\nsaved " + ", ".join(results_path(path).name for path in args.qa))
+
+
+def evaluate_over_http(org: Organization, args: argparse.Namespace) -> list[dict]:
+    """The sets asked of a real server (one worker, so one warm-up loads its model) with an API
+    key of the library's organization; the key is revoked and the threads asked deleted at the end."""
+    from django.conf import settings
+
+    from chat.models import Chat
+    from orgs.services import api_key_create, api_key_revoke
+
+    issued = api_key_create(org=org, label="eval_qa --http")
+    process, base = start_server(1, log_path=Path(settings.DATA_DIR) / "eval-qa-server.log")
+    try:
+        with httpx.Client(base_url=base, headers={"X-API-KEY": issued.raw_key}, timeout=600) as client:
+            warm_up = {"query": "warm-up: BME280 supply voltage", "user_id": "eval-qa", "mode": "FAST"}
+            client.post("/chat/query/", json=warm_up).raise_for_status()
+            return [evaluate(org, path, args.modes, args.verbose, client=client) for path in args.qa]
+    finally:
+        stop_server(process)
+        api_key_revoke(api_key=issued.api_key)
+        Chat.objects.filter(org=org, api_key=issued.api_key).delete()
 
 
 if __name__ == "__main__":

@@ -389,3 +389,19 @@ def test_rows_that_add_the_same_term_to_the_chosen_row_are_shown_once() -> None:
     answer = lookup(terms=terms, evidence=[_page(17, "\n".join(rows))])
     assert answer.startswith("Table 4 · Vdd · Supply voltage · Min: 1.71 V")
     assert "Operating temperature range" in answer and "Storage" not in answer
+
+
+def test_a_supporting_line_from_another_document_is_kept_though_it_adds_no_term() -> None:
+    # A comparison answered as a look-up (FAST): the other part's line says what the first says.
+    terms = QueryTerms(weights={"storage": 2.0, "temperature": 2.0})
+    first = CitedPage(
+        document_id=1, source_name="sensor-a.pdf", page=5, text="Table 5 · Parameter: Storage temperature · Max: +85 °C"
+    )
+    second = CitedPage(
+        document_id=2,
+        source_name="sensor-b.pdf",
+        page=20,
+        text="Table 8 · Symbol: TSTG · Ratings: Storage temperature · Maximum value: +125 °C",
+    )
+    answer = lookup(terms=terms, evidence=[first, second])
+    assert "+85 °C" in answer and "+125 °C" in answer
