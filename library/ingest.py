@@ -53,8 +53,10 @@ logger = logging.getLogger(__name__)
 # a short line joined by "at", "for" … is text, not figure ("120 °C at <5% rH for 2 h"); a header
 # set over several lines, a cell spanning them, is one header (SHT3x Table 7, LM358's TYP/MAX);
 # 15: a ratings list set without leaders joins each label to its value ("Input Voltage: 15V");
-# pieces of a line the stream draws apart (a cross-reference's "Figure 8") are one line again.
-PIPELINE_VERSION = 15
+# pieces of a line the stream draws apart (a cross-reference's "Figure 8") are one line again;
+# 16: on OCR'd pages, a pin name read as a number ("1034") takes the name the page writes inside
+# a longer one ("GPIO34" → IO34).
+PIPELINE_VERSION = 16
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8

@@ -12,7 +12,8 @@ together ("ContinuousDrainCurrent"), so besides its own spaces a gap in the line
 than a share of the line's height is a space too; and its steady confusions in datasheets
 (Ω as Q, I as l, 0 as o) are typed back where the context leaves no doubt (`_typed`). A 0
 read as O in a register map is settled from the page itself: the names, lines and columns
-around it that have a digit there (`_zeros_by_siblings`, `_hex_zeros_by_column`).
+around it that have a digit there (`_zeros_by_siblings`, `_hex_zeros_by_column`); and so is
+a pin name whose letters I and O were read as the digits 1 and 0 (`_names_read_as_numbers`).
 """
 
 import bisect
@@ -646,7 +647,8 @@ def ocr_page(
         raise OcrPageUnreadable(number, f"OCR failed: {exc}") from exc
     finally:
         del image
-    lines = _hex_zeros_by_column(_zeros_by_siblings([_to_points(read, scale) for read in reads]))
+    lines = [_to_points(read, scale) for read in reads]
+    lines = _names_read_as_numbers(_hex_zeros_by_column(_zeros_by_siblings(lines)))
     return OcrPage(
         number=number,
         width=width,
@@ -786,6 +788,62 @@ def _hex_zeros_by_column(lines: list[OcrLine]) -> list[OcrLine]:
             line = OcrLine(" ".join(word.text for word in words), line.box, line.size, line.confidence, words)
         fixed.append(line)
     return fixed
+
+
+# A name that begins with the letters I and O read as digits: "1034", "I015" for IO34, IO15.
+_READ_AS_DIGITS = re.compile(r"^([10IlO]{2,})(\d+)([,.;:)]?)$")
+_AS_LETTERS = str.maketrans("10l", "IOI")
+_NAME_INSIDE = re.compile(r"(?<=[A-Z_])[A-Z]+\d+")
+
+
+def _names_read_as_numbers(lines: list[OcrLine]) -> list[OcrLine]:
+    """Pin names read as numbers ("1034" for IO34) typed as the name, when the page writes that
+    name at the end of a longer one (GPIO34) and the number stands alone in a column of names.
+
+    In sans-serif type I and 1, O and 0 are drawn alike, and a pin table's name column
+    ("IO34", "IO0") comes out as numbers. The page's own longer names decide which reading is
+    a name; a number among numbers (a column of values) is left alone.
+    """
+    tails = {
+        match.group(0)[start:]
+        for line in lines
+        for word in line.words
+        for match in _NAME_INSIDE.finditer(word.text)
+        for start in range(len(match.group(0)) - 1)
+    }
+    if not tails:
+        return lines
+    fixed = []
+    for line in lines:
+        match = _READ_AS_DIGITS.match(line.text)
+        name = _as_name(match, tails) if match and len(line.words) == 1 else None
+        if name is not None and _in_a_column_of_names(line, lines):
+            line = OcrLine(name, line.box, line.size, line.confidence, [OcrWord(name, line.words[0].box)])
+        fixed.append(line)
+    return fixed
+
+
+def _as_name(match: re.Match[str], tails: set[str]) -> str | None:
+    """The first reading of the leading look-alike characters as letters that the page has as
+    the end of a longer name ("1034" → "IO34", the end of "GPIO34")."""
+    head, digits, closing = match.groups()
+    for cut in range(2, len(head) + 1):
+        name = head[:cut].translate(_AS_LETTERS) + head[cut:] + digits
+        if name[:cut].isalpha() and name in tails:
+            return name + closing
+    return None
+
+
+def _in_a_column_of_names(line: OcrLine, lines: list[OcrLine]) -> bool:
+    """Whether another line starting where `line` starts (within its height) is a word: a
+    column of names ("GND", "SENSOR_VP"), not of values."""
+    return any(
+        other is not line
+        and abs(other.box.x0 - line.box.x0) <= line.size
+        and sum(char.isalpha() for char in other.text) >= 2
+        and not _READ_AS_DIGITS.match(other.text)
+        for other in lines
+    )
 
 
 def ocr_page_layout(ocr: OcrPage, context: "PageContext | None" = None) -> PageLayout:

@@ -176,6 +176,7 @@ def test_the_models_come_from_the_installed_wheel_not_a_download() -> None:
 MCP2515 = DATASHEETS / "microchip-mcp2515.pdf"
 PCA9685 = DATASHEETS / "nxp-pca9685.pdf"
 ICL7660 = DATASHEETS / "renesas-icl7660.pdf"
+ESP32 = DATASHEETS / "espressif-esp32-wroom-32.pdf"
 
 
 def _scanned_page(path: Path, number: int) -> OcrPage:
@@ -218,3 +219,14 @@ def test_a_number_with_a_1_is_one_word_though_the_1_leaves_a_wide_gap() -> None:
     words = _words(_scanned_page(ICL7660, 3))  # electrical characteristics: 1.5 V, 1.0 MΩ
     assert "1.5" in words and "1.0" in words
     assert ".5" not in words and ".0" not in words
+
+
+@pytest.mark.slow
+def test_pin_names_read_as_numbers_take_the_name_the_page_writes_inside_longer_ones() -> None:
+    page = _scanned_page(ESP32, 9)  # the pin table: IO34 … IO23 by GPIO34 … GPIO23
+    words = _words(page)
+    for name in ("IO34", "IO35", "IO0", "IO2", "IO4", "IO15", "IO23"):
+        assert name in words, name
+    assert not {"1034", "1035", "100", "102", "104", "I015", "1023"} & set(words)
+    # The pin numbers beside them are numbers still.
+    assert {"6", "7", "10", "23", "38"} <= set(words)
