@@ -407,11 +407,12 @@ def _with_sibling_rows(units: list[Unit], chosen: list[Unit], weights: dict[str,
 def _sibling_rows(
     units: list[Unit], best: Unit, weights: dict[str, float], *, held: set[str], alike: bool
 ) -> list[Unit]:
-    """Rows of the best row's table that belong beside it: a small table's every row; else those
-    adding terms of the question no line before them holds (the other half of "its sleep current and
-    its start-up time"), each adding to the one before; then, with `alike` (for the answer's
-    best row), the rows right after it that hold the same terms (a table the question's words
-    cannot tell apart: "LSB size at the default setting"), in table order."""
+    """Rows of the best row's table that belong beside it: a small table's every row; else, one
+    at a time, those adding terms of the question that neither the lines before (`held`) nor
+    the rows added so far hold (the other half of "its sleep current and its start-up time");
+    then, with `alike` (for the answer's best row), the rows right after it that hold the same
+    terms (a table the question's words cannot tell apart: "LSB size at the default
+    setting"), in table order."""
     rows = [u for u in units if u is not best and _same_table(u, best)]
     if len(rows) < _SMALL_TABLE:
         return rows

@@ -829,7 +829,7 @@ def _as_name(match: re.Match[str], tails: set[str]) -> str | None:
     head, digits, closing = match.groups()
     for cut in range(2, len(head) + 1):
         name = head[:cut].translate(_AS_LETTERS) + head[cut:] + digits
-        if name[:cut].isalpha() and name in tails:
+        if name in tails:
             return name + closing
     return None
 
