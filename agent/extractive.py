@@ -135,7 +135,7 @@ def _value_bonus(text: str, asked: frozenset[str]) -> float:
     more, and one that states a value of the kind the question asks for (a time for "how long")
     more again."""
     bonus = min(_VALUES_BONUS_CAP, 0.05 * len(_VALUE.findall(text)))
-    if asked and any(KIND_VALUES[kind].search(text) for kind in asked):
+    if asked and _states_asked(text, asked):
         bonus += _ASKED_KIND_BONUS
         if _LIMITS.search(text):
             bonus += _LIMITS_BONUS  # a specification table's row: the value with its limits

@@ -703,6 +703,11 @@ _LOOK_ALIKE_ZERO = "Oo"
 _MOST_ZEROS = 4  # a name with more O's than this is a word, not a name with zeros (2⁴ tries)
 
 
+def _with_words(line: OcrLine, words: list[OcrWord]) -> OcrLine:
+    """The line with its words typed anew, its text their text."""
+    return OcrLine(" ".join(word.text for word in words), line.box, line.size, line.confidence, words)
+
+
 def _family(name: str) -> str:
     return re.sub(r"\d", "#", name)
 
@@ -732,8 +737,7 @@ def _zeros_by_siblings(lines: list[OcrLine]) -> list[OcrLine]:
         if alone and _family(" ".join("0" if i in alone else w.text for i, w in enumerate(words))) in line_families:
             words = [OcrWord("0", word.box) if i in alone else word for i, word in enumerate(words)]
         if any(new.text != old.text for new, old in zip(words, line.words, strict=True)):
-            text = " ".join(word.text for word in words)
-            line = OcrLine(text, line.box, line.size, line.confidence, words)
+            line = _with_words(line, words)
         fixed.append(line)
     return fixed
 
@@ -785,7 +789,7 @@ def _hex_zeros_by_column(lines: list[OcrLine]) -> list[OcrLine]:
                     word = OcrWord("0" + word.text[1:], word.box)
             words.append(word)
         if any(new.text != old.text for new, old in zip(words, line.words, strict=True)):
-            line = OcrLine(" ".join(word.text for word in words), line.box, line.size, line.confidence, words)
+            line = _with_words(line, words)
         fixed.append(line)
     return fixed
 
@@ -818,7 +822,7 @@ def _names_read_as_numbers(lines: list[OcrLine]) -> list[OcrLine]:
         match = _READ_AS_DIGITS.match(line.text)
         name = _as_name(match, tails) if match and len(line.words) == 1 else None
         if name is not None and _in_a_column_of_names(line, lines):
-            line = OcrLine(name, line.box, line.size, line.confidence, [OcrWord(name, line.words[0].box)])
+            line = _with_words(line, [OcrWord(name, line.words[0].box)])
         fixed.append(line)
     return fixed
 
