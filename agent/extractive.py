@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from library.search import CitedPage, QueryTerms, is_listing_page, text_blocks, text_lexemes
-from library.search.text import CELLS, OPEN_END, SENTENCE_BREAK, first_sentence, is_row, shown_cell
+from library.search.text import CELLS, OPEN_END, SENTENCE_BREAK, first_sentence, is_row, shown_cells
 
 NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
@@ -454,12 +454,15 @@ def at_most_lines(units: list[Unit], lines: int | None) -> list[Unit]:
 # asked when they state none; or words of another document than theirs.
 _SUPPORT_NEW_SHARE = 0.05
 _SUPPORT_WORDS_SHARE = 0.12
+# A number standing alone ("10 years", "1k"), not part of a name ("ADC12_IN16", "SOT-223").
+_NUMBER_ALONE = re.compile(r"(?<![\w.\-])\d+(?:[.,]\d+)?(?![\w.\-]*\d)")
 
 
 def adding_lines(units: list[Unit], terms: QueryTerms, evidence: Sequence[CitedPage], lead: int = 1) -> list[Unit]:
     """The answer's first `lead` lines (with the rows of their tables), then only the supporting
     lines that add something to what the lines before them say; a line from another document
-    than theirs always does (the other part of a comparison)."""
+    than theirs always does (the other part of a comparison). Once they state a value of the
+    kind the question asks for, a line without a number adds only words about it."""
     weights = terms.weights
     total = sum(weights.values()) or 1.0
     asked = asked_kinds(terms)
@@ -471,7 +474,10 @@ def adding_lines(units: list[Unit], terms: QueryTerms, evidence: Sequence[CitedP
         states = _states_asked(unit.text, asked)
         if not any(_same_table(unit, head) for head in heads):
             new = sum(weights[lex] for lex in unit.lexemes - held) / total
-            adds = new >= _SUPPORT_WORDS_SHARE or (new >= _SUPPORT_NEW_SHARE and _VALUE.search(unit.text))
+            numbered = _NUMBER_ALONE.search(unit.text) is not None
+            adds = (new >= _SUPPORT_WORDS_SHARE and (numbered or not (asked and stated))) or (
+                new >= _SUPPORT_NEW_SHARE and _VALUE.search(unit.text) is not None
+            )
             document = evidence[unit.evidence_index].document_id
             adds = adds or all(evidence[head.evidence_index].document_id != document for head in heads)
             if len(heads) >= lead and not adds and not (states and not stated):
@@ -634,6 +640,7 @@ def render(
         else:
             group.append(unit)
     said: list[str] = []  # what the lines so far quote
+    titles: list[str] = []  # the captions and headings the lines so far begin with
     for group in groups:
         unit = group[0]
         if is_row(unit.text):
@@ -650,6 +657,7 @@ def render(
             if heading not in shown:
                 text = f"{heading} · {text}"  # "5.4.2 Register 0xE0 “reset” · The “reset” register …"
                 shown.add(heading)
+        text = _without_repeated_titles(text, titles)
         shown.add(text)
         if not text.endswith((".", ";", ":", "?", "!")):
             text += "."
@@ -663,6 +671,26 @@ def render(
             parts.append(line)
     body = "\n".join(parts)
     return f"{label}: {body}" if label else body
+
+
+def _without_repeated_titles(text: str, titles: list[str]) -> str:
+    """The text without a caption or heading the answer already shows ("Table 5. Temperature
+    sensor characteristics · " before each of its rows and notes); a new one is noted in
+    `titles`. A title is a first cell that names no column ("header: value" cells do)."""
+    for title in titles:
+        if text.startswith(f"{title}{CELLS}"):
+            text = text[len(title) + len(CELLS) :]
+    title, cells, rest = text.partition(CELLS)
+    if cells and ": " not in title and len(title) >= _MIN_TITLE_CHARS and title not in titles:
+        titles.append(title)
+    else:
+        title, rest = "", text
+    for known in titles:
+        rest = rest.replace(f"{known}{CELLS}", "")
+    return f"{title}{CELLS}{rest}" if title else rest
+
+
+_MIN_TITLE_CHARS = 8
 
 
 def _without_quoted(text: str, said: list[str]) -> str:
@@ -734,7 +762,7 @@ def _rows_together(rows: list[str]) -> str:
 
 
 def _shown_cells(cells: list[str]) -> str:
-    return CELLS.join(shown for shown in map(shown_cell, cells) if shown)
+    return CELLS.join(shown_cells(cells))
 
 
 _NUMBERED_HEADING = re.compile(r"^\d+(?:\.\d+)+\s+\S.{0,70}$")

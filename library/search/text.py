@@ -83,12 +83,27 @@ def shown_cell(cell: str) -> str:
     return cell
 
 
+def shown_cells(cells: list[str]) -> list[str]:
+    """A row's cells as an answer shows them (`shown_cell`); a header spanning several columns
+    is written once, before the first of them ("VDD = 2.7V to 5.5V: 1 · 40 · MHz")."""
+    shown: list[str] = []
+    previous = ""
+    for cell in cells:
+        text = shown_cell(cell.strip())
+        if not text:
+            continue
+        header, colon, value = text.partition(": ")
+        shown.append(value if colon and header == previous else text)
+        previous = header if colon else ""
+    return shown
+
+
 def quoted_in(unit: str, answer: str, *, least: int) -> bool:
     """Whether an answer (whitespace folded) quotes a unit: a row when every cell of it, as
     answers show cells, is in the answer (rows of one table share a line and their common
     cells); a paragraph when it, or one of its sentences of at least `least` characters, is."""
     if is_row(unit):
-        cells = [shown_cell(cell.strip()).rstrip(".") for cell in unit.split(CELLS)]
+        cells = [cell.rstrip(".") for cell in shown_cells(unit.split(CELLS))]
         return all(cell in answer for cell in cells if cell)
     if len(unit) >= least and unit in answer:
         return True

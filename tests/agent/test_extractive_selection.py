@@ -405,3 +405,34 @@ def test_a_supporting_line_from_another_document_is_kept_though_it_adds_no_term(
     )
     answer = lookup(terms=terms, evidence=[first, second])
     assert "+85 °C" in answer and "+125 °C" in answer
+
+
+def test_once_the_asked_value_is_stated_a_line_without_values_is_left_out() -> None:
+    # The prose names the sensor and its input channel: question words, but no value.
+    terms = QueryTerms(weights={"temperature": 1.0, "sensor": 1.0, "slope": 2.0, "output": 1.0, "voltage": 1.0})
+    table = _page(80, "Table 51 · Symbol: Avg_Slope · Parameter: Average slope · Typ: 4.3 mV/°C · Max: 4.6 mV/°C")
+    prose = _page(25, "The temperature sensor output is internally connected to the ADC12_IN16 input channel.")
+    answer = lookup(terms=terms, evidence=[table, prose])
+    assert answer.startswith("Table 51 · Avg_Slope") and "[2]" not in answer
+    # A number standing alone may be what was asked, in a unit not recognised.
+    counted = _page(25, "The temperature sensor output is internally connected to input channel 16.")
+    assert "channel 16" in lookup(terms=terms, evidence=[table, counted])
+    # Without a value of the kind asked on the first line, the same words are worth a line.
+    table = _page(80, "Table 51 · Symbol: Avg_Slope · Parameter: Average slope · Note: see figure 12")
+    assert "internally connected" in lookup(terms=terms, evidence=[table, prose])
+
+
+def test_a_caption_or_heading_the_answer_shows_is_not_repeated() -> None:
+    terms = QueryTerms(weights={"temperature": 1.0, "sensitivity": 2.0, "output": 1.0, "offset": 1.0})
+    text = "\n".join(
+        [
+            "Table 5. Temperature sensor characteristics · Symbol: TSen · Parameter: Temperature sensitivity · "
+            "Typ: 16 LSB/°C",
+            "Table 5. Temperature sensor characteristics · Symbol: Toff · Parameter: Temperature offset · "
+            "Min: -15 °C · Max: +15 °C",
+            "Table 5. Temperature sensor characteristics · 2. The output of the temperature sensor is 0 LSB at 25 °C.",
+        ]
+    )
+    answer = compose(terms=terms, evidence=[_page(18, text)], page_weights=[1.0], max_units=3)
+    assert answer.count("Table 5. Temperature sensor characteristics") == 1
+    assert "16 LSB/°C" in answer and "0 LSB at 25 °C" in answer

@@ -1,6 +1,6 @@
 """library/search/text.py: the row format's rules, shared by the answerer and the page marks."""
 
-from library.search.text import finished_from_next_page, is_row, quoted_in, shown_cell
+from library.search.text import finished_from_next_page, is_row, quoted_in, shown_cell, shown_cells
 
 ROW = "Absolute Maximum Ratings · Characteristic: Output Current · Symbol: IOUT · Rating: ±2 A"
 
@@ -21,6 +21,15 @@ def test_a_descriptive_cell_is_shown_without_its_header_a_value_with_it() -> Non
     assert shown_cell("Note: 2, 3") == ""
     assert shown_cell("Notes: Range S") == "Notes: Range S"
     assert shown_cell("Comments: External crystal, Ls = 90mH") == "External crystal, Ls = 90mH"
+
+
+def test_a_header_over_several_columns_is_shown_once() -> None:
+    # MCP2515's clock-in row: one conditions header spans the min, max and unit columns.
+    spanning = "VDD = 2.7V to 5.5V"
+    row = f"Clock-In Frequency · {spanning}: 1 · {spanning}: 40 · {spanning}: MHz · Symbol: FOSC"
+    assert shown_cells(row.split(" · ")) == ["Clock-In Frequency", f"{spanning}: 1", "40", "MHz", "FOSC"]
+    assert quoted_in(row, f"Clock-In Frequency · {spanning}: 1 · 40 · MHz · FOSC. [1]", least=40)
+    assert not quoted_in(row, f"Clock-In Frequency · {spanning}: 1 · 25 · MHz · FOSC. [1]", least=40)
 
 
 def test_an_answer_quotes_a_row_cell_by_cell_and_a_paragraph_by_a_sentence() -> None:
