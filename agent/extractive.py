@@ -46,7 +46,7 @@ class Unit:
     score: float = 0.0
     # For a sentence out of a long paragraph: the paragraph's first sentence, which names
     # what the others speak of ("The THRESH_TAP register ..." before "The scale factor is ..."),
-    # shown before it.
+    # shown before it when it holds question terms or a value the sentence does not.
     lead: str = ""
     position: int = 0  # the sentence's place in its paragraph
     relevance: float = 0.0  # the (IDF-weighted) share of the question's terms it holds
@@ -112,6 +112,8 @@ def _with_context(unit: Unit, blocks: list[str]) -> str:
         return text
     if not blocks[unit.line_index].endswith(text):
         return text  # a sentence out of a paragraph stands on its own
+    if unit.text == blocks[unit.line_index] and _NUMBERED_HEADING.match(text) and index < len(blocks):
+        return f"{text}{CELLS}{first_sentence(blocks[index], _MAX_UNIT_CHARS)}"  # a heading says nothing alone
     if unit.text == blocks[unit.line_index]:
         while len(text) < _CONTEXT_CHARS and index < len(blocks) and len(blocks[index]) < 120:
             text = f"{text} {blocks[index]}"
@@ -280,6 +282,8 @@ def _scored_units(
         # register …" before "The scale factor is 62.5 mg/LSB"), and is shown after it.
         said = terms.matched(lexemes)
         unit.lexemes = said | terms.matched(lead_lexemes.get(unit.lead, set()))
+        if unit.lexemes == said and not _VALUE.search(unit.lead):
+            unit.lead = ""  # it names nothing of the question the sentence does not: not shown
         own = line_weights[unit.evidence_index]
         held = sum(own[lex] for lex in said) + _LEAD_TERMS_WEIGHT * sum(own[lex] for lex in unit.lexemes - said)
         unit.relevance = held / sum(own.values())

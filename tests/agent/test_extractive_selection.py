@@ -70,7 +70,7 @@ def test_a_table_row_for_the_other_part_of_the_question_is_quoted_with_its_value
 
 
 def test_a_sentence_out_of_a_long_paragraph_is_shown_after_the_sentence_that_names_its_subject() -> None:
-    terms = QueryTerms(weights={"scale": 1.0, "factor": 1.0})
+    terms = QueryTerms(weights={"thresh_tap": 2.0, "scale": 1.0, "factor": 1.0})
     paragraph = (
         "The THRESH_TAP register is eight bits and holds the threshold value for tap interrupts. "
         "The data format is unsigned, so the magnitude of the tap event is compared with the value in it "
@@ -82,6 +82,10 @@ def test_a_sentence_out_of_a_long_paragraph_is_shown_after_the_sentence_that_nam
     assert text.startswith("The THRESH_TAP register is eight bits")
     assert "… The scale factor is 62.5 mg/LSB" in text
     assert "undesirable" not in text
+    # A first sentence naming nothing the question asks about, and stating no value, is left out.
+    terms = QueryTerms(weights={"scale": 1.0, "factor": 1.0})
+    text = compose(terms=terms, evidence=[_page(15, paragraph)], page_weights=[1.0], max_units=1)
+    assert text.startswith("The scale factor is 62.5 mg/LSB")
 
 
 def test_a_sentence_holds_the_subject_its_paragraph_names_first() -> None:
@@ -436,3 +440,17 @@ def test_a_caption_or_heading_the_answer_shows_is_not_repeated() -> None:
     answer = compose(terms=terms, evidence=[_page(18, text)], page_weights=[1.0], max_units=3)
     assert answer.count("Table 5. Temperature sensor characteristics") == 1
     assert "16 LSB/°C" in answer and "0 LSB at 25 °C" in answer
+
+
+def test_a_numbered_heading_chosen_alone_is_shown_with_the_first_sentence_under_it() -> None:
+    terms = QueryTerms(weights={"interface": 2.0, "selection": 2.0})
+    text = "\n".join(
+        [
+            "6.1 Interface selection",
+            "Interface choice is done automatically based on CSB (chip select) status. If CSB is connected to "
+            "VDDIO, the I2C interface is active. If CSB is pulled down, the SPI interface is activated.",
+        ]
+    )
+    answer = compose(terms=terms, evidence=[_page(32, text)], page_weights=[1.0], max_units=1)
+    assert answer.startswith("6.1 Interface selection · Interface choice is done automatically")
+    assert "If CSB is pulled down" not in answer
