@@ -466,7 +466,8 @@ def adding_lines(units: list[Unit], terms: QueryTerms, evidence: Sequence[CitedP
     """The answer's first `lead` lines (with the rows of their tables), then only the supporting
     lines that add something to what the lines before them say; a line from another document
     than theirs always does (the other part of a comparison). Once they state a value of the
-    kind the question asks for, a line without a number adds only words about it."""
+    kind the question asks for, a line without a number adds only words about it, and a value
+    adds only when it is of that kind too."""
     weights = terms.weights
     total = sum(weights.values()) or 1.0
     asked = asked_kinds(terms)
@@ -479,8 +480,10 @@ def adding_lines(units: list[Unit], terms: QueryTerms, evidence: Sequence[CitedP
         if not any(_same_table(unit, head) for head in heads):
             new = sum(weights[lex] for lex in unit.lexemes - held) / total
             numbered = _NUMBER_ALONE.search(unit.text) is not None
-            adds = (new >= _SUPPORT_WORDS_SHARE and (numbered or not (asked and stated))) or (
-                new >= _SUPPORT_NEW_SHARE and _VALUE.search(unit.text) is not None
+            answered = bool(asked) and stated  # the lines before state a value of the kind asked
+            valued = states if answered else _VALUE.search(unit.text) is not None
+            adds = (new >= _SUPPORT_WORDS_SHARE and (numbered or not answered)) or (
+                new >= _SUPPORT_NEW_SHARE and valued
             )
             document = evidence[unit.evidence_index].document_id
             adds = adds or all(evidence[head.evidence_index].document_id != document for head in heads)

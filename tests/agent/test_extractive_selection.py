@@ -454,3 +454,12 @@ def test_a_numbered_heading_chosen_alone_is_shown_with_the_first_sentence_under_
     answer = compose(terms=terms, evidence=[_page(32, text)], page_weights=[1.0], max_units=1)
     assert answer.startswith("6.1 Interface selection · Interface choice is done automatically")
     assert "If CSB is pulled down" not in answer
+
+
+def test_once_the_asked_value_is_stated_a_value_of_another_kind_adds_nothing() -> None:
+    terms = QueryTerms(weights={"drain": 3.0, "current": 3.0, "continuous": 2.0, "operating": 1.0})
+    row = "Absolute Maximum Ratings · Parameter: Continuous Drain Current · Max: 33 A"
+    answer = lookup(terms=terms, evidence=[_page(1, f"{row}\nOperating junction temperature up to 175 °C.")])
+    assert "33 A" in answer and "175 °C" not in answer
+    answer = lookup(terms=terms, evidence=[_page(1, f"{row}\nOperating in pulses at up to 110 A.")])
+    assert "33 A" in answer and "110 A" in answer
