@@ -56,7 +56,9 @@ logger = logging.getLogger(__name__)
 # pieces of a line the stream draws apart (a cross-reference's "Figure 8") are one line again;
 # 16: on OCR'd pages, a pin name read as a number ("1034") takes the name the page writes inside
 # a longer one ("GPIO34" → IO34).
-PIPELINE_VERSION = 16
+# 17: on OCR'd pages, a value after "=" read with O is 0 ("ICHG = OA"), and a register name with
+# a bit range ("RX_ADDR_P1[39:8]") names its family; a unit cell set twice ("μA μA") gives it once.
+PIPELINE_VERSION = 17
 INGEST_LOCK_CLASS = 0x566F  # "Vo": our namespace of advisory locks
 # Running-header detection needs a few pages before chunks of the first ones can be embedded.
 _SPECULATE_AFTER_PAGES = 8

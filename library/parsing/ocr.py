@@ -649,6 +649,7 @@ def ocr_page(
         del image
     lines = [_to_points(read, scale) for read in reads]
     lines = _names_read_as_numbers(_hex_zeros_by_column(_zeros_by_siblings(lines)))
+    lines = [_zeros_after_signs(line) for line in lines]
     return OcrPage(
         number=number,
         width=width,
@@ -698,7 +699,8 @@ def _to_points(read: _Read, scale: float) -> OcrLine:
 
 # A name of a register, bit field or pin: capitals, digits and underscores, two characters at
 # least ("RXF0SIDH", "LED0_ON_L", "D0"), and the punctuation that may close it in a list.
-_IDENTIFIER = re.compile(r"^(?=.*[A-Z])([A-Z0-9_]{2,})([,.;:)]?)$")
+# A bit range may follow it ("RX_ADDR_P1[39:8]").
+_IDENTIFIER = re.compile(r"^(?=.*[A-Z])([A-Z0-9_]{2,})((?:\[\d+(?::\d+)?\])?[,.;:)]?)$")
 _LOOK_ALIKE_ZERO = "Oo"
 _MOST_ZEROS = 4  # a name with more O's than this is a word, not a name with zeros (2⁴ tries)
 
@@ -848,6 +850,24 @@ def _in_a_column_of_names(line: OcrLine, lines: list[OcrLine]) -> bool:
         and not _READ_AS_DIGITS.match(other.text)
         for other in lines
     )
+
+
+# A value after a comparison sign read with O for a lone 0: "ICHG = OA", "Rs = OQ" (0 A, 0 Ω).
+_SIGN = re.compile(r"[=<>≤≥]$")
+_ZERO_READ_AS_O = re.compile(r"^[Oo]((?:[.,]\d+)?)((?:[pnuµμmkM]?(?:A|V|W|Ω|Q|Hz|s|F))?[,.;:)]?)$")
+
+
+def _zeros_after_signs(line: OcrLine) -> OcrLine:
+    """The line with a value right after "=", "<", ">", "≤" or "≥" that reads O (with a unit or
+    none) typed as 0 (and its unit Q as Ω): a sign is followed by a number, not a letter."""
+    words = list(line.words)
+    for index in range(1, len(words)):
+        match = _ZERO_READ_AS_O.match(words[index].text)
+        if match and _SIGN.search(words[index - 1].text):
+            unit = re.sub(r"Q(?=[,.;:)]?$)", "Ω", match.group(2))
+            words[index] = OcrWord(f"0{match.group(1)}{unit}", words[index].box)
+    changed = any(new.text != old.text for new, old in zip(words, line.words, strict=True))
+    return _with_words(line, words) if changed else line
 
 
 def ocr_page_layout(ocr: OcrPage, context: "PageContext | None" = None) -> PageLayout:

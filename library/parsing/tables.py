@@ -586,6 +586,7 @@ def row_units(table: FoundTable, caption: str, running_on: TableHead | None = No
             else:
                 first = named[0][1]
         unit = next((value for header, value in named if _UNIT_HEADER.match(header) and value), "")
+        unit = " ".join(dict.fromkeys(unit.split()))  # a unit set twice over the row's lines ("μA μA")
         if not any(_NUMBER.match(value) for header, value in named if not _UNIT_HEADER.match(header)):
             unit = ""  # no value to write it onto: the unit column stays a cell of its own
         parts = []

@@ -177,6 +177,9 @@ MCP2515 = DATASHEETS / "microchip-mcp2515.pdf"
 PCA9685 = DATASHEETS / "nxp-pca9685.pdf"
 ICL7660 = DATASHEETS / "renesas-icl7660.pdf"
 ESP32 = DATASHEETS / "espressif-esp32-wroom-32.pdf"
+MP2603 = DATASHEETS.parent / "datasheets-extra" / "mps-mp2603.pdf"
+LM358 = DATASHEETS.parent / "datasheets-extra" / "ti-lm358.pdf"
+NRF24L01 = DATASHEETS.parent / "datasheets-extra" / "nordic-nrf24l01p.pdf"
 
 
 def _scanned_page(path: Path, number: int) -> OcrPage:
@@ -230,3 +233,20 @@ def test_pin_names_read_as_numbers_take_the_name_the_page_writes_inside_longer_o
     assert not {"1034", "1035", "100", "102", "104", "I015", "1023"} & set(words)
     # The pin numbers beside them are numbers still.
     assert {"6", "7", "10", "23", "38"} <= set(words)
+
+
+@pytest.mark.slow
+def test_a_zero_after_a_sign_read_as_o_is_typed_as_zero() -> None:
+    # The charger's characteristics: "ICHG = 0A" read "ICHG = OA"; LM358's "RS = 0Ω" read "Rs = OQ".
+    lines = [line.text for line in _scanned_page(MP2603, 3).lines]
+    assert any(re.search(r"= 0A\b", line) for line in lines), lines
+    assert not any("= OA" in line for line in lines)
+    lines = [line.text for line in _scanned_page(LM358, 6).lines]
+    assert any(line.endswith("= 0Ω") for line in lines) and not any("= OQ" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_a_register_name_with_a_bit_range_is_a_sibling_for_names_read_with_o() -> None:
+    # nRF24L01+ p. 60 writes RX_ADDR_P1[39:8] beside "Set RX_ADDR_P0 equal to this address".
+    words = _words(_scanned_page(NRF24L01, 60))
+    assert "RX_ADDR_P0" in words and "RX_ADDR_PO" not in words

@@ -101,6 +101,9 @@ def test_rows_under_a_parameter_cell_merged_down_past_a_note_mark_carry_the_para
         " · Min: 3.235 V · Typ: 3.300 V · Max: 3.365 V"
     ) in found
     assert not any("Parameter: (Note" in row for row in found)
+    # A unit cell that sets its unit twice ("μA μA") gives it once.
+    adjust = next(row for row in rows(page("datasheets-extra/ams-ams1117.pdf", 3)) if "Adjust Pin Current" in row)
+    assert adjust.endswith("Typ: 55 μA · Max: 120 μA")
 
 
 def test_a_rule_that_runs_through_a_headers_words_is_no_column_border() -> None:
