@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from library.search import CitedPage, QueryTerms, is_listing_page, text_blocks, text_lexemes
-from library.search.text import CELLS, OPEN_END, SENTENCE_BREAK, first_sentence, is_row, shown_cells
+from library.search.text import CELLS, OPEN_END, SENTENCE_BREAK, first_sentence, is_row, shown_cell, shown_cells
 
 NOTHING_FOUND = "I found nothing relevant to this question in the library."
 
@@ -756,7 +756,8 @@ def _headers(cells: list[str]) -> list[str]:
 
 def _rows_together(rows: list[str]) -> str:
     """Rows of one table as one line, rows apart by semicolons: each row without the cells it
-    begins with that the row before it begins with too (the caption, a shared parameter), and
+    begins with that the row before it begins with too (the caption, a shared parameter) and
+    without the other descriptive cells the row before has too (its conditions, "VGS @ 10V"),
     the cells of descriptive columns without their header ("Symbol: VBB" reads "VBB")."""
     cells = [row.rstrip(".").split(CELLS) for row in rows]
     parts = [_shown_cells(cells[0])]
@@ -764,7 +765,10 @@ def _rows_together(rows: list[str]) -> str:
         shared = 0
         while shared + 1 < len(current) and shared < len(previous) and current[shared] == previous[shared]:
             shared += 1
-        parts.append(_shown_cells(current[shared:]))
+        rest = current[shared:]
+        # A descriptive cell the row before has too goes as a ditto; a value is always shown.
+        rest = rest[:1] + [cell for cell in rest[1:] if cell not in previous or ": " in shown_cell(cell)]
+        parts.append(_shown_cells(rest))
     return "; ".join(parts)
 
 

@@ -463,3 +463,24 @@ def test_once_the_asked_value_is_stated_a_value_of_another_kind_adds_nothing() -
     assert "33 A" in answer and "175 °C" not in answer
     answer = lookup(terms=terms, evidence=[_page(1, f"{row}\nOperating in pulses at up to 110 A.")])
     assert "33 A" in answer and "110 A" in answer
+
+
+def test_a_row_under_another_leaves_out_the_conditions_they_share_but_never_a_value() -> None:
+    # IRF540N's ratings: the drain current at 25 °C and at 100 °C, under the same VGS.
+    terms = QueryTerms(weights={"continuous": 2.0, "drain": 2.0, "current": 2.0, "case": 1.0})
+    rows = [
+        "Absolute Maximum Ratings · Symbol: ID @ TC = 25°C · Parameter: Continuous Drain Current, VGS @ 10V"
+        " · Max.: 33 A",
+        "Absolute Maximum Ratings · Symbol: ID @ TC = 100°C · Parameter: Continuous Drain Current, VGS @ 10V"
+        " · Max.: 23 A",
+        "Absolute Maximum Ratings · Symbol: IDM · Parameter: Pulsed Drain Current · Max.: 110 A",
+        "Absolute Maximum Ratings · Symbol: PD @TC = 25°C · Parameter: Power Dissipation · Max.: 130 W",
+        "Absolute Maximum Ratings · Symbol: VGS · Parameter: Gate-to-Source Voltage · Max.: ± 20 V",
+    ]
+    answer = lookup(terms=terms, evidence=[_page(1, "\n".join(rows))])
+    assert answer.startswith(
+        "Absolute Maximum Ratings · ID @ TC = 25°C · Continuous Drain Current, VGS @ 10V · Max.: 33 A;"
+        " ID @ TC = 100°C · Max.: 23 A"
+    )
+    same = [rows[0], rows[1].replace("23 A", "33 A"), *rows[2:]]
+    assert "ID @ TC = 100°C · Max.: 33 A" in lookup(terms=terms, evidence=[_page(1, "\n".join(same))])
