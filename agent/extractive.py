@@ -112,8 +112,9 @@ def _with_context(unit: Unit, blocks: list[str]) -> str:
         return text
     if not blocks[unit.line_index].endswith(text):
         return text  # a sentence out of a paragraph stands on its own
-    if unit.text == blocks[unit.line_index] and _NUMBERED_HEADING.match(text) and index < len(blocks):
-        return f"{text}{CELLS}{first_sentence(blocks[index], _MAX_UNIT_CHARS)}"  # a heading says nothing alone
+    if unit.text == blocks[unit.line_index] and _NUMBERED_HEADING.match(text):
+        if index < len(blocks) and not is_row(blocks[index]):  # a heading says nothing alone
+            return f"{text}{CELLS}{first_sentence(blocks[index], _MAX_UNIT_CHARS)}"
     if unit.text == blocks[unit.line_index]:
         while len(text) < _CONTEXT_CHARS and index < len(blocks) and len(blocks[index]) < 120:
             text = f"{text} {blocks[index]}"
