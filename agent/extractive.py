@@ -761,7 +761,7 @@ def _rows_together(rows: list[str]) -> str:
     without the other descriptive cells the row before has too (its conditions, "VGS @ 10V"),
     the cells of descriptive columns without their header ("Symbol: VBB" reads "VBB")."""
     cells = [row.rstrip(".").split(CELLS) for row in rows]
-    parts = [_shown_cells(cells[0])]
+    parts = [CELLS.join(shown_cells(cells[0]))]
     for previous, current in itertools.pairwise(cells):
         shared = 0
         while shared + 1 < len(current) and shared < len(previous) and current[shared] == previous[shared]:
@@ -769,12 +769,8 @@ def _rows_together(rows: list[str]) -> str:
         rest = current[shared:]
         # A descriptive cell the row before has too goes as a ditto; a value is always shown.
         rest = rest[:1] + [cell for cell in rest[1:] if cell not in previous or ": " in shown_cell(cell)]
-        parts.append(_shown_cells(rest))
+        parts.append(CELLS.join(shown_cells(rest)))
     return "; ".join(parts)
-
-
-def _shown_cells(cells: list[str]) -> str:
-    return CELLS.join(shown_cells(cells))
 
 
 _NUMBERED_HEADING = re.compile(r"^\d+(?:\.\d+)+\s+\S.{0,70}$")

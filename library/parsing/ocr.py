@@ -706,7 +706,10 @@ _MOST_ZEROS = 4  # a name with more O's than this is a word, not a name with zer
 
 
 def _with_words(line: OcrLine, words: list[OcrWord]) -> OcrLine:
-    """The line with its words typed anew, its text their text."""
+    """The line with its words typed anew, its text their text; the line itself when no word's
+    text changed."""
+    if [word.text for word in words] == [word.text for word in line.words]:
+        return line
     return OcrLine(" ".join(word.text for word in words), line.box, line.size, line.confidence, words)
 
 
@@ -738,9 +741,7 @@ def _zeros_by_siblings(lines: list[OcrLine]) -> list[OcrLine]:
         alone = [index for index, word in enumerate(words) if word.text in ("O", "o")]
         if alone and _family(" ".join("0" if i in alone else w.text for i, w in enumerate(words))) in line_families:
             words = [OcrWord("0", word.box) if i in alone else word for i, word in enumerate(words)]
-        if any(new.text != old.text for new, old in zip(words, line.words, strict=True)):
-            line = _with_words(line, words)
-        fixed.append(line)
+        fixed.append(_with_words(line, words))
     return fixed
 
 
@@ -790,9 +791,7 @@ def _hex_zeros_by_column(lines: list[OcrLine]) -> list[OcrLine]:
                 if column >= _HEX_COLUMN_SIBLINGS:
                     word = OcrWord("0" + word.text[1:], word.box)
             words.append(word)
-        if any(new.text != old.text for new, old in zip(words, line.words, strict=True)):
-            line = _with_words(line, words)
-        fixed.append(line)
+        fixed.append(_with_words(line, words))
     return fixed
 
 
@@ -864,10 +863,9 @@ def _zeros_after_signs(line: OcrLine) -> OcrLine:
     for index in range(1, len(words)):
         match = _ZERO_READ_AS_O.match(words[index].text)
         if match and _SIGN.search(words[index - 1].text):
-            unit = re.sub(r"Q(?=[,.;:)]?$)", "Ω", match.group(2))
+            unit = match.group(2).replace("Q", "Ω")  # Q can only be the unit here
             words[index] = OcrWord(f"0{match.group(1)}{unit}", words[index].box)
-    changed = any(new.text != old.text for new, old in zip(words, line.words, strict=True))
-    return _with_words(line, words) if changed else line
+    return _with_words(line, words)
 
 
 def ocr_page_layout(ocr: OcrPage, context: "PageContext | None" = None) -> PageLayout:
